@@ -1,0 +1,94 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# Top-level entry points. The module itself is built by kbuild from Kbuild;
+# everything userspace (unit tests, fuzzers, tools) is built here into build/.
+#
+#   make            module + userspace
+#   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
+#   make run        serve www/ from the module in a QEMU guest on localhost:8081
+#   make stop       stop the guest started by make run
+
+# Debian's generic kernel headers are what the QEMU guest runs; prefer the
+# running kernel's build tree when it has one (a real machine).
+KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
+	else ls -1 /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | tail -n 1; fi)
+KDIR ?= /lib/modules/$(KVER)/build
+
+BUILD ?= build
+CXX ?= g++
+CXXSTD := -std=c++20
+WARN := -Wall -Wextra -Werror
+SAN := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CORE_SRCS := $(wildcard src/core/*.cpp)
+UNIT_SRCS := $(wildcard tests/unit/*.cpp)
+TOOL_SRCS := $(wildcard tools/*.cpp)
+TOOLS := $(patsubst tools/%.cpp,$(BUILD)/%,$(TOOL_SRCS))
+INCLUDES := -Iinclude -Isrc/core
+
+# Release objects of the core (tools link these); sanitized ones for tests.
+CORE_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
+CORE_SAN_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-san/%.o,$(CORE_SRCS))
+
+.PHONY: all module userspace unit fuzz fuzz-smoke check run stop deps \
+	integration clean help
+.DEFAULT_GOAL := all
+
+all: module userspace
+
+help:
+	@sed -n '3,11p' Makefile
+
+module:
+	@test -d "$(KDIR)" || { echo "no kernel build tree at KDIR=$(KDIR);" \
+		"run 'make deps' or pass KDIR=" >&2; exit 1; }
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+userspace: $(BUILD)/unit_tests $(TOOLS)
+
+$(BUILD)/core/%.o: src/core/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/core-san/%.o: src/core/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit/%.o: tests/unit/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit_tests: $(patsubst tests/unit/%.cpp,$(BUILD)/unit/%.o,$(UNIT_SRCS)) $(CORE_SAN_OBJS)
+	$(CXX) $(SAN) -o $@ $^ -lgtest -lgtest_main -pthread
+
+$(BUILD)/tools/%.o: tools/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/%: $(BUILD)/tools/%.o $(CORE_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+unit: $(BUILD)/unit_tests
+	./$(BUILD)/unit_tests --gtest_brief=1
+
+deps:
+	@scripts/deps.sh
+
+# The integration suite runs inside a QEMU guest booted with Debian's
+# generic kernel; scripts/vm.sh returns the exit status of the command.
+integration: module
+	scripts/vm.sh run -- scripts/guest-integration.sh
+
+check: deps
+	@scripts/check.sh
+
+run: deps module
+	scripts/vm.sh serve
+
+stop:
+	scripts/vm.sh stop
+
+clean:
+	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

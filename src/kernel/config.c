@@ -1,0 +1,64 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Module parameters. They are read once, at load time, into a
+ * struct khttpd_config; a value that cannot work fails insmod with one
+ * dmesg line saying which parameter and why.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/moduleparam.h>
+
+#include "khttpd.h"
+
+static unsigned int port = 8081;
+module_param(port, uint, 0444);
+MODULE_PARM_DESC(port, "TCP port to listen on, 1-65535 (default 8081)");
+
+static unsigned int backlog = 1024;
+module_param(backlog, uint, 0444);
+MODULE_PARM_DESC(backlog, "listen() backlog, 1-65535 (default 1024; capped by net.core.somaxconn)");
+
+static char *root = "/var/www";
+module_param(root, charp, 0444);
+MODULE_PARM_DESC(root, "document root, an existing directory (default /var/www)");
+
+static unsigned int timeout = 60;
+module_param(timeout, uint, 0444);
+MODULE_PARM_DESC(timeout, "seconds an idle or stalled connection is kept, 1-3600 (default 60)");
+
+static unsigned int max_conns = 10000;
+module_param(max_conns, uint, 0444);
+MODULE_PARM_DESC(max_conns, "connections served at once; more are closed on accept, 1-1000000 (default 10000)");
+
+static int khttpd_config_range(const char *name, unsigned int val,
+			       unsigned int min, unsigned int max)
+{
+	if (val >= min && val <= max)
+		return 0;
+	pr_err("%s=%u is out of range (%u-%u)\n", name, val, min, max);
+	return -EINVAL;
+}
+
+int khttpd_config_load(struct khttpd_config *cfg)
+{
+	int err;
+
+	err = khttpd_config_range("port", port, 1, 65535) ?:
+	      khttpd_config_range("backlog", backlog, 1, 65535) ?:
+	      khttpd_config_range("timeout", timeout, 1, 3600) ?:
+	      khttpd_config_range("max_conns", max_conns, 1, 1000000);
+	if (err)
+		return err;
+	if (!root || !*root) {
+		pr_err("root= is empty; give the document root directory\n");
+		return -EINVAL;
+	}
+
+	cfg->port = port;
+	cfg->backlog = backlog;
+	cfg->root = root;
+	cfg->timeout_secs = timeout;
+	cfg->max_conns = max_conns;
+	return 0;
+}

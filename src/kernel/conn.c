@@ -1,0 +1,450 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One client connection, driven by work items the way the nvme-tcp target
+ * drives its queues: the socket callbacks only queue io_work; io_work does
+ * non-blocking receive, parse and send until it would block or its budget is
+ * spent, then returns. No worker ever sleeps waiting for a client, so idle
+ * keep-alive connections cost memory, not workers.
+ *
+ * Lifetime: a connection is on srv->conns from khttpd_conn_start() until its
+ * release work has run. Release is queued at most once (KHTTPD_CONN_CLOSING);
+ * it restores the socket callbacks under sk_callback_lock, so no callback can
+ * queue io_work afterwards, cancels io_work, and frees.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/net.h>
+#include <linux/splice.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "compat.h"
+#include "khttpd.h"
+
+/* Per io_work run: steps before yielding the worker to other connections. */
+#define KHTTPD_IO_BUDGET 64
+/* File bytes one splice call may push, so one fast reader cannot hog a CPU. */
+#define KHTTPD_SPLICE_CHUNK (512 * 1024)
+/* How long a closing connection waits for the client to read and hang up. */
+#define KHTTPD_LINGER_TIMEOUT (5 * HZ)
+
+enum khttpd_conn_flags {
+	KHTTPD_CONN_CLOSING,	/* release queued */
+	KHTTPD_CONN_LINGER,	/* response out, write side shut, draining */
+};
+
+struct khttpd_conn {
+	struct khttpd_server *srv;
+	struct socket *sock;
+	struct file *sock_file;	/* owns sock; splice target */
+	struct work_struct io_work;
+	struct work_struct release_work;
+	struct list_head node;		/* on srv->conns, under conns_lock */
+	unsigned long flags;
+	unsigned long expires;		/* jiffies; read by the sweeper */
+
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
+
+	/* Only io_work touches what follows, and io_work never runs twice at once. */
+	size_t rx_len;
+	bool rx_parsed;			/* rx[0..rx_len) already known incomplete */
+	u64 discard;			/* request body bytes still to drop */
+	bool tx_busy;			/* a response is staged in tx */
+	struct khttpd_tx tx;
+	char rx[KHTTPD_RX_SIZE];
+};
+
+enum khttpd_step {
+	KHTTPD_STEP_PROGRESS,	/* did something; step again */
+	KHTTPD_STEP_WAIT,	/* would block: a socket callback requeues us */
+	KHTTPD_STEP_CLOSE,	/* done with this connection */
+};
+
+static void khttpd_conn_touch(struct khttpd_conn *conn, unsigned long timeout)
+{
+	WRITE_ONCE(conn->expires, jiffies + timeout);
+}
+
+static void khttpd_conn_schedule_release(struct khttpd_conn *conn)
+{
+	if (!test_and_set_bit(KHTTPD_CONN_CLOSING, &conn->flags))
+		queue_work(conn->srv->wq, &conn->release_work);
+}
+
+/* Socket callbacks: softirq context, sk_callback_lock keeps conn alive. */
+
+static void khttpd_conn_data_ready(struct sock *sk)
+{
+	struct khttpd_conn *conn;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	conn = sk->sk_user_data;
+	if (likely(conn))
+		queue_work(conn->srv->wq, &conn->io_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void khttpd_conn_write_space(struct sock *sk)
+{
+	struct khttpd_conn *conn;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	conn = sk->sk_user_data;
+	if (likely(conn) && sk_stream_is_writeable(sk)) {
+		clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		queue_work(conn->srv->wq, &conn->io_work);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void khttpd_conn_state_change(struct sock *sk)
+{
+	struct khttpd_conn *conn;
+
+	/* A reset or FIN shows up as an error or EOF on the next receive. */
+	read_lock_bh(&sk->sk_callback_lock);
+	conn = sk->sk_user_data;
+	if (likely(conn))
+		queue_work(conn->srv->wq, &conn->io_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void khttpd_conn_tx_reset(struct khttpd_conn *conn)
+{
+	if (conn->tx.file) {
+		fput(conn->tx.file);
+		conn->tx.file = NULL;
+	}
+	conn->tx.head_len = 0;
+	conn->tx.head_off = 0;
+	conn->tx.pos = 0;
+	conn->tx.end = 0;
+	conn->tx.close_after = false;
+	conn->tx_busy = false;
+}
+
+static noinline int khttpd_conn_recv(struct khttpd_conn *conn, void *buf,
+				     size_t len)
+{
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT };
+
+	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len, MSG_DONTWAIT);
+}
+
+static noinline enum khttpd_step khttpd_conn_send_head(struct khttpd_conn *conn)
+{
+	struct khttpd_tx *tx = &conn->tx;
+	struct kvec iov = {
+		.iov_base = tx->head + tx->head_off,
+		.iov_len = tx->head_len - tx->head_off,
+	};
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	int ret;
+
+	/* Let the head share a segment with the start of the body. */
+	if (tx->pos < tx->end)
+		msg.msg_flags |= MSG_MORE;
+	ret = kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	if (ret < 0)
+		return KHTTPD_STEP_CLOSE;
+	tx->head_off += ret;
+	return KHTTPD_STEP_PROGRESS;
+}
+
+/* Zero-copy: the page cache pages go to TCP as they are (sendfile's path). */
+static noinline enum khttpd_step khttpd_conn_send_body(struct khttpd_conn *conn)
+{
+	struct khttpd_tx *tx = &conn->tx;
+	size_t len = min_t(loff_t, tx->end - tx->pos, KHTTPD_SPLICE_CHUNK);
+	loff_t out_pos = 0;
+	long ret;
+
+	ret = do_splice_direct(tx->file, &tx->pos, conn->sock_file, &out_pos,
+			       len, 0);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	/* 0: the file shrank under us; the promised length cannot be kept. */
+	if (ret <= 0)
+		return KHTTPD_STEP_CLOSE;
+	return KHTTPD_STEP_PROGRESS;
+}
+
+static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
+{
+	struct khttpd_tx *tx = &conn->tx;
+	enum khttpd_step step;
+
+	if (tx->head_off < tx->head_len)
+		step = khttpd_conn_send_head(conn);
+	else
+		step = khttpd_conn_send_body(conn);
+	if (step != KHTTPD_STEP_PROGRESS)
+		return step;
+	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
+
+	if (tx->head_off < tx->head_len || tx->pos < tx->end)
+		return KHTTPD_STEP_PROGRESS;
+
+	/* Response complete. */
+	if (tx->close_after) {
+		/*
+		 * Closing with unread input would make TCP send a reset that
+		 * can destroy the response before the client reads it; shut
+		 * the write side and drain until the client hangs up.
+		 */
+		kernel_sock_shutdown(conn->sock, SHUT_WR);
+		set_bit(KHTTPD_CONN_LINGER, &conn->flags);
+		khttpd_conn_touch(conn, KHTTPD_LINGER_TIMEOUT);
+		conn->rx_len = 0;
+	}
+	khttpd_conn_tx_reset(conn);
+	return KHTTPD_STEP_PROGRESS;
+}
+
+static void khttpd_conn_consume(struct khttpd_conn *conn, size_t n)
+{
+	conn->rx_len -= n;
+	memmove(conn->rx, conn->rx + n, conn->rx_len);
+	conn->rx_parsed = false;
+}
+
+/* Drop request body bytes that are already buffered. */
+static void khttpd_conn_discard_buffered(struct khttpd_conn *conn)
+{
+	size_t n = min_t(u64, conn->discard, conn->rx_len);
+
+	conn->discard -= n;
+	khttpd_conn_consume(conn, n);
+}
+
+static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
+{
+	struct khttpd_request req;
+	long n;
+
+	n = khttpd_parse_request(conn->rx, conn->rx_len, &req);
+	if (n == 0) {
+		if (conn->rx_len < KHTTPD_RX_SIZE) {
+			conn->rx_parsed = true;
+			return;
+		}
+		n = -khttpd_parse_overflow_status(conn->rx, conn->rx_len);
+	}
+	conn->tx_busy = true;
+	if (n < 0) {
+		/* The stream cannot be resynchronised: answer and close. */
+		khttpd_http_error(-n, NULL, &conn->tx);
+		conn->tx.close_after = true;
+		return;
+	}
+
+	khttpd_http_handle(conn->srv, &req, &conn->tx);
+	if (req.has_content_length)
+		conn->discard = req.content_length;
+	khttpd_conn_consume(conn, n);
+	khttpd_conn_discard_buffered(conn);
+}
+
+static enum khttpd_step khttpd_conn_step(struct khttpd_conn *conn)
+{
+	int ret;
+
+	if (conn->tx_busy)
+		return khttpd_conn_send(conn);
+
+	if (test_bit(KHTTPD_CONN_LINGER, &conn->flags)) {
+		ret = khttpd_conn_recv(conn, conn->rx, KHTTPD_RX_SIZE);
+		if (ret == -EAGAIN)
+			return KHTTPD_STEP_WAIT;
+		return ret > 0 ? KHTTPD_STEP_PROGRESS : KHTTPD_STEP_CLOSE;
+	}
+
+	if (conn->rx_len && !conn->rx_parsed && !conn->discard) {
+		khttpd_conn_parse(conn);
+		return KHTTPD_STEP_PROGRESS;
+	}
+
+	ret = khttpd_conn_recv(conn, conn->rx + conn->rx_len,
+			       KHTTPD_RX_SIZE - conn->rx_len);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	if (ret <= 0)
+		return KHTTPD_STEP_CLOSE;	/* EOF or error */
+	conn->rx_len += ret;
+	conn->rx_parsed = false;
+	khttpd_conn_discard_buffered(conn);
+	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
+	return KHTTPD_STEP_PROGRESS;
+}
+
+static void khttpd_conn_io_work(struct work_struct *work)
+{
+	struct khttpd_conn *conn = container_of(work, struct khttpd_conn,
+						io_work);
+	int budget = KHTTPD_IO_BUDGET;
+
+	if (test_bit(KHTTPD_CONN_CLOSING, &conn->flags))
+		return;
+	while (budget--) {
+		switch (khttpd_conn_step(conn)) {
+		case KHTTPD_STEP_PROGRESS:
+			continue;
+		case KHTTPD_STEP_WAIT:
+			return;
+		case KHTTPD_STEP_CLOSE:
+			khttpd_conn_schedule_release(conn);
+			return;
+		}
+	}
+	/* Budget spent with work left: let other connections run first. */
+	queue_work(conn->srv->wq, &conn->io_work);
+}
+
+static void khttpd_conn_release_work(struct work_struct *work)
+{
+	struct khttpd_conn *conn = container_of(work, struct khttpd_conn,
+						release_work);
+	struct khttpd_server *srv = conn->srv;
+	struct sock *sk = conn->sock->sk;
+	bool last;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = conn->saved_data_ready;
+	sk->sk_write_space = conn->saved_write_space;
+	sk->sk_state_change = conn->saved_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* No callback can queue io_work now; wait out a running one. */
+	cancel_work_sync(&conn->io_work);
+	khttpd_conn_tx_reset(conn);
+	fput(conn->sock_file);
+
+	mutex_lock(&srv->conns_lock);
+	list_del(&conn->node);
+	last = --srv->nconns == 0;
+	mutex_unlock(&srv->conns_lock);
+
+	kmem_cache_free(srv->conn_cache, conn);
+	if (last)
+		wake_up(&srv->conns_empty);
+}
+
+/* Called on the accept thread with a freshly accepted socket it hands over. */
+void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
+{
+	struct khttpd_conn *conn;
+	struct sock *sk = sock->sk;
+	struct file *file;
+
+	conn = kmem_cache_alloc(srv->conn_cache, GFP_KERNEL);
+	if (!conn) {
+		sock_release(sock);
+		return;
+	}
+	conn->srv = srv;
+	conn->sock = sock;
+	conn->flags = 0;
+	conn->rx_len = 0;
+	conn->rx_parsed = false;
+	conn->discard = 0;
+	conn->tx.file = NULL;
+	khttpd_conn_tx_reset(conn);
+	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
+	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
+	khttpd_conn_touch(conn, srv->cfg.timeout_secs * HZ);
+
+	/* The splice path needs the socket as a file; it owns sock from now. */
+	file = sock_alloc_file(sock, O_NONBLOCK, NULL);
+	if (IS_ERR(file)) {
+		kmem_cache_free(srv->conn_cache, conn);
+		return;
+	}
+	conn->sock_file = file;
+
+	mutex_lock(&srv->conns_lock);
+	if (srv->nconns >= srv->cfg.max_conns) {
+		mutex_unlock(&srv->conns_lock);
+		pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
+				    srv->cfg.max_conns);
+		fput(file);
+		kmem_cache_free(srv->conn_cache, conn);
+		return;
+	}
+	list_add_tail(&conn->node, &srv->conns);
+	srv->nconns++;
+	mutex_unlock(&srv->conns_lock);
+
+	/* The last segment of a response must not wait for an ACK. */
+	tcp_sock_set_nodelay(sk);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	conn->saved_data_ready = sk->sk_data_ready;
+	conn->saved_write_space = sk->sk_write_space;
+	conn->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = conn;
+	sk->sk_data_ready = khttpd_conn_data_ready;
+	sk->sk_write_space = khttpd_conn_write_space;
+	sk->sk_state_change = khttpd_conn_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* Bytes (or a FIN) may have arrived before the callbacks were set. */
+	queue_work(srv->wq, &conn->io_work);
+}
+
+/* Close connections idle past their deadline; see sweeper.c. */
+void khttpd_conns_expire(struct khttpd_server *srv)
+{
+	struct khttpd_conn *conn;
+	unsigned long now = jiffies;
+
+	mutex_lock(&srv->conns_lock);
+	list_for_each_entry(conn, &srv->conns, node)
+		if (time_after(now, READ_ONCE(conn->expires)))
+			khttpd_conn_schedule_release(conn);
+	mutex_unlock(&srv->conns_lock);
+}
+
+void khttpd_conns_close_all(struct khttpd_server *srv)
+{
+	struct khttpd_conn *conn;
+
+	mutex_lock(&srv->conns_lock);
+	list_for_each_entry(conn, &srv->conns, node)
+		khttpd_conn_schedule_release(conn);
+	mutex_unlock(&srv->conns_lock);
+
+	/*
+	 * Every release restores its socket's callbacks before it finishes,
+	 * so once this returns nothing outside the workqueue can queue work on
+	 * it, and destroying the workqueue cannot race a callback.
+	 */
+	wait_event(srv->conns_empty, READ_ONCE(srv->nconns) == 0);
+}
+
+int khttpd_conns_init(struct khttpd_server *srv)
+{
+	mutex_init(&srv->conns_lock);
+	INIT_LIST_HEAD(&srv->conns);
+	srv->nconns = 0;
+	init_waitqueue_head(&srv->conns_empty);
+
+	srv->conn_cache = KMEM_CACHE(khttpd_conn, 0);
+	if (!srv->conn_cache)
+		return -ENOMEM;
+	return 0;
+}
+
+void khttpd_conns_exit(struct khttpd_server *srv)
+{
+	kmem_cache_destroy(srv->conn_cache);
+}

@@ -1,0 +1,101 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Internal interfaces between the module's C files. One concern per file:
+ *   main.c      orders init and exit
+ *   config.c    module parameters and their validation
+ *   listener.c  listening socket and the accept kthread
+ *   conn.c      one connection: socket callbacks, the I/O work, release
+ *   sweeper.c   idle-connection timeouts
+ *   http.c      turns a parsed request into a staged response
+ *   vfs.c       resolves request paths beneath the document root
+ */
+#ifndef KHTTPD_H
+#define KHTTPD_H
+
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/path.h>
+#include <linux/slab.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "khttpd/core.h"
+
+/* Receive buffer: the largest request head accepted (414/431 beyond). */
+#define KHTTPD_RX_SIZE 8192
+/* Response head (and small generated bodies such as error pages). */
+#define KHTTPD_TX_HEAD_SIZE 2048
+
+struct khttpd_config {
+	unsigned int port;
+	unsigned int backlog;
+	const char *root;
+	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
+	unsigned int max_conns;
+};
+
+struct khttpd_server {
+	struct khttpd_config cfg;
+	struct path root;
+	struct socket *listen_sock;
+	struct task_struct *accept_thread;
+	struct workqueue_struct *wq;
+	struct kmem_cache *conn_cache;
+	struct delayed_work sweep_work;
+
+	/*
+	 * conns_lock protects conns and nconns. Taken only in process context
+	 * (accept kthread, release work, sweeper, module exit), never from
+	 * socket callbacks, which reach a connection via sk_user_data under
+	 * sk_callback_lock instead.
+	 */
+	struct mutex conns_lock;
+	struct list_head conns;
+	unsigned int nconns;
+	wait_queue_head_t conns_empty;	/* woken when nconns drops to 0 */
+};
+
+/* config.c */
+int khttpd_config_load(struct khttpd_config *cfg);
+
+/* listener.c */
+int khttpd_listener_start(struct khttpd_server *srv);
+void khttpd_listener_stop(struct khttpd_server *srv);
+
+/* conn.c */
+int khttpd_conns_init(struct khttpd_server *srv);
+void khttpd_conns_close_all(struct khttpd_server *srv);
+void khttpd_conns_exit(struct khttpd_server *srv);
+void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock);
+void khttpd_conns_expire(struct khttpd_server *srv);
+
+/* sweeper.c */
+void khttpd_sweeper_start(struct khttpd_server *srv);
+void khttpd_sweeper_stop(struct khttpd_server *srv);
+
+/* vfs.c */
+int khttpd_vfs_root_open(const char *name, struct path *root);
+int khttpd_vfs_lookup(const struct path *root, const char *rel,
+		      struct path *out);
+
+/*
+ * What one response needs sent, staged by http.c and drained by conn.c:
+ * head[head_off..head_len) first, then file bytes [pos, end).
+ */
+struct khttpd_tx {
+	char head[KHTTPD_TX_HEAD_SIZE];
+	size_t head_len;
+	size_t head_off;
+	struct file *file;
+	loff_t pos;
+	loff_t end;
+	bool close_after;	/* close once this response is out */
+};
+
+/* http.c */
+void khttpd_http_handle(struct khttpd_server *srv,
+			const struct khttpd_request *req, struct khttpd_tx *tx);
+void khttpd_http_error(int status, const struct khttpd_request *req,
+		       struct khttpd_tx *tx);
+
+#endif /* KHTTPD_H */

@@ -1,0 +1,78 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * khttpd: an HTTP/1.1 static-file server inside the kernel.
+ *
+ * This file only orders start-up and shutdown; exit is init in reverse.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/workqueue.h>
+
+#include "compat.h"
+#include "khttpd.h"
+
+static struct khttpd_server khttpd_server;
+
+static int __init khttpd_init(void)
+{
+	struct khttpd_server *srv = &khttpd_server;
+	int err;
+
+	err = khttpd_config_load(&srv->cfg);
+	if (err)
+		return err;
+	err = khttpd_vfs_root_open(srv->cfg.root, &srv->root);
+	if (err)
+		return err;
+	err = khttpd_conns_init(srv);
+	if (err)
+		goto err_root;
+
+	/*
+	 * Per-CPU: a connection's work runs on the CPU whose softirq saw its
+	 * packets, which keeps its socket and buffers cache-hot. Workers never
+	 * block on clients, so the default max_active is plenty.
+	 */
+	srv->wq = alloc_workqueue(KBUILD_MODNAME, KHTTPD_WQ_PERCPU, 0);
+	if (!srv->wq) {
+		err = -ENOMEM;
+		goto err_conns;
+	}
+	khttpd_sweeper_start(srv);
+	err = khttpd_listener_start(srv);
+	if (err)
+		goto err_sweeper;
+
+	pr_info("serving %s on port %u\n", srv->cfg.root, srv->cfg.port);
+	return 0;
+
+err_sweeper:
+	khttpd_sweeper_stop(srv);
+	destroy_workqueue(srv->wq);
+err_conns:
+	khttpd_conns_exit(srv);
+err_root:
+	path_put(&srv->root);
+	return err;
+}
+
+static void __exit khttpd_exit(void)
+{
+	struct khttpd_server *srv = &khttpd_server;
+
+	khttpd_listener_stop(srv);
+	khttpd_sweeper_stop(srv);
+	khttpd_conns_close_all(srv);
+	destroy_workqueue(srv->wq);
+	khttpd_conns_exit(srv);
+	path_put(&srv->root);
+	pr_info("stopped\n");
+}
+
+module_init(khttpd_init);
+module_exit(khttpd_exit);
+
+MODULE_LICENSE("GPL");
+MODULE_DESCRIPTION("HTTP/1.1 static-file server in the kernel");
+MODULE_AUTHOR("khttpd developers");

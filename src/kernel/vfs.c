@@ -1,0 +1,47 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Path resolution confined to the document root.
+ *
+ * A client path never reaches filp_open(): it has already been decoded and
+ * normalised by the core (no ".." left), and is then walked from the root
+ * with LOOKUP_BENEATH, which makes the walk fail with -EXDEV on anything that
+ * would still leave the root, i.e. absolute symlinks and symlinks climbing
+ * out with "..". This is how ksmbd confines SMB paths to a share.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/fs.h>
+#include <linux/namei.h>
+#include <linux/stat.h>
+
+#include "compat.h"
+#include "khttpd.h"
+
+int khttpd_vfs_root_open(const char *name, struct path *root)
+{
+	struct kstat stat;
+	int err;
+
+	err = kern_path(name, LOOKUP_FOLLOW, root);
+	if (err) {
+		pr_err("root=%s: cannot open (error %d)\n", name, err);
+		return err;
+	}
+	err = vfs_getattr(root, &stat, STATX_TYPE, AT_STATX_SYNC_AS_STAT);
+	if (!err && !S_ISDIR(stat.mode))
+		err = -ENOTDIR;
+	if (err) {
+		pr_err("root=%s: not a directory\n", name);
+		path_put(root);
+		return err;
+	}
+	return 0;
+}
+
+/* rel is relative to root, NUL-terminated, "" for the root itself. */
+int khttpd_vfs_lookup(const struct path *root, const char *rel,
+		      struct path *out)
+{
+	return vfs_path_lookup(root->dentry, root->mnt, *rel ? rel : ".",
+			       LOOKUP_FOLLOW | LOOKUP_BENEATH, out);
+}
