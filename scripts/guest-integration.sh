@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The integration stage, run inside the QEMU guest by
+#     scripts/vm.sh run -- scripts/guest-integration.sh
+# as root, chrooted into the host's root filesystem, cwd = the repo.
+#
+# Runs the pytest suite against the module, unloads the module if the suite
+# left it loaded, then fails if the kernel logged anything alarming while it
+# ran, even if every test passed. Exit status: pytest's, or 1 when pytest
+# collected nothing (status 5), the module would not unload, or the kernel
+# log has findings.
+
+set -uo pipefail
+
+# Kernel log lines that must never appear. The guest boots with
+# panic_on_warn=1 oops=panic, so WARN/BUG/oops normally end the run before
+# we get here; these catch what does not panic (hung tasks, RCU stalls,
+# refcount/list debug checks, lockdep and sanitizers on debug kernels).
+BAD='WARNING:|BUG:|Oops|general protection|kernel BUG|Call Trace:|KASAN|UBSAN|KFENCE|refcount_t|list_add corruption|list_del corruption|lockdep|possible circular locking|possible recursive locking|INFO: |blocked for more than|stack-protector'
+
+[ "$(id -u)" -eq 0 ] || {
+	echo "guest-integration: must run as root (inside scripts/vm.sh run)" >&2
+	exit 1
+}
+
+baseline=$(mktemp)
+trap 'rm -f "$baseline"' EXIT
+dmesg >"$baseline"
+
+# KHTTPD_REQUIRE=1: a missing module is a failure here, not a skip.
+export KHTTPD_KO=$PWD/khttpd.ko KHTTPD_REQUIRE=1
+junit=()
+[ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/integration.xml")
+# no:cacheprovider: the repo is read-only in the guest.
+/usr/bin/python3 -m pytest -v -p no:cacheprovider "${junit[@]}" tests/integration
+status=$?
+if [ $status -eq 5 ]; then
+	echo "guest-integration: FAIL: pytest collected no tests (exit status 5)"
+	status=1
+fi
+
+# The suite unloads the module itself; if it did not (a crash or a failed
+# test), unloading must still work.
+if [ -d /sys/module/khttpd ]; then
+	echo "guest-integration: khttpd still loaded after the suite; unloading it"
+	if ! timeout 60 rmmod khttpd; then
+		echo "guest-integration: FAIL: rmmod khttpd failed"
+		status=1
+	fi
+fi
+
+# New kernel log lines since the baseline (timestamps make lines unique;
+# comparing contents rather than counting survives a wrapped ring buffer).
+findings=$(dmesg | grep -vxF -f "$baseline" | grep -E "$BAD")
+if [ -n "$findings" ]; then
+	echo "guest-integration: FAIL: the kernel log has findings:"
+	printf '%s\n' "$findings" | sed 's/^/  kmsg| /'
+	echo "guest-integration: full kernel log since the suite started:"
+	dmesg | grep -vxF -f "$baseline" | tail -n 200 | sed 's/^/  kmsg| /'
+	[ $status -ne 0 ] || status=1
+fi
+
+echo "guest-integration: exit status $status"
+exit $status
