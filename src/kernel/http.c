@@ -55,7 +55,8 @@ static void khttpd_http_stage_error(struct khttpd_response *resp,
 	}
 	tx->head_len = n;
 	tx->head_off = 0;
-	tx->close_after = !resp->keep_alive;
+	/* After a malformed request the client cannot be trusted to resync. */
+	tx->close_after = !resp->keep_alive || resp->status == 400;
 }
 
 /* Heads without a generated body; they always fit in tx->head. */
@@ -133,6 +134,10 @@ static noinline int khttpd_http_open(struct khttpd_server *srv, char *rel,
 				  AT_STATX_SYNC_AS_STAT);
 		if (err)
 			goto err_put;
+	} else if (dir_slash) {
+		/* "/file.txt/" names a directory that does not exist. */
+		path_put(&path);
+		return 404;
 	}
 
 	/*
@@ -240,6 +245,16 @@ void khttpd_http_handle(struct khttpd_server *srv,
 {
 	char *rel;
 
+	/*
+	 * A chunked body cannot be skipped without decoding it, and must not
+	 * be read as the next request: refuse it and close.
+	 */
+	if (req->chunked) {
+		khttpd_http_error(501, req, tx);
+		tx->close_after = true;
+		return;
+	}
+
 	switch (req->method) {
 	case KHTTPD_METHOD_GET:
 	case KHTTPD_METHOD_HEAD:
@@ -252,13 +267,6 @@ void khttpd_http_handle(struct khttpd_server *srv,
 		return;
 	default:
 		khttpd_http_error(405, req, tx);
-		return;
-	}
-
-	/* A chunked body cannot be skipped without decoding it: refuse. */
-	if (req->chunked) {
-		khttpd_http_error(501, req, tx);
-		tx->close_after = true;
 		return;
 	}
 

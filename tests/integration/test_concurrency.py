@@ -1,0 +1,131 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Many connections at once: all served, and idle ones never stop a new
+client from being served (workers must not block on a client)."""
+
+import selectors
+import time
+
+from khttp_client import (Conn, ConnectionClosed, build_request,
+                          connect_many, parse_head)
+
+FILES = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
+         "/sub/page.txt", "/noext"]
+
+
+def read_all_responses(socks, timeout):
+    """Read one full response from every (non-blocking) socket at once.
+    Returns {sock: (status, headers, body)}; raises on EOF or timeout."""
+    sel = selectors.DefaultSelector()
+    bufs = {}
+    for s in socks:
+        bufs[s] = bytearray()
+        sel.register(s, selectors.EVENT_READ)
+    done = {}
+    end = time.monotonic() + timeout
+    try:
+        while len(done) < len(socks):
+            remaining = end - time.monotonic()
+            if remaining <= 0:
+                raise AssertionError("%d of %d responses incomplete after "
+                                     "%.0f s" % (len(socks) - len(done),
+                                                 len(socks), timeout))
+            for key, _ in sel.select(min(remaining, 1.0)):
+                s = key.fileobj
+                try:
+                    chunk = s.recv(65536)
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except ConnectionResetError:
+                    chunk = b""
+                if not chunk:
+                    raise AssertionError("connection closed before a full "
+                                         "response; got %r"
+                                         % bytes(bufs[s][:200]))
+                b = bufs[s]
+                b += chunk
+                i = b.find(b"\r\n\r\n")
+                if i < 0:
+                    continue
+                _, status, _, headers = parse_head(bytes(b[:i + 4]))
+                cl = [v for n, v in headers if n.lower() == "content-length"]
+                assert cl, "response without Content-Length"
+                need = i + 4 + int(cl[0])
+                if len(b) >= need:
+                    assert len(b) == need, "bytes after the response"
+                    done[s] = (status, headers, bytes(b[i + 4:need]))
+                    sel.unregister(s)
+    finally:
+        sel.close()
+    return done
+
+
+def test_500_concurrent_connections(srv):
+    n = 500
+    socks = connect_many(srv.host, srv.port, n, timeout=120)
+    try:
+        want = {}
+        for i, s in enumerate(socks):
+            path = FILES[i % len(FILES)]
+            want[s] = path
+            # Tiny request into an empty socket buffer: never short.
+            assert s.send(build_request("GET", path)) > 0
+        got = read_all_responses(socks, timeout=180)
+        bad = []
+        for s in socks:
+            status, _, body = got[s]
+            if status != 200 or body != srv.expected(want[s]):
+                bad.append((want[s], status, len(body)))
+        assert not bad, "%d wrong responses, e.g. %r" % (len(bad), bad[:5])
+    finally:
+        for s in socks:
+            s.close()
+    srv.assert_alive()
+
+
+def test_1000_idle_connections_do_not_block_new_client(srv):
+    n = 1000
+    idle = connect_many(srv.host, srv.port, n, timeout=180)
+    try:
+        time.sleep(2.0)       # let the server accept them all
+        t0 = time.monotonic()
+        with srv.conn(timeout=30) as c:
+            c.request("GET", "/hello.txt")
+            r = c.read_response()
+        took = time.monotonic() - t0
+        assert r.status == 200 and r.body == srv.expected("/hello.txt")
+        assert took < 10.0, "new client waited %.1f s behind %d idle " \
+            "connections" % (took, n)
+
+        # The idle connections got nothing unsolicited...
+        for s in idle:
+            try:
+                data = s.recv(1)
+            except BlockingIOError:
+                continue
+            except ConnectionResetError:
+                continue        # idle timeout may reset: acceptable
+            assert data == b"", "unsolicited bytes on an idle connection"
+
+        # ... and they are real, independent connections: a sample of them
+        # still works (unless the server's idle timeout already closed
+        # them cleanly, which is allowed).
+        served = closed = 0
+        for i, s in enumerate(idle[::20]):
+            c = Conn.from_socket(s, timeout=30)
+            path = FILES[i % len(FILES)]
+            if not c.send(build_request("GET", path)):
+                closed += 1
+                continue
+            try:
+                r = c.read_response()
+            except ConnectionClosed as e:
+                assert e.partial == b"", "partial response then close"
+                closed += 1
+                continue
+            assert r.status == 200 and r.body == srv.expected(path)
+            served += 1
+        assert served + closed == len(idle[::20])
+    finally:
+        for s in idle:
+            s.close()
+    srv.assert_alive()

@@ -1,0 +1,213 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Connection management: keep-alive, pipelining, partial requests,
+HTTP/1.0 vs 1.1 persistence, half-close and aborted downloads."""
+
+import socket
+import time
+
+from khttp_client import build_request, sha256
+
+SMALL = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
+         "/sub/index.html", "/noext", "/blob.qqq", "/sub/page.txt"]
+
+
+def test_keepalive_100_requests_one_connection(srv):
+    with srv.conn() as c:
+        local = c.sock.getsockname()
+        for i in range(100):
+            path = SMALL[i % len(SMALL)]
+            c.request("GET", path)
+            r = c.read_response()
+            assert r.status == 200, "request %d: %r" % (i, r)
+            assert r.body == srv.expected(path), "request %d body" % i
+            assert not r.has_token("Connection", "close"), \
+                "server announced close on request %d" % i
+        assert c.sock.getsockname() == local
+        # Still open after the last one, and nothing unsolicited arrived.
+        assert c.is_open_after(1.0)
+
+
+PIPELINE = ["/hello.txt", "/b0.bin", "/index.html", "/b4k.bin", "/noext",
+            "/b1m.bin", "/sub/index.html", "/b1.bin", "/blob.qqq",
+            "/sub/page.txt"]
+
+
+def test_pipelined_10_requests_one_send(srv):
+    assert len(set(PIPELINE)) == 10
+    data = b"".join(build_request("GET", p) for p in PIPELINE)
+    with srv.conn(timeout=60) as c:
+        c.send(data)        # one sendall() of all ten requests
+        for i, path in enumerate(PIPELINE):
+            r = c.read_response()
+            assert r.status == 200, "response %d: %r" % (i, r)
+            assert len(r.body) == len(srv.expected(path)), \
+                "response %d has the length of another file" % i
+            assert sha256(r.body) == sha256(srv.expected(path)), \
+                "response %d out of order or corrupt" % i
+        assert c.is_open_after(0.5)
+
+
+def test_pipelined_mixed_head_get_then_close(srv):
+    """HEAD responses in a pipeline carry no body; the last request asks
+    for close, so the server closes right after answering it."""
+    reqs = [("HEAD", "/b1m.bin"), ("GET", "/hello.txt"), ("HEAD", "/b4k.bin"),
+            ("GET", "/b4k.bin"), ("HEAD", "/missing"), ("GET", "/b1.bin")]
+    data = b"".join(build_request(m, p) for m, p in reqs)
+    data += build_request("GET", "/sub/page.txt",
+                          headers=[("Connection", "close")])
+    with srv.conn(timeout=60) as c:
+        c.send(data)
+        for m, p in reqs:
+            r = c.read_response(m)
+            if p == "/missing":
+                assert r.status == 404
+                continue
+            assert r.status == 200, (m, p, r)
+            assert r.content_length == len(srv.expected(p))
+            assert r.body == (b"" if m == "HEAD" else srv.expected(p))
+        r = c.read_response()
+        assert r.status == 200 and r.body == srv.expected("/sub/page.txt")
+        state, extra = c.wait_closed(10)
+        assert state in ("eof", "reset"), "not closed after Connection: close"
+        assert extra == b""
+
+
+def test_pipeline_split_at_odd_places(srv):
+    """Requests arriving in chunks that cut lines, CRLFs and requests in
+    half parse exactly like one send()."""
+    paths = ["/hello.txt", "/b1.bin", "/noext", "/b4k.bin"] * 3
+    data = b"".join(build_request("GET", p) for p in paths)
+    cuts = [1, 7, 16, 17, 18, 33, 50, 51, 95, 120, 200, 201, 333, 400, 401]
+    with srv.conn(timeout=60) as c:
+        prev = 0
+        for cut in cuts + [len(data)]:
+            c.send(data[prev:cut])
+            prev = cut
+            time.sleep(0.02)
+        for i, p in enumerate(paths):
+            r = c.read_response()
+            assert r.status == 200, "response %d: %r" % (i, r)
+            assert r.body == srv.expected(p), "response %d" % i
+
+
+def test_request_dribbled_one_byte_at_a_time(srv):
+    data = build_request("GET", "/b4k.bin",
+                         headers=[("User-Agent", "dribble/1.0"),
+                                  ("Accept", "*/*")])
+    with srv.conn(timeout=60) as c:
+        for b in data:
+            c.send(bytes([b]))
+            time.sleep(0.005)
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/b4k.bin")
+        # ... and a second request on the same connection still works.
+        c.request("GET", "/hello.txt")
+        r = c.read_response()
+        assert r.status == 200 and r.body == srv.expected("/hello.txt")
+
+
+def test_http10_closes_by_default(srv):
+    with srv.conn() as c:
+        c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/hello.txt")
+        assert not r.has_token("Connection", "keep-alive")
+        state, extra = c.wait_closed(10)
+        assert state in ("eof", "reset"), "HTTP/1.0 connection left open"
+        assert extra == b""
+
+
+def test_http10_keepalive_stays_open(srv):
+    req = b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+    with srv.conn() as c:
+        c.send(req)
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/hello.txt")
+        assert r.has_token("Connection", "keep-alive"), r.raw_head
+        assert r.content_length == len(r.body)
+        assert c.is_open_after(1.0), "HTTP/1.0 keep-alive connection closed"
+        c.send(req.replace(b"/hello.txt", b"/b4k.bin"))
+        r = c.read_response()
+        assert r.status == 200 and r.body == srv.expected("/b4k.bin")
+        assert r.has_token("Connection", "keep-alive")
+        # The last request without keep-alive closes it.
+        c.send(b"GET /b1.bin HTTP/1.0\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.body == srv.expected("/b1.bin")
+        state, _ = c.wait_closed(10)
+        assert state in ("eof", "reset")
+
+
+def test_http11_connection_close(srv):
+    with srv.conn() as c:
+        c.request("GET", "/b4k.bin", headers=[("Connection", "close")])
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/b4k.bin")
+        state, extra = c.wait_closed(10)
+        assert state in ("eof", "reset"), "not closed after Connection: close"
+        assert extra == b""
+
+
+def test_http11_connection_close_case_insensitive(srv):
+    with srv.conn() as c:
+        c.request("GET", "/hello.txt", headers=[("connection", "Close")])
+        r = c.read_response()
+        assert r.status == 200
+        state, _ = c.wait_closed(10)
+        assert state in ("eof", "reset")
+
+
+def test_http11_default_keepalive(srv):
+    with srv.conn() as c:
+        c.request("GET", "/hello.txt")
+        r = c.read_response()
+        assert r.status == 200
+        assert c.is_open_after(2.0), "HTTP/1.1 connection closed by default"
+        c.request("GET", "/hello.txt")
+        assert c.read_response().body == srv.expected("/hello.txt")
+
+
+def test_client_half_close_still_answered(srv):
+    """`printf 'GET ...' | nc` style: the client shuts down its sending side
+    right after the request; the answer must still come, then EOF."""
+    with srv.conn() as c:
+        c.request("GET", "/b4k.bin")
+        c.sock.shutdown(socket.SHUT_WR)
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/b4k.bin")
+        state, extra = c.wait_closed(10)
+        assert state in ("eof", "reset") and extra == b""
+
+
+def test_client_aborts_during_download(srv):
+    """Clients that vanish (RST) in the middle of a large body must not
+    hurt the server."""
+    for i in range(10):
+        c = srv.conn(timeout=60)
+        c.request("GET", "/b20m.bin")
+        got = 0
+        while got < 65536:
+            chunk = c.sock.recv(65536)
+            assert chunk, "EOF early in download %d" % i
+            got += len(chunk)
+        if i % 2:
+            c.abort()       # RST
+        else:
+            c.close()       # FIN with unread data -> RST from our kernel
+    srv.assert_alive()
+
+
+def test_client_closes_before_reading_anything(srv):
+    for i in range(20):
+        c = srv.conn()
+        c.request("GET", "/b1m.bin")
+        c.abort()
+        c = srv.conn()
+        c.send(b"GET /hello.txt HTTP/1.1\r\nHo")
+        c.close()
+    srv.assert_alive()

@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Loading and unloading: bad parameters, port in use, reload cycles, rmmod
+under load, serving the sample site, and a clean kernel log at the end.
+
+Every test here is marked `lifecycle` (conftest runs them after all the
+others) and leaves the module loaded on the test root when it passes; if
+one fails, the `srv` fixture reloads it for the next."""
+
+import os
+import socket
+import time
+
+import pytest
+
+from khttp_client import build_request
+
+from conftest import module_loaded
+
+pytestmark = pytest.mark.lifecycle
+
+NOT_A_REASON = ("taints kernel", "module verification failed", "pytest:")
+
+
+def reason_lines(lines):
+    return [ln for ln in lines
+            if "khttpd" in ln and not any(x in ln for x in NOT_A_REASON)]
+
+
+def expect_insmod_fails(srv, args, what):
+    srv.kmsg.read_new()                     # forget older messages
+    srv.kmsg.note("expecting insmod to fail: %s" % what)
+    rc, out, err = srv.insmod_raw(args)
+    if rc == 0:
+        srv.rmmod()
+        pytest.fail("insmod succeeded with %s" % what)
+    assert not module_loaded(), "module left loaded after failed insmod"
+    srv.loaded = False
+    # The kernel log should have the reason; give printk a moment.
+    reasons = []
+    for _ in range(20):
+        reasons = reason_lines(srv.kmsg.read_new())
+        if reasons:
+            break
+        time.sleep(0.1)
+    assert reasons, "no kernel log line mentioning khttpd after insmod " \
+        "with %s (insmod said: %s)" % (what, (out + err).strip())
+
+
+def bad_param_cases():
+    # (id, function of srv -> (port, root, extra))
+    return [
+        ("port=0", lambda s: (0, s.root, [])),
+        ("port=70000", lambda s: (70000, s.root, [])),
+        ("port=-1", lambda s: (-1, s.root, [])),
+        ("port=abc", lambda s: ("abc", s.root, [])),
+        ("root=/nonexistent", lambda s: (s.port, "/nonexistent", [])),
+        ("root=regular-file", lambda s: (s.port, s.path("/hello.txt"), [])),
+        ("root=empty", lambda s: (s.port, "", [])),
+    ]
+
+
+@pytest.mark.parametrize("case", bad_param_cases(), ids=lambda c: c[0])
+def test_bad_module_parameter(srv, case):
+    what, make = case
+    srv.rmmod()
+    port, root, extra = make(srv)
+    expect_insmod_fails(srv, srv.insmod_args(port, root, extra), what)
+    # A good insmod right after works.
+    srv.insmod()
+    srv.assert_alive()
+
+
+def test_insmod_port_in_use_fails(srv):
+    blocker = socket.socket()
+    blocker.bind(("0.0.0.0", 0))
+    blocker.listen(1)
+    busy = blocker.getsockname()[1]
+    try:
+        srv.rmmod()
+        expect_insmod_fails(srv, srv.insmod_args(busy),
+                            "port %d already in use" % busy)
+    finally:
+        blocker.close()
+    srv.insmod()
+    srv.assert_alive()
+
+
+def test_backlog_parameter(srv):
+    srv.rmmod()
+    srv.insmod(extra=["backlog=16"])
+    srv.assert_alive()
+    srv.rmmod()
+    srv.insmod()
+    srv.assert_alive()
+
+
+def test_quick_reload_cycles(srv):
+    for i in range(3):
+        with srv.conn() as keep:        # an open keep-alive connection
+            keep.request("GET", "/hello.txt")
+            assert keep.read_response().status == 200
+            srv.rmmod()
+            state, _ = keep.wait_closed(30)
+            assert state in ("eof", "reset"), "cycle %d: still open" % i
+        srv.insmod()
+        srv.assert_alive()
+
+
+def test_rmmod_with_open_connections(srv):
+    """rmmod must not wait for clients: idle ones, ones stuck mid-request and
+    ones whose 20 MiB download is stalled because they do not read."""
+    idle = [srv.conn() for _ in range(20)]
+    half = []
+    for _ in range(15):
+        c = srv.conn()
+        c.send(b"GET /b4k.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Ag")
+        half.append(c)
+    slow = []
+    for _ in range(15):
+        c = srv.conn(rcvbuf=4096, timeout=60)
+        c.send(build_request("GET", "/b20m.bin"))
+        slow.append(c)
+    conns = idle + half + slow
+    try:
+        # Each download has started (and then stalls on the tiny window).
+        first = {}
+        for c in slow:
+            data = c.sock.recv(4096)
+            assert data.startswith(b"HTTP/1.1 200") or \
+                data.startswith(b"HTTP/1.0 200"), data[:100]
+            first[c] = data
+        time.sleep(1.0)
+
+        took = srv.rmmod()      # bounded by KHTTPD_RMMOD_TIMEOUT
+        assert took <= srv.rmmod_timeout
+
+        for c in idle + half:
+            state, extra = c.wait_closed(30)
+            assert state in ("eof", "reset"), "client not disconnected"
+            # A mid-request client may get an error response (e.g. 503)
+            # before the close, nothing else.
+            assert extra == b"" or extra.startswith(b"HTTP/1."), extra[:100]
+        body = srv.expected("/b20m.bin")
+        for c in slow:
+            state, extra = c.wait_closed(120)
+            assert state in ("eof", "reset"), "download not cut off"
+            data = first[c] + extra
+            i = data.find(b"\r\n\r\n")
+            if i >= 0:
+                got = data[i + 4:]
+                assert got == body[:len(got)], "corrupt body before EOF"
+    finally:
+        for c in conns:
+            c.close()
+    # Immediately load again on the same port.
+    srv.insmod()
+    srv.assert_alive()
+
+
+def www_dir():
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                        os.pardir, os.pardir, "www")
+
+
+def test_serves_sample_site(srv):
+    """`make run` serves www/ (from wherever the repo lives, 9p in the
+    guest): every file comes back byte-exact."""
+    www = os.path.realpath(www_dir())
+    if not os.path.isfile(os.path.join(www, "index.html")):
+        pytest.skip("no www/index.html")
+    files = []
+    for d, _, names in os.walk(www):
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                files.append("/" + os.path.relpath(p, www))
+    srv.rmmod()
+    srv.insmod(root=www)
+    try:
+        with srv.conn(timeout=60) as c:
+            for url in sorted(files):
+                with open(os.path.join(www, url.lstrip("/")), "rb") as f:
+                    want = f.read()
+                c.request("GET", url.replace(" ", "%20"))
+                r = c.read_response()
+                assert r.status == 200, (url, r)
+                assert r.body == want, url
+            c.request("GET", "/")
+            r = c.read_response()
+            assert r.status == 200
+            with open(os.path.join(www, "index.html"), "rb") as f:
+                assert r.body == f.read()
+            if os.path.isfile(os.path.join(www, "docs", "index.html")):
+                c.request("GET", "/docs")
+                r = c.read_response()
+                assert r.status == 301
+                assert r.header("Location", "").endswith("/docs/")
+    finally:
+        srv.rmmod()
+        srv.insmod()
+    srv.assert_alive()
+
+
+@pytest.mark.final
+def test_kernel_log_clean(khttpd):
+    """No WARNING/BUG/Oops (or similar) in the kernel log since the session
+    began. (Session teardown checks again after the final rmmod.)"""
+    bad = khttpd.kmsg.bad_lines()
+    assert not bad, "kernel log:\n" + "\n".join(bad)
+
