@@ -29,9 +29,11 @@ INCLUDES := -Iinclude -Isrc/core
 CORE_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
 CORE_SAN_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-san/%.o,$(CORE_SRCS))
 
-.PHONY: all module userspace unit fuzz fuzz-smoke check run stop deps \
+.PHONY: all module userspace unit check run stop deps \
 	integration clean help
 .DEFAULT_GOAL := all
+# Keep the objects tools are linked from; they are not intermediates.
+.SECONDARY:
 
 all: module userspace
 

@@ -10,7 +10,8 @@
 #
 # Protocol with vm.sh (all files live in the results share):
 #   config     sourced here: MODE (run|serve), RESULTS (host path of the
-#              share, bind-mounted at the same path inside the chroot), PORT
+#              share, bind-mounted at the same path inside the chroot), PORT,
+#              REPO (host path of the repository, its own share)
 #   cmd.sh     POSIX sh script run in the chroot (cd + exec of the command)
 #   cmd.log    written here: the command's stdout+stderr
 #   status     written here: the command's exit status
@@ -55,7 +56,7 @@ mkdir -p /out /mnt
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /out ||
 	die "cannot mount the results share"
 [ -r /out/config ] || die "no /out/config from the host"
-MODE=run PORT=8081 RESULTS=
+MODE=run PORT=8081 RESULTS= REPO=
 # shellcheck disable=SC1091
 . /out/config
 
@@ -75,6 +76,11 @@ mount -t tmpfs -o mode=0755 tmpfs /mnt/run
 # For the trace scripts (ftrace, tracepoints).
 mount -t debugfs debugfs /mnt/sys/kernel/debug 2>/dev/null
 mount -t tracefs tracefs /mnt/sys/kernel/tracing 2>/dev/null
+# The repository has a share of its own, mounted at its host path: that
+# path may lie under the tmpfs just mounted (a clone in /tmp).
+mkdir -p "/mnt$REPO" 2>/dev/null
+mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose \
+	repo "/mnt$REPO" || die "cannot mount the repository at $REPO"
 # The results share also appears at its host path, so commands can leave
 # artifacts there.
 if [ -n "$RESULTS" ]; then
