@@ -5,6 +5,8 @@
 #
 #   make            module + userspace
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
+#   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
 #   make run        serve www/ from the module in a QEMU guest on localhost:8081
 #   make stop       stop the guest started by make run
 
@@ -29,8 +31,19 @@ INCLUDES := -Iinclude -Isrc/core
 CORE_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
 CORE_SAN_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-san/%.o,$(CORE_SRCS))
 
+# libFuzzer targets (clang only), with the core built for them.
+FUZZ_CXX ?= clang++
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
+	-fno-omit-frame-pointer
+FUZZ_SECONDS ?= 600
+FUZZ_SMOKE_SECONDS ?= 40
+FUZZ_SRCS := $(wildcard tests/fuzz/*.cpp)
+FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
+FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
+CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
+
 .PHONY: all module userspace unit check run stop deps \
-	integration clean help
+	integration clean help fuzz fuzz-smoke fuzz-build
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -71,6 +84,34 @@ $(BUILD)/%: $(BUILD)/tools/%.o $(CORE_OBJS)
 
 unit: $(BUILD)/unit_tests
 	./$(BUILD)/unit_tests --gtest_brief=1
+
+$(BUILD)/core-fuzz/%.o: src/core/%.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(CXXSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+		$(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/%.o: tests/fuzz/%.cpp
+	@mkdir -p $(dir $@)
+	$(FUZZ_CXX) $(CXXSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
+		$(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(CORE_FUZZ_OBJS)
+	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^
+
+fuzz-build: $(FUZZ_BINS)
+
+# Each target first replays its past crashers (tests/fuzz/crashers/), then
+# fuzzes; all targets run, and any failure fails the make target.
+# tests/fuzz/run.sh says where a crashing input was left.
+fuzz: $(FUZZ_BINS)
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+		tests/fuzz/run.sh $(BUILD) $$t $(FUZZ_SECONDS) keep || rc=1; \
+	done; exit $$rc
+
+fuzz-smoke: $(FUZZ_BINS)
+	@rc=0; for t in $(FUZZ_TARGETS); do \
+		tests/fuzz/run.sh $(BUILD) $$t $(FUZZ_SMOKE_SECONDS) fresh || rc=1; \
+	done; exit $$rc
 
 deps:
 	@scripts/deps.sh

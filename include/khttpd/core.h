@@ -64,6 +64,15 @@ struct khttpd_request {
 	int expect_continue;		/* Expect: 100-continue */
 	struct khttpd_str host;
 	unsigned int num_headers;
+
+	/* Field values (trimmed) for conditional and range requests. */
+	struct khttpd_str if_match;
+	struct khttpd_str if_none_match;
+	struct khttpd_str if_modified_since;
+	struct khttpd_str if_unmodified_since;
+	struct khttpd_str range;	/* len 0 also when sent twice */
+	struct khttpd_str if_range;
+	int accept_gzip;		/* Accept-Encoding allows gzip */
 };
 
 /*
@@ -111,6 +120,58 @@ struct khttpd_str khttpd_status_reason(int status);
 #define KHTTPD_DATE_LEN 29
 void khttpd_format_date(int64_t unix_time, char out[KHTTPD_DATE_LEN]);
 
+/*
+ * Parse an HTTP-date: IMF-fixdate and the obsolete RFC 850 and asctime()
+ * forms. Returns 0 and stores the Unix time, or -1.
+ */
+int khttpd_parse_date(const char *s, size_t len, int64_t *out);
+
+/* What validators and ranges are computed from. */
+struct khttpd_file_meta {
+	uint64_t ino;
+	uint64_t size;
+	int64_t mtime_sec;
+	uint32_t mtime_nsec;
+};
+
+/*
+ * A strong entity tag derived from inode, size and mtime (with the
+ * quotes). Returns its length; it always fits KHTTPD_ETAG_MAX.
+ */
+#define KHTTPD_ETAG_MAX 64
+size_t khttpd_etag_format(const struct khttpd_file_meta *meta,
+			  char out[KHTTPD_ETAG_MAX]);
+
+/*
+ * Evaluate the preconditions of a GET or HEAD in RFC 9110 section 13.2.2
+ * order against the representation's etag and last_modified: If-Match,
+ * then If-Unmodified-Since (only without If-Match) -> 412 when they fail;
+ * If-None-Match (weak comparison, lists, "*"), then If-Modified-Since
+ * (only without If-None-Match) -> 304 when they fail. Returns 412, 304,
+ * or 200 to go on. Unparseable dates are ignored, as the RFC says.
+ */
+int khttpd_conditional(const struct khttpd_request *req,
+		       struct khttpd_str etag, int64_t last_modified);
+
+/* One byte range, both ends inclusive. */
+struct khttpd_range {
+	uint64_t first;
+	uint64_t last;
+};
+
+/*
+ * Evaluate Range (bytes=a-b, a-, -n) together with If-Range for a
+ * representation of size bytes. Returns 206 with *range set for one
+ * satisfiable range; 416 when no range is satisfiable; 200 when the whole
+ * representation is to be sent: no Range, a Range that is not
+ * bytes=..., invalid syntax, an If-Range that does not match (strong
+ * comparison; a date must equal last_modified exactly), or more than one
+ * range (khttpd answers multiple ranges with the whole file).
+ */
+int khttpd_range_evaluate(const struct khttpd_request *req, uint64_t size,
+			  struct khttpd_str etag, int64_t last_modified,
+			  struct khttpd_range *range);
+
 /* Everything the response head depends on. */
 struct khttpd_response {
 	int status;
@@ -123,12 +184,26 @@ struct khttpd_response {
 	struct khttpd_str allow;	/* len 0: no Allow */
 	int64_t date;			/* Unix time for Date */
 	int64_t last_modified;		/* < 0: no Last-Modified */
+	struct khttpd_str etag;		/* len 0: no ETag */
+	int accept_ranges;		/* Accept-Ranges: bytes */
+	/*
+	 * 206: Content-Range: bytes first-last/complete_length.
+	 * 416: Content-Range: bytes * /complete_length.
+	 */
+	int content_range;
+	struct khttpd_range range;
+	uint64_t complete_length;
+	struct khttpd_str content_encoding;	/* len 0: none */
+	int vary_accept_encoding;	/* Vary: Accept-Encoding */
+	int chunked;			/* Transfer-Encoding: chunked */
 };
 
 /*
  * Write the status line and header fields, ending with the empty line, to
  * buf. Returns the length, or -1 if it does not fit in cap (nothing
- * useful is left in buf then).
+ * useful is left in buf then). Never Content-Length with chunked; for
+ * 1xx, 204 and 304 none of the content fields (Content-Type, -Length,
+ * -Range, -Encoding, Transfer-Encoding), whatever resp says.
  */
 long khttpd_response_head(char *buf, size_t cap,
 			  const struct khttpd_response *resp);
@@ -137,10 +212,46 @@ long khttpd_response_head(char *buf, size_t cap,
  * Write a complete error (or redirect) response, head and a short HTML
  * body, for resp->status. resp->content_length and content_type are set
  * by this function; with head_only the body is left out but
- * Content-Length still describes it (HEAD). Returns the length or -1.
+ * Content-Length still describes it (HEAD). The page is neither chunked
+ * nor encoded (chunked, content_encoding cleared), and etag and, except
+ * for 416, content_range are cleared for statuses with a body. Returns
+ * the length or -1.
  */
 long khttpd_response_error(char *buf, size_t cap,
 			   struct khttpd_response *resp, int head_only);
+
+/* Chunked transfer coding (for streamed directory listings). */
+#define KHTTPD_CHUNK_HEAD_MAX 18	/* 16 hex digits + CRLF */
+/* Write "<hex len>\r\n" to out; returns its length. */
+size_t khttpd_chunk_head(uint64_t len, char out[KHTTPD_CHUNK_HEAD_MAX]);
+/* The chunk trailer is "\r\n"; the last chunk is "0\r\n\r\n". */
+
+/* One directory entry as the listing shows it. */
+struct khttpd_listing_entry {
+	struct khttpd_str name;		/* raw bytes, as on disk */
+	int is_dir;
+	uint64_t size;
+	int64_t mtime;
+};
+
+/*
+ * An HTML5 directory listing in three parts, each written into buf
+ * (never past cap). They return the length written, or -1 when it does
+ * not fit (the caller flushes buf and retries in an empty one; an entry
+ * always fits in KHTTPD_LISTING_ENTRY_MAX bytes).
+ *
+ * dir is the decoded path of the directory ("/" or "/a/b/"), shown
+ * HTML-escaped in the title and heading. Entries show the name
+ * HTML-escaped (with '/' appended for directories), link to it
+ * percent-encoded, and give size and modification time. The parent link
+ * is left out at the root.
+ */
+#define KHTTPD_LISTING_ENTRY_MAX 3072
+long khttpd_listing_begin(char *buf, size_t cap, struct khttpd_str dir,
+			  int at_root);
+long khttpd_listing_entry(char *buf, size_t cap,
+			  const struct khttpd_listing_entry *entry);
+long khttpd_listing_end(char *buf, size_t cap);
 
 #ifdef __cplusplus
 }

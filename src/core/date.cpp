@@ -1,16 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * HTTP-date (RFC 9110 5.6.7) formatting and parsing, in integer arithmetic
- * only. Calendar conversion uses Howard Hinnant's days_from_civil /
- * civil_from_days, exact for the proleptic Gregorian calendar.
+ * only; the calendar conversion is in util.h.
+ *
+ * Parsing accepts IMF-fixdate and the obsolete RFC 850 and asctime() forms
+ * recipients must accept. Surrounding whitespace is not accepted (callers
+ * pass trimmed field values). Dates outside 1970..9999 are -1.
  */
 #include "khttpd/core.h"
-#include "date.h"
 #include "util.h"
 
 namespace {
-
-constexpr int64_t max_time = 253402300799;	/* 9999-12-31 23:59:59 */
 
 constexpr char day_names[7][4] = {
 	"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
@@ -29,37 +29,6 @@ constexpr long_day long_day_names[7] = {
 	{"Thursday", 8}, {"Friday", 6}, {"Saturday", 8},
 };
 
-struct civil {
-	int64_t year;
-	unsigned month;	/* 1..12 */
-	unsigned day;	/* 1..31 */
-};
-
-constexpr civil civil_from_days(int64_t z)
-{
-	z += 719468;
-	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	const uint64_t doe = static_cast<uint64_t>(z - era * 146097);
-	const uint64_t yoe =
-		(doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	const uint64_t mp = (5 * doy + 2) / 153;
-	const unsigned d = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
-	const unsigned m = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
-	const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
-	return civil{y, m, d};
-}
-
-constexpr int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
-{
-	y -= m <= 2;
-	const int64_t era = (y >= 0 ? y : y - 399) / 400;
-	const uint64_t yoe = static_cast<uint64_t>(y - era * 400);
-	const uint64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	const uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 static_assert(days_from_civil(1970, 1, 1) == 0, "epoch");
 static_assert(days_from_civil(2000, 3, 1) == 11017, "2000-03-01");
 static_assert(civil_from_days(11016).month == 2 &&
@@ -76,12 +45,6 @@ constexpr unsigned days_in_month(int64_t y, unsigned m)
 		31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31,
 	};
 	return m == 2 && is_leap(y) ? 29 : len[m - 1];
-}
-
-void put2(char *p, unsigned v)
-{
-	p[0] = static_cast<char>('0' + v / 10 % 10);
-	p[1] = static_cast<char>('0' + v % 10);
 }
 
 /* A cursor over the date text; every read is bounds-checked. */
@@ -164,10 +127,7 @@ struct scanner {
 extern "C" void khttpd_format_date(int64_t unix_time,
 				   char out[KHTTPD_DATE_LEN])
 {
-	if (unix_time < 0)
-		unix_time = 0;
-	if (unix_time > max_time)
-		unix_time = max_time;
+	unix_time = clamp_time(unix_time);
 
 	const int64_t days = unix_time / 86400;
 	const unsigned secs = static_cast<unsigned>(unix_time % 86400);

@@ -31,6 +31,16 @@
  *    sets chunked.
  *  - Host: more than one is 400; missing on HTTP/1.1 is 400.
  *  - More than KHTTPD_MAX_HEADERS fields is 431.
+ *  - Conditional and range fields are only located here (their values,
+ *    trimmed, are interpreted by conditional.cpp and range.cpp). If-Match,
+ *    If-None-Match, If-Modified-Since, If-Unmodified-Since and If-Range
+ *    sent more than once: the first field line wins (RFC 9110 would join
+ *    the two lists; clients do not split them). Range sent more than once
+ *    is dropped (len 0), so the whole file is sent.
+ *  - accept_gzip: Accept-Encoding (all its field lines together) names
+ *    "gzip" or "x-gzip" with a non-zero weight, or, when neither is
+ *    named, "*" with a non-zero weight. A weight that is not a valid
+ *    qvalue counts as 0: when in doubt, no gzip.
  */
 #include "khttpd/core.h"
 #include "util.h"
@@ -80,12 +90,27 @@ int lookup_method(const char *p, size_t n)
 	return KHTTPD_METHOD_UNKNOWN;
 }
 
+/* Accept-Encoding verdicts, combined over all its field lines. */
+enum coding_verdict : unsigned char {
+	CODING_ABSENT = 0,	/* not named */
+	CODING_REFUSED,		/* named, but only with q=0 */
+	CODING_ACCEPTED,	/* named with q > 0 */
+};
+
 /* Per-call scratch state for header interpretation. */
 struct head_state {
 	unsigned int host_count;
 	bool conn_close;
 	bool conn_keep_alive;
 	bool transfer_encoding;
+	bool seen_if_match;
+	bool seen_if_none_match;
+	bool seen_if_modified_since;
+	bool seen_if_unmodified_since;
+	bool seen_if_range;
+	unsigned int range_count;
+	coding_verdict gzip;
+	coding_verdict star;
 };
 
 void clear_request(khttpd_request *req)
@@ -103,6 +128,13 @@ void clear_request(khttpd_request *req)
 	req->expect_continue = 0;
 	req->host = make_str(nullptr, 0);
 	req->num_headers = 0;
+	req->if_match = make_str(nullptr, 0);
+	req->if_none_match = make_str(nullptr, 0);
+	req->if_modified_since = make_str(nullptr, 0);
+	req->if_unmodified_since = make_str(nullptr, 0);
+	req->range = make_str(nullptr, 0);
+	req->if_range = make_str(nullptr, 0);
+	req->accept_gzip = 0;
 }
 
 /* method SP */
@@ -232,6 +264,111 @@ void parse_connection(const char *v, size_t n, head_state *st)
 	}
 }
 
+/* Trim OWS from both ends of v[s..e). */
+void trim(const char *v, size_t *s, size_t *e)
+{
+	while (*s < *e && is_ows(static_cast<unsigned char>(v[*s])))
+		(*s)++;
+	while (*e > *s && is_ows(static_cast<unsigned char>(v[*e - 1])))
+		(*e)--;
+}
+
+/*
+ * qvalue = ( "0" [ "." 0*3DIGIT ] ) / ( "1" [ "." 0*3("0") ] ).
+ * True for a valid non-zero weight; zero and malformed weights are false.
+ */
+bool qvalue_nonzero(const char *v, size_t n)
+{
+	if (n == 0 || (v[0] != '0' && v[0] != '1'))
+		return false;
+	bool nonzero = v[0] == '1';
+	if (n == 1)
+		return nonzero;
+	if (v[1] != '.' || n > 5)
+		return false;
+	for (size_t i = 2; i < n; i++) {
+		if (!is_digit(static_cast<unsigned char>(v[i])))
+			return false;
+		if (v[i] != '0') {
+			if (v[0] == '1')
+				return false;	/* above 1 */
+			nonzero = true;
+		}
+	}
+	return nonzero;
+}
+
+void note_coding(coding_verdict *slot, bool accepted)
+{
+	/* named twice: any non-zero weight wins */
+	if (accepted)
+		*slot = CODING_ACCEPTED;
+	else if (*slot == CODING_ABSENT)
+		*slot = CODING_REFUSED;
+}
+
+/*
+ * Accept-Encoding: #( codings [ weight ] ), weight = OWS ";" OWS "q="
+ * qvalue. Parameters other than q are skipped; whitespace around ';' and
+ * '=' and case are tolerated.
+ */
+void parse_accept_encoding(const char *v, size_t n, head_state *st)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		size_t s = i;
+		while (i < n && v[i] != ',')
+			i++;
+		size_t e = i;
+		if (i < n)
+			i++;	/* the comma */
+
+		/* the coding, up to the first ';' */
+		size_t c = s;
+		while (c < e && v[c] != ';')
+			c++;
+		size_t cs = s, ce = c;
+		trim(v, &cs, &ce);
+		if (cs == ce)
+			continue;	/* empty list element */
+
+		bool accepted = true;	/* no weight means q=1 */
+		while (c < e) {
+			size_t ps = ++c;	/* past the ';' */
+			while (c < e && v[c] != ';')
+				c++;
+			size_t eq = ps;
+			while (eq < c && v[eq] != '=')
+				eq++;
+			size_t ns = ps, ne = eq;
+			trim(v, &ns, &ne);
+			if (!eq_nocase(v + ns, ne - ns, "q"))
+				continue;
+			size_t vs = eq < c ? eq + 1 : c, ve = c;
+			trim(v, &vs, &ve);
+			accepted = qvalue_nonzero(v + vs, ve - vs);
+		}
+
+		const char *coding = v + cs;
+		const size_t len = ce - cs;
+		if (eq_nocase(coding, len, "gzip") ||
+		    eq_nocase(coding, len, "x-gzip"))
+			note_coding(&st->gzip, accepted);
+		else if (eq_nocase(coding, len, "*"))
+			note_coding(&st->star, accepted);
+	}
+}
+
+/* The first field line wins for the conditional fields. */
+void keep_first(khttpd_str *field, bool *seen, const char *v, size_t n)
+{
+	if (*seen)
+		return;
+	*seen = true;
+	*field = make_str(v, n);
+}
+
 long parse_content_length(const char *v, size_t n, khttpd_request *req)
 {
 	uint64_t value = 0;
@@ -258,6 +395,10 @@ long interpret_field(const char *name, size_t name_len, const char *v,
 		     size_t n, khttpd_request *req, head_state *st)
 {
 	switch (to_lower(static_cast<unsigned char>(name[0]))) {
+	case 'a':
+		if (eq_nocase(name, name_len, "accept-encoding"))
+			parse_accept_encoding(v, n, st);
+		break;
 	case 'c':
 		if (eq_nocase(name, name_len, "content-length"))
 			return parse_content_length(v, n, req);
@@ -274,6 +415,29 @@ long interpret_field(const char *name, size_t name_len, const char *v,
 			if (++st->host_count > 1)
 				return BAD_REQUEST;
 			req->host = make_str(v, n);
+		}
+		break;
+	case 'i':
+		if (eq_nocase(name, name_len, "if-match"))
+			keep_first(&req->if_match, &st->seen_if_match, v, n);
+		else if (eq_nocase(name, name_len, "if-none-match"))
+			keep_first(&req->if_none_match,
+				   &st->seen_if_none_match, v, n);
+		else if (eq_nocase(name, name_len, "if-modified-since"))
+			keep_first(&req->if_modified_since,
+				   &st->seen_if_modified_since, v, n);
+		else if (eq_nocase(name, name_len, "if-unmodified-since"))
+			keep_first(&req->if_unmodified_since,
+				   &st->seen_if_unmodified_since, v, n);
+		else if (eq_nocase(name, name_len, "if-range"))
+			keep_first(&req->if_range, &st->seen_if_range, v, n);
+		break;
+	case 'r':
+		if (eq_nocase(name, name_len, "range")) {
+			if (++st->range_count == 1)
+				req->range = make_str(v, n);
+			else
+				req->range = make_str(nullptr, 0);
 		}
 		break;
 	case 't':
@@ -346,7 +510,7 @@ extern "C" long khttpd_parse_request(const char *buf, size_t len,
 {
 	const char *p = buf;
 	const char *end = buf + len;
-	head_state st = {0, false, false, false};
+	head_state st = {};
 	khttpd_str abs_host = make_str(nullptr, 0);
 	long r;
 
@@ -383,6 +547,8 @@ extern "C" long khttpd_parse_request(const char *buf, size_t len,
 	if (abs_host.ptr)
 		req->host = abs_host;	/* RFC 9112 3.2.2 */
 	req->chunked = st.transfer_encoding;
+	req->accept_gzip = st.gzip == CODING_ACCEPTED ||
+			   (st.gzip == CODING_ABSENT && st.star == CODING_ACCEPTED);
 	if (req->version_minor == 0)
 		req->keep_alive = st.conn_keep_alive && !st.conn_close;
 	else

@@ -1,64 +1,23 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Response heads and the small built-in error pages. Output goes through a
- * bounded writer that never stores past cap; a head that does not fit is
- * reported as -1 rather than truncated.
+ * Response heads, the small built-in error pages and chunk sizes. Output
+ * goes through a bounded writer (util.h) that never stores past cap; a
+ * head that does not fit is reported as -1 rather than truncated.
+ *
+ * Field order is fixed: Server, Date, Content-Type, Content-Length,
+ * Last-Modified, Location, Allow, ETag, Accept-Ranges, Content-Range,
+ * Content-Encoding, Vary, Transfer-Encoding, Connection.
+ *
+ * Statuses that never carry content (1xx, 204, 304) get none of the
+ * fields that describe content: Content-Type, Content-Length,
+ * Content-Range, Content-Encoding, Transfer-Encoding. A 304 keeps Date,
+ * ETag, Last-Modified and Vary, which RFC 9110 15.4.5 asks for (a cache
+ * updates its stored response from them).
  */
 #include "khttpd/core.h"
 #include "util.h"
 
 namespace {
-
-class writer {
-public:
-	writer(char *buf, size_t cap, size_t pos) : buf_(buf), cap_(cap), pos_(pos) {}
-
-	void put(const char *s, size_t n)
-	{
-		if (!ok_ || n > cap_ - pos_) {
-			ok_ = false;
-			return;
-		}
-		copy_bytes(buf_ + pos_, s, n);
-		pos_ += n;
-	}
-
-	void put(khttpd_str s) { put(s.ptr, s.len); }
-
-	template <size_t N>
-	void lit(const char (&s)[N]) { put(s, N - 1); }
-
-	void num(uint64_t v)
-	{
-		char tmp[20];
-		char *p = format_u64(v, tmp);
-		put(p, static_cast<size_t>(tmp + 20 - p));
-	}
-
-	void date(int64_t t)
-	{
-		char d[KHTTPD_DATE_LEN];
-		khttpd_format_date(t, d);
-		put(d, KHTTPD_DATE_LEN);
-	}
-
-	/* "Name: value\r\n" */
-	template <size_t N>
-	void field(const char (&name)[N], khttpd_str value)
-	{
-		lit(name);
-		put(value);
-		lit("\r\n");
-	}
-
-	long result() const { return ok_ ? static_cast<long>(pos_) : -1; }
-
-private:
-	char *buf_;
-	size_t cap_;
-	size_t pos_;
-	bool ok_ = true;
-};
 
 constexpr khttpd_str html_type = lit_str("text/html; charset=utf-8");
 constexpr khttpd_str default_allow = lit_str("GET, HEAD, OPTIONS");
@@ -127,6 +86,7 @@ extern "C" long khttpd_response_head(char *buf, size_t cap,
 				     const struct khttpd_response *resp)
 {
 	writer w(buf, cap, 0);
+	const bool content = !status_has_no_content(resp->status);
 
 	w.lit("HTTP/1.1 ");
 	w.num(static_cast<uint64_t>(resp->status < 0 ? 0 : resp->status));
@@ -135,9 +95,10 @@ extern "C" long khttpd_response_head(char *buf, size_t cap,
 	w.lit("\r\nServer: khttpd\r\nDate: ");
 	w.date(resp->date);
 	w.lit("\r\n");
-	if (resp->content_type.len)
+	if (content && resp->content_type.len)
 		w.field("Content-Type: ", resp->content_type);
-	if (resp->has_body_length) {
+	/* RFC 9112 6.2: never both Content-Length and Transfer-Encoding */
+	if (content && resp->has_body_length && !resp->chunked) {
 		w.lit("Content-Length: ");
 		w.num(resp->content_length);
 		w.lit("\r\n");
@@ -151,6 +112,29 @@ extern "C" long khttpd_response_head(char *buf, size_t cap,
 		w.field("Location: ", resp->location);
 	if (resp->allow.len)
 		w.field("Allow: ", resp->allow);
+	if (resp->etag.len)
+		w.field("ETag: ", resp->etag);
+	if (resp->accept_ranges)
+		w.lit("Accept-Ranges: bytes\r\n");
+	if (content && resp->content_range) {
+		w.lit("Content-Range: bytes ");
+		if (resp->status == 416) {
+			w.lit("*");
+		} else {
+			w.num(resp->range.first);
+			w.lit("-");
+			w.num(resp->range.last);
+		}
+		w.lit("/");
+		w.num(resp->complete_length);
+		w.lit("\r\n");
+	}
+	if (content && resp->content_encoding.len)
+		w.field("Content-Encoding: ", resp->content_encoding);
+	if (resp->vary_accept_encoding)
+		w.lit("Vary: Accept-Encoding\r\n");
+	if (content && resp->chunked)
+		w.lit("Transfer-Encoding: chunked\r\n");
 	if (!resp->keep_alive)
 		w.lit("Connection: close\r\n");
 	else if (resp->version_minor == 0)
@@ -172,6 +156,18 @@ extern "C" long khttpd_response_error(char *buf, size_t cap,
 
 	if ((status == 405 || status == 501) && resp->allow.len == 0)
 		resp->allow = default_allow;
+	/*
+	 * The page below is neither chunked nor encoded. A 416 keeps the
+	 * caller's Content-Range ("bytes * /size"); on other error pages a
+	 * Content-Range or ETag describing the file would be wrong. A 304
+	 * keeps its ETag (RFC 9110 15.4.5).
+	 */
+	resp->chunked = 0;
+	resp->content_encoding = make_str(nullptr, 0);
+	if (status != 416)
+		resp->content_range = 0;
+	if (!no_content)
+		resp->etag = make_str(nullptr, 0);
 	if (no_content) {
 		resp->content_type = make_str(nullptr, 0);
 		resp->has_body_length = 0;
@@ -202,4 +198,14 @@ extern "C" long khttpd_response_error(char *buf, size_t cap,
 	}
 	w.lit(part3);
 	return w.result();
+}
+
+extern "C" size_t khttpd_chunk_head(uint64_t len,
+				    char out[KHTTPD_CHUNK_HEAD_MAX])
+{
+	writer w(out, KHTTPD_CHUNK_HEAD_MAX, 0);
+
+	w.hex(len);
+	w.lit("\r\n");
+	return w.pos();	/* at most 16 + 2 bytes: always fits */
 }

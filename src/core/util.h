@@ -6,8 +6,8 @@
  * function with external linkage emitted out of line in two objects ends up
  * in a COMDAT section, and the module link then trips over a __mcount_loc
  * reference into the discarded copy. Internal linkage gives each object its
- * own copy and avoids that. All functions are constexpr (hence inline), so
- * unused ones draw no -Wunused-function warning.
+ * own copy and avoids that. Functions are constexpr or class members (hence
+ * inline), so unused ones draw no -Wunused-function warning.
  *
  * Only <stddef.h>/<stdint.h> (via core.h): no libstdc++, no libc.
  */
@@ -143,6 +143,132 @@ constexpr char *format_u64(uint64_t v, char (&tmp)[20])
 	} while (v);
 	return p;
 }
+
+/*
+ * Calendar conversion (Howard Hinnant's days_from_civil / civil_from_days),
+ * exact for the proleptic Gregorian calendar, integer arithmetic only.
+ */
+struct civil {
+	int64_t year;
+	unsigned month;	/* 1..12 */
+	unsigned day;	/* 1..31 */
+};
+
+constexpr civil civil_from_days(int64_t z)
+{
+	z += 719468;
+	const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	const uint64_t doe = static_cast<uint64_t>(z - era * 146097);
+	const uint64_t yoe =
+		(doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	const uint64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	const uint64_t mp = (5 * doy + 2) / 153;
+	const unsigned d = static_cast<unsigned>(doy - (153 * mp + 2) / 5 + 1);
+	const unsigned m = static_cast<unsigned>(mp < 10 ? mp + 3 : mp - 9);
+	const int64_t y = static_cast<int64_t>(yoe) + era * 400 + (m <= 2);
+	return civil{y, m, d};
+}
+
+constexpr int64_t days_from_civil(int64_t y, unsigned m, unsigned d)
+{
+	y -= m <= 2;
+	const int64_t era = (y >= 0 ? y : y - 399) / 400;
+	const uint64_t yoe = static_cast<uint64_t>(y - era * 400);
+	const uint64_t doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
+	const uint64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+	return era * 146097 + static_cast<int64_t>(doe) - 719468;
+}
+
+/* The range khttpd_format_date() clamps to. */
+constexpr int64_t max_time = 253402300799;	/* 9999-12-31 23:59:59 */
+
+constexpr int64_t clamp_time(int64_t t)
+{
+	return t < 0 ? 0 : t > max_time ? max_time : t;
+}
+
+/* Two decimal digits of v (mod 100). */
+constexpr void put2(char *p, unsigned v)
+{
+	p[0] = static_cast<char>('0' + v / 10 % 10);
+	p[1] = static_cast<char>('0' + v % 10);
+}
+
+/*
+ * A bounded output cursor: never stores at or past cap. Once something
+ * does not fit it stays failed, and result() reports -1 instead of a
+ * truncated length.
+ */
+class writer {
+public:
+	constexpr writer(char *buf, size_t cap, size_t pos)
+		: buf_(buf), cap_(cap), pos_(pos) {}
+
+	constexpr void put(const char *s, size_t n)
+	{
+		if (!ok_ || n > cap_ - pos_) {
+			ok_ = false;
+			return;
+		}
+		copy_bytes(buf_ + pos_, s, n);
+		pos_ += n;
+	}
+
+	constexpr void put(khttpd_str s) { put(s.ptr, s.len); }
+
+	constexpr void ch(char c) { put(&c, 1); }
+
+	template <size_t N>
+	constexpr void lit(const char (&s)[N]) { put(s, N - 1); }
+
+	constexpr void num(uint64_t v)
+	{
+		char tmp[20];
+		char *p = format_u64(v, tmp);
+		put(p, static_cast<size_t>(tmp + 20 - p));
+	}
+
+	/* lower-case hex, no leading zeros ("0" for 0) */
+	constexpr void hex(uint64_t v)
+	{
+		char tmp[16];
+		char *p = tmp + 16;
+		do {
+			*--p = "0123456789abcdef"[v & 15];
+			v >>= 4;
+		} while (v);
+		put(p, static_cast<size_t>(tmp + 16 - p));
+	}
+
+	void date(int64_t t)
+	{
+		char d[KHTTPD_DATE_LEN];
+		khttpd_format_date(t, d);
+		put(d, KHTTPD_DATE_LEN);
+	}
+
+	/* "Name: value\r\n" */
+	template <size_t N>
+	constexpr void field(const char (&name)[N], khttpd_str value)
+	{
+		lit(name);
+		put(value);
+		lit("\r\n");
+	}
+
+	constexpr bool ok() const { return ok_; }
+	constexpr size_t pos() const { return pos_; }
+	constexpr long result() const
+	{
+		return ok_ ? static_cast<long>(pos_) : -1;
+	}
+
+private:
+	char *buf_;
+	size_t cap_;
+	size_t pos_;
+	bool ok_ = true;
+};
 
 } /* namespace */
 

@@ -31,6 +31,10 @@ static unsigned int max_conns = 10000;
 module_param(max_conns, uint, 0444);
 MODULE_PARM_DESC(max_conns, "connections served at once; more are closed on accept, 1-1000000 (default 10000)");
 
+static bool listing = true;
+module_param(listing, bool, 0444);
+MODULE_PARM_DESC(listing, "list directories without index.html (default 1; 0: answer 403)");
+
 static int khttpd_config_range(const char *name, unsigned int val,
 			       unsigned int min, unsigned int max)
 {
@@ -60,5 +64,6 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	cfg->root = root;
 	cfg->timeout_secs = timeout;
 	cfg->max_conns = max_conns;
+	cfg->listing = listing;
 	return 0;
 }

@@ -29,6 +29,8 @@
 #define KHTTPD_IO_BUDGET 64
 /* File bytes one splice call may push, so one fast reader cannot hog a CPU. */
 #define KHTTPD_SPLICE_CHUNK (512 * 1024)
+/* Largest request body read and dropped to keep a connection alive. */
+#define KHTTPD_DISCARD_MAX (64 * 1024)
 /* How long a closing connection waits for the client to read and hang up. */
 #define KHTTPD_LINGER_TIMEOUT (5 * HZ)
 
@@ -121,6 +123,12 @@ static void khttpd_conn_tx_reset(struct khttpd_conn *conn)
 		fput(conn->tx.file);
 		conn->tx.file = NULL;
 	}
+	if (conn->tx.listing) {
+		khttpd_listing_free(conn->tx.listing);
+		conn->tx.listing = NULL;
+	}
+	conn->tx.piece_len = 0;
+	conn->tx.piece_off = 0;
 	conn->tx.head_len = 0;
 	conn->tx.head_off = 0;
 	conn->tx.pos = 0;
@@ -138,26 +146,46 @@ static noinline int khttpd_conn_recv(struct khttpd_conn *conn, void *buf,
 	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len, MSG_DONTWAIT);
 }
 
-static noinline enum khttpd_step khttpd_conn_send_head(struct khttpd_conn *conn)
+/* Send buf[*off..len) as far as the socket takes it. */
+static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn,
+						      const char *buf,
+						      size_t len, size_t *off,
+						      bool more)
 {
-	struct khttpd_tx *tx = &conn->tx;
 	struct kvec iov = {
-		.iov_base = tx->head + tx->head_off,
-		.iov_len = tx->head_len - tx->head_off,
+		.iov_base = (void *)buf + *off,
+		.iov_len = len - *off,
 	};
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
 	int ret;
 
-	/* Let the head share a segment with the start of the body. */
-	if (tx->pos < tx->end)
+	if (more)
 		msg.msg_flags |= MSG_MORE;
 	ret = kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
 	if (ret == -EAGAIN)
 		return KHTTPD_STEP_WAIT;
 	if (ret < 0)
 		return KHTTPD_STEP_CLOSE;
-	tx->head_off += ret;
+	*off += ret;
 	return KHTTPD_STEP_PROGRESS;
+}
+
+/* A generated body (a listing) goes out piece by piece. */
+static enum khttpd_step khttpd_conn_send_listing(struct khttpd_conn *conn)
+{
+	struct khttpd_tx *tx = &conn->tx;
+
+	if (tx->piece_off == tx->piece_len) {
+		if (!khttpd_listing_next(tx->listing, &tx->piece,
+					 &tx->piece_len)) {
+			khttpd_listing_free(tx->listing);
+			tx->listing = NULL;
+			return KHTTPD_STEP_PROGRESS;
+		}
+		tx->piece_off = 0;
+	}
+	return khttpd_conn_send_mem(conn, tx->piece, tx->piece_len,
+				    &tx->piece_off, false);
 }
 
 /* Zero-copy: the page cache pages go to TCP as they are (sendfile's path). */
@@ -184,14 +212,21 @@ static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 	enum khttpd_step step;
 
 	if (tx->head_off < tx->head_len)
-		step = khttpd_conn_send_head(conn);
-	else
+		/* Let the head share a segment with the start of the body. */
+		step = khttpd_conn_send_mem(conn, tx->head, tx->head_len,
+					    &tx->head_off,
+					    tx->pos < tx->end || tx->listing);
+	else if (tx->pos < tx->end)
 		step = khttpd_conn_send_body(conn);
+	else if (tx->listing)
+		step = khttpd_conn_send_listing(conn);
+	else
+		step = KHTTPD_STEP_PROGRESS;
 	if (step != KHTTPD_STEP_PROGRESS)
 		return step;
 	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
 
-	if (tx->head_off < tx->head_len || tx->pos < tx->end)
+	if (tx->head_off < tx->head_len || tx->pos < tx->end || tx->listing)
 		return KHTTPD_STEP_PROGRESS;
 
 	/* Response complete. */
@@ -248,7 +283,14 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
 	}
 
 	khttpd_http_handle(conn->srv, &req, &conn->tx);
-	if (req.has_content_length)
+	/*
+	 * The response does not wait for a body (nor send 100 Continue for
+	 * one): the body is read and dropped after it, or, when it is too
+	 * large to be worth reading, the connection closes after it.
+	 */
+	if (req.content_length > KHTTPD_DISCARD_MAX)
+		conn->tx.close_after = true;
+	else
 		conn->discard = req.content_length;
 	khttpd_conn_consume(conn, n);
 	khttpd_conn_discard_buffered(conn);
@@ -309,6 +351,23 @@ static void khttpd_conn_io_work(struct work_struct *work)
 	queue_work(conn->srv->wq, &conn->io_work);
 }
 
+static void khttpd_conns_link(struct khttpd_server *srv,
+			      struct khttpd_conn *conn)
+{
+	lockdep_assert_held(&srv->conns_lock);
+	list_add_tail(&conn->node, &srv->conns);
+	srv->nconns++;
+}
+
+/* Returns whether conn was the last connection. */
+static bool khttpd_conns_unlink(struct khttpd_server *srv,
+				struct khttpd_conn *conn)
+{
+	lockdep_assert_held(&srv->conns_lock);
+	list_del(&conn->node);
+	return --srv->nconns == 0;
+}
+
 static void khttpd_conn_release_work(struct work_struct *work)
 {
 	struct khttpd_conn *conn = container_of(work, struct khttpd_conn,
@@ -330,8 +389,7 @@ static void khttpd_conn_release_work(struct work_struct *work)
 	fput(conn->sock_file);
 
 	mutex_lock(&srv->conns_lock);
-	list_del(&conn->node);
-	last = --srv->nconns == 0;
+	last = khttpd_conns_unlink(srv, conn);
 	mutex_unlock(&srv->conns_lock);
 
 	kmem_cache_free(srv->conn_cache, conn);
@@ -358,6 +416,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->rx_parsed = false;
 	conn->discard = 0;
 	conn->tx.file = NULL;
+	conn->tx.listing = NULL;
 	khttpd_conn_tx_reset(conn);
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
@@ -380,8 +439,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 		kmem_cache_free(srv->conn_cache, conn);
 		return;
 	}
-	list_add_tail(&conn->node, &srv->conns);
-	srv->nconns++;
+	khttpd_conns_link(srv, conn);
 	mutex_unlock(&srv->conns_lock);
 
 	/* The last segment of a response must not wait for an ACK. */
@@ -401,27 +459,28 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	queue_work(srv->wq, &conn->io_work);
 }
 
-/* Close connections idle past their deadline; see sweeper.c. */
-void khttpd_conns_expire(struct khttpd_server *srv)
+/* Queue the release of every connection, or of those past their deadline. */
+static void khttpd_conns_release(struct khttpd_server *srv, bool expired_only)
 {
 	struct khttpd_conn *conn;
 	unsigned long now = jiffies;
 
 	mutex_lock(&srv->conns_lock);
 	list_for_each_entry(conn, &srv->conns, node)
-		if (time_after(now, READ_ONCE(conn->expires)))
+		if (!expired_only || time_after(now, READ_ONCE(conn->expires)))
 			khttpd_conn_schedule_release(conn);
 	mutex_unlock(&srv->conns_lock);
 }
 
+/* Close connections idle past their deadline; see sweeper.c. */
+void khttpd_conns_expire(struct khttpd_server *srv)
+{
+	khttpd_conns_release(srv, true);
+}
+
 void khttpd_conns_close_all(struct khttpd_server *srv)
 {
-	struct khttpd_conn *conn;
-
-	mutex_lock(&srv->conns_lock);
-	list_for_each_entry(conn, &srv->conns, node)
-		khttpd_conn_schedule_release(conn);
-	mutex_unlock(&srv->conns_lock);
+	khttpd_conns_release(srv, false);
 
 	/*
 	 * Every release restores its socket's callbacks before it finishes,

@@ -7,6 +7,8 @@
  *   conn.c      one connection: socket callbacks, the I/O work, release
  *   sweeper.c   idle-connection timeouts
  *   http.c      turns a parsed request into a staged response
+ *   file.c      responses with a file body: validators, ranges, gzip
+ *   listing.c   directory listings, streamed
  *   vfs.c       resolves request paths beneath the document root
  */
 #ifndef KHTTPD_H
@@ -15,6 +17,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
+#include <linux/stat.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -32,6 +35,7 @@ struct khttpd_config {
 	const char *root;
 	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
 	unsigned int max_conns;
+	bool listing;			/* directory listings (else 403) */
 };
 
 struct khttpd_server {
@@ -77,10 +81,15 @@ void khttpd_sweeper_stop(struct khttpd_server *srv);
 int khttpd_vfs_root_open(const char *name, struct path *root);
 int khttpd_vfs_lookup(const struct path *root, const char *rel,
 		      struct path *out);
+int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
+			   struct path *out, struct kstat *stat);
+
+struct khttpd_listing;
 
 /*
  * What one response needs sent, staged by http.c and drained by conn.c:
- * head[head_off..head_len) first, then file bytes [pos, end).
+ * head[head_off..head_len) first, then the body: file bytes [pos, end)
+ * spliced, or a listing's pieces (piece[piece_off..piece_len) at a time).
  */
 struct khttpd_tx {
 	char head[KHTTPD_TX_HEAD_SIZE];
@@ -89,6 +98,10 @@ struct khttpd_tx {
 	struct file *file;
 	loff_t pos;
 	loff_t end;
+	struct khttpd_listing *listing;
+	const char *piece;
+	size_t piece_len;
+	size_t piece_off;
 	bool close_after;	/* close once this response is out */
 };
 
@@ -97,5 +110,27 @@ void khttpd_http_handle(struct khttpd_server *srv,
 			const struct khttpd_request *req, struct khttpd_tx *tx);
 void khttpd_http_error(int status, const struct khttpd_request *req,
 		       struct khttpd_tx *tx);
+void khttpd_http_response_init(struct khttpd_response *resp, int status,
+			       const struct khttpd_request *req);
+void khttpd_http_stage_head(const struct khttpd_response *resp,
+			    struct khttpd_tx *tx);
+void khttpd_http_stage_error(struct khttpd_response *resp,
+			     const struct khttpd_request *req,
+			     struct khttpd_tx *tx);
+int khttpd_http_errno_status(int err);
+
+/* file.c */
+void khttpd_file_respond(struct khttpd_server *srv,
+			 const struct khttpd_request *req, struct path *path,
+			 struct kstat *stat, char *rel, size_t len,
+			 struct khttpd_tx *tx);
+
+/* listing.c */
+void khttpd_listing_respond(struct khttpd_server *srv,
+			    const struct khttpd_request *req,
+			    const char *rel, struct khttpd_tx *tx);
+bool khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
+			 size_t *len);
+void khttpd_listing_free(struct khttpd_listing *listing);
 
 #endif /* KHTTPD_H */

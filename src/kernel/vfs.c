@@ -45,3 +45,18 @@ int khttpd_vfs_lookup(const struct path *root, const char *rel,
 	return vfs_path_lookup(root->dentry, root->mnt, *rel ? rel : ".",
 			       LOOKUP_FOLLOW | LOOKUP_BENEATH, out);
 }
+
+/* khttpd_vfs_lookup() and the attributes; *out is held only on success. */
+int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
+			   struct path *out, struct kstat *stat)
+{
+	int err;
+
+	err = khttpd_vfs_lookup(root, rel, out);
+	if (err)
+		return err;
+	err = vfs_getattr(out, stat, STATX_BASIC_STATS, AT_STATX_SYNC_AS_STAT);
+	if (err)
+		path_put(out);
+	return err;
+}

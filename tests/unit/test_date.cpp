@@ -5,7 +5,6 @@
 #include <string>
 
 #include "helpers.h"
-#include "date.h"
 
 namespace {
 

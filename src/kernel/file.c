@@ -1,0 +1,157 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Responses whose body is a file: validators (ETag, Last-Modified) and
+ * conditional requests, byte ranges, and precompressed ".gz" variants. The
+ * rules themselves are the core's (khttpd_conditional,
+ * khttpd_range_evaluate); this file gathers the file's attributes, picks the
+ * variant, and opens what conn.c will splice out.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/stat.h>
+#include <linux/string.h>
+
+#include "khttpd.h"
+
+/*
+ * Workers run with full privileges: serve only regular files any local user
+ * could read, as a web server under its own user id would. Anything else
+ * (FIFOs and devices included) is never opened.
+ */
+static bool khttpd_file_servable(const struct kstat *stat)
+{
+	return S_ISREG(stat->mode) && (stat->mode & S_IROTH);
+}
+
+/*
+ * If "<rel>.gz" exists beside rel and is servable, make it the file to
+ * send: *path and *stat are swapped for it. rel has room for the suffix.
+ */
+static bool khttpd_file_gzip_variant(struct khttpd_server *srv, char *rel,
+				     size_t len, struct path *path,
+				     struct kstat *stat)
+{
+	struct path gz_path;
+	struct kstat gz_stat;
+	int err;
+
+	strcpy(rel + len, ".gz");
+	err = khttpd_vfs_lookup_stat(&srv->root, rel, &gz_path, &gz_stat);
+	rel[len] = '\0';
+	if (err)
+		return false;
+	if (!khttpd_file_servable(&gz_stat)) {
+		path_put(&gz_path);
+		return false;
+	}
+	path_put(path);
+	*path = gz_path;
+	*stat = gz_stat;
+	return true;
+}
+
+/* 412 and 416 carry an error page, not the file. */
+static void khttpd_file_error(int status, const struct khttpd_request *req,
+			      u64 size, struct khttpd_tx *tx)
+{
+	struct khttpd_response resp;
+
+	khttpd_http_response_init(&resp, status, req);
+	if (status == 416) {
+		resp.content_range = 1;
+		resp.complete_length = size;
+	}
+	khttpd_http_stage_error(&resp, req, tx);
+}
+
+/* Takes over the reference on *path. rel (len bytes) names the file. */
+void khttpd_file_respond(struct khttpd_server *srv,
+			 const struct khttpd_request *req, struct path *path,
+			 struct kstat *stat, char *rel, size_t len,
+			 struct khttpd_tx *tx)
+{
+	char etag[KHTTPD_ETAG_MAX];
+	struct khttpd_response resp;
+	struct khttpd_file_meta meta;
+	struct khttpd_range range;
+	struct file *file;
+	int status;
+
+	if (!khttpd_file_servable(stat)) {
+		path_put(path);
+		khttpd_http_error(403, req, tx);
+		return;
+	}
+
+	khttpd_http_response_init(&resp, 200, req);
+	/* The type is the original's, also when the .gz variant is sent. */
+	resp.content_type = khttpd_mime_type(rel, len);
+	if (req->accept_gzip &&
+	    khttpd_file_gzip_variant(srv, rel, len, path, stat)) {
+		resp.content_encoding = (struct khttpd_str){ "gzip", 4 };
+		resp.vary_accept_encoding = 1;
+	}
+
+	meta = (struct khttpd_file_meta){
+		.ino = stat->ino,
+		.size = stat->size,
+		.mtime_sec = stat->mtime.tv_sec,
+		.mtime_nsec = stat->mtime.tv_nsec,
+	};
+	resp.etag.ptr = etag;
+	resp.etag.len = khttpd_etag_format(&meta, etag);
+	resp.last_modified = stat->mtime.tv_sec;
+
+	status = khttpd_conditional(req, resp.etag, resp.last_modified);
+	if (status == 304) {
+		path_put(path);
+		resp.status = 304;
+		khttpd_http_stage_head(&resp, tx);
+		return;
+	}
+	if (status != 200) {
+		path_put(path);
+		khttpd_file_error(status, req, stat->size, tx);
+		return;
+	}
+
+	resp.accept_ranges = 1;
+	resp.has_body_length = 1;
+	status = khttpd_range_evaluate(req, stat->size, resp.etag,
+				       resp.last_modified, &range);
+	if (status == 416) {
+		path_put(path);
+		khttpd_file_error(416, req, stat->size, tx);
+		return;
+	}
+	if (status == 206) {
+		resp.status = 206;
+		resp.content_range = 1;
+		resp.complete_length = stat->size;
+	} else {
+		range = (struct khttpd_range){ 0, stat->size - 1 };
+	}
+	resp.range = range;
+	resp.content_length = stat->size ? range.last - range.first + 1 : 0;
+
+	if (req->method == KHTTPD_METHOD_HEAD || !resp.content_length) {
+		path_put(path);
+		khttpd_http_stage_head(&resp, tx);
+		return;
+	}
+
+	file = dentry_open(path, O_RDONLY | O_LARGEFILE, current_cred());
+	path_put(path);
+	if (IS_ERR(file)) {
+		khttpd_http_error(khttpd_http_errno_status(PTR_ERR(file)), req,
+				  tx);
+		return;
+	}
+	khttpd_http_stage_head(&resp, tx);
+	tx->file = file;
+	tx->pos = range.first;
+	tx->end = range.last + 1;
+}
