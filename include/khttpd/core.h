@@ -183,6 +183,11 @@ struct khttpd_response {
 	struct khttpd_str location;	/* len 0: no Location */
 	struct khttpd_str allow;	/* len 0: no Allow */
 	int64_t date;			/* Unix time for Date */
+	/*
+	 * Date already formatted (KHTTPD_DATE_LEN bytes), so a server that
+	 * formats it once a second can skip the work; NULL: format date.
+	 */
+	const char *date_str;
 	int64_t last_modified;		/* < 0: no Last-Modified */
 	struct khttpd_str etag;		/* len 0: no ETag */
 	int accept_ranges;		/* Accept-Ranges: bytes */

@@ -93,7 +93,10 @@ extern "C" long khttpd_response_head(char *buf, size_t cap,
 	w.lit(" ");
 	w.put(khttpd_status_reason(resp->status));
 	w.lit("\r\nServer: khttpd\r\nDate: ");
-	w.date(resp->date);
+	if (resp->date_str)
+		w.put(khttpd_str{resp->date_str, KHTTPD_DATE_LEN});
+	else
+		w.date(resp->date);
 	w.lit("\r\n");
 	if (content && resp->content_type.len)
 		w.field("Content-Type: ", resp->content_type);

@@ -35,6 +35,14 @@ static bool listing = true;
 module_param(listing, bool, 0444);
 MODULE_PARM_DESC(listing, "list directories without index.html (default 1; 0: answer 403)");
 
+static unsigned int cache_size = 64;
+module_param(cache_size, uint, 0444);
+MODULE_PARM_DESC(cache_size, "response cache size in MiB, 0-65536 (default 64; 0 disables it)");
+
+static unsigned int cache_file_max = 64;
+module_param(cache_file_max, uint, 0444);
+MODULE_PARM_DESC(cache_file_max, "largest file kept in the response cache, in KiB, 0-16384 (default 64)");
+
 static int khttpd_config_range(const char *name, unsigned int val,
 			       unsigned int min, unsigned int max)
 {
@@ -51,7 +59,9 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	err = khttpd_config_range("port", port, 1, 65535) ?:
 	      khttpd_config_range("backlog", backlog, 1, 65535) ?:
 	      khttpd_config_range("timeout", timeout, 1, 3600) ?:
-	      khttpd_config_range("max_conns", max_conns, 1, 1000000);
+	      khttpd_config_range("max_conns", max_conns, 1, 1000000) ?:
+	      khttpd_config_range("cache_size", cache_size, 0, 65536) ?:
+	      khttpd_config_range("cache_file_max", cache_file_max, 0, 16384);
 	if (err)
 		return err;
 	if (!root || !*root) {
@@ -65,5 +75,7 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	cfg->timeout_secs = timeout;
 	cfg->max_conns = max_conns;
 	cfg->listing = listing;
+	cfg->cache_bytes = (size_t)cache_size << 20;
+	cfg->cache_file_max = (size_t)cache_file_max << 10;
 	return 0;
 }

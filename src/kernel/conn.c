@@ -127,6 +127,10 @@ static void khttpd_conn_tx_reset(struct khttpd_conn *conn)
 		khttpd_listing_free(conn->tx.listing);
 		conn->tx.listing = NULL;
 	}
+	if (conn->tx.cached) {
+		khttpd_cache_put(conn->tx.cached);
+		conn->tx.cached = NULL;
+	}
 	conn->tx.piece_len = 0;
 	conn->tx.piece_off = 0;
 	conn->tx.head_len = 0;
@@ -146,46 +150,56 @@ static noinline int khttpd_conn_recv(struct khttpd_conn *conn, void *buf,
 	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len, MSG_DONTWAIT);
 }
 
-/* Send buf[*off..len) as far as the socket takes it. */
-static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn,
-						      const char *buf,
-						      size_t len, size_t *off,
-						      bool more)
+/*
+ * Send what is staged in memory, the rest of the head and the rest of the
+ * current body piece (a cached file or a piece of a listing), in one call:
+ * a response cache hit leaves in a single sendmsg.
+ */
+static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn)
 {
-	struct kvec iov = {
-		.iov_base = (void *)buf + *off,
-		.iov_len = len - *off,
-	};
+	struct khttpd_tx *tx = &conn->tx;
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-	int ret;
+	size_t head_left = tx->head_len - tx->head_off;
+	struct kvec iov[2];
+	size_t total = 0;
+	int n = 0, ret;
 
-	if (more)
+	if (head_left) {
+		iov[n].iov_base = tx->head + tx->head_off;
+		iov[n++].iov_len = head_left;
+		total += head_left;
+	}
+	if (tx->piece_off < tx->piece_len) {
+		iov[n].iov_base = (void *)tx->piece + tx->piece_off;
+		iov[n++].iov_len = tx->piece_len - tx->piece_off;
+		total += tx->piece_len - tx->piece_off;
+	}
+	/* Let the head share a segment with the start of a spliced body. */
+	if (tx->pos < tx->end)
 		msg.msg_flags |= MSG_MORE;
-	ret = kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
+	ret = kernel_sendmsg(conn->sock, &msg, iov, n, total);
 	if (ret == -EAGAIN)
 		return KHTTPD_STEP_WAIT;
 	if (ret < 0)
 		return KHTTPD_STEP_CLOSE;
-	*off += ret;
+	if (ret < head_left) {
+		tx->head_off += ret;
+	} else {
+		tx->head_off = tx->head_len;
+		tx->piece_off += ret - head_left;
+	}
 	return KHTTPD_STEP_PROGRESS;
 }
 
-/* A generated body (a listing) goes out piece by piece. */
-static enum khttpd_step khttpd_conn_send_listing(struct khttpd_conn *conn)
+/* The next piece of a generated body (a listing), or its end. */
+static void khttpd_conn_next_piece(struct khttpd_tx *tx)
 {
-	struct khttpd_tx *tx = &conn->tx;
-
-	if (tx->piece_off == tx->piece_len) {
-		if (!khttpd_listing_next(tx->listing, &tx->piece,
-					 &tx->piece_len)) {
-			khttpd_listing_free(tx->listing);
-			tx->listing = NULL;
-			return KHTTPD_STEP_PROGRESS;
-		}
+	if (khttpd_listing_next(tx->listing, &tx->piece, &tx->piece_len)) {
 		tx->piece_off = 0;
+		return;
 	}
-	return khttpd_conn_send_mem(conn, tx->piece, tx->piece_len,
-				    &tx->piece_off, false);
+	khttpd_listing_free(tx->listing);
+	tx->listing = NULL;
 }
 
 /* Zero-copy: the page cache pages go to TCP as they are (sendfile's path). */
@@ -209,24 +223,20 @@ static noinline enum khttpd_step khttpd_conn_send_body(struct khttpd_conn *conn)
 static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 {
 	struct khttpd_tx *tx = &conn->tx;
-	enum khttpd_step step;
+	enum khttpd_step step = KHTTPD_STEP_PROGRESS;
 
-	if (tx->head_off < tx->head_len)
-		/* Let the head share a segment with the start of the body. */
-		step = khttpd_conn_send_mem(conn, tx->head, tx->head_len,
-					    &tx->head_off,
-					    tx->pos < tx->end || tx->listing);
+	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len)
+		step = khttpd_conn_send_mem(conn);
 	else if (tx->pos < tx->end)
 		step = khttpd_conn_send_body(conn);
 	else if (tx->listing)
-		step = khttpd_conn_send_listing(conn);
-	else
-		step = KHTTPD_STEP_PROGRESS;
+		khttpd_conn_next_piece(tx);
 	if (step != KHTTPD_STEP_PROGRESS)
 		return step;
 	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
 
-	if (tx->head_off < tx->head_len || tx->pos < tx->end || tx->listing)
+	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len ||
+	    tx->pos < tx->end || tx->listing)
 		return KHTTPD_STEP_PROGRESS;
 
 	/* Response complete. */
@@ -417,6 +427,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->discard = 0;
 	conn->tx.file = NULL;
 	conn->tx.listing = NULL;
+	conn->tx.cached = NULL;
 	khttpd_conn_tx_reset(conn);
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);

@@ -28,7 +28,8 @@ static bool khttpd_file_servable(const struct kstat *stat)
 
 /*
  * If "<rel>.gz" exists beside rel and is servable, make it the file to
- * send: *path and *stat are swapped for it. rel has room for the suffix.
+ * send: *path and *stat are swapped for it, and rel gets the suffix (it
+ * has room for it).
  */
 static bool khttpd_file_gzip_variant(struct khttpd_server *srv, char *rel,
 				     size_t len, struct path *path,
@@ -40,16 +41,40 @@ static bool khttpd_file_gzip_variant(struct khttpd_server *srv, char *rel,
 
 	strcpy(rel + len, ".gz");
 	err = khttpd_vfs_lookup_stat(&srv->root, rel, &gz_path, &gz_stat);
-	rel[len] = '\0';
-	if (err)
-		return false;
-	if (!khttpd_file_servable(&gz_stat)) {
+	if (!err && !khttpd_file_servable(&gz_stat)) {
 		path_put(&gz_path);
+		err = -EACCES;
+	}
+	if (err) {
+		rel[len] = '\0';
 		return false;
 	}
 	path_put(path);
 	*path = gz_path;
 	*stat = gz_stat;
+	return true;
+}
+
+/* Stage range of a small file from the response cache, if it fits there. */
+static bool khttpd_file_stage_cached(struct khttpd_server *srv,
+				     const char *key, size_t len,
+				     const struct path *path,
+				     const struct kstat *stat,
+				     const struct khttpd_range *range,
+				     struct khttpd_tx *tx)
+{
+	struct khttpd_cache_entry *e;
+
+	if (stat->size > srv->cache.max_file)
+		return false;
+	e = khttpd_cache_get(&srv->cache, key, len, stat) ?:
+	    khttpd_cache_fill(&srv->cache, key, len, path, stat);
+	if (!e)
+		return false;
+	tx->cached = e;
+	tx->piece = khttpd_cache_data(e) + range->first;
+	tx->piece_len = range->last - range->first + 1;
+	tx->piece_off = 0;
 	return true;
 }
 
@@ -93,6 +118,7 @@ void khttpd_file_respond(struct khttpd_server *srv,
 	    khttpd_file_gzip_variant(srv, rel, len, path, stat)) {
 		resp.content_encoding = (struct khttpd_str){ "gzip", 4 };
 		resp.vary_accept_encoding = 1;
+		len += 3;
 	}
 
 	meta = (struct khttpd_file_meta){
@@ -138,6 +164,13 @@ void khttpd_file_respond(struct khttpd_server *srv,
 	resp.content_length = stat->size ? range.last - range.first + 1 : 0;
 
 	if (req->method == KHTTPD_METHOD_HEAD || !resp.content_length) {
+		path_put(path);
+		khttpd_http_stage_head(&resp, tx);
+		return;
+	}
+
+	/* rel now names the file actually sent: the cache key. */
+	if (khttpd_file_stage_cached(srv, rel, len, path, stat, &range, tx)) {
 		path_put(path);
 		khttpd_http_stage_head(&resp, tx);
 		return;

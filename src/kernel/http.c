@@ -12,7 +12,6 @@
 #include <linux/namei.h>
 #include <linux/stat.h>
 #include <linux/string.h>
-#include <linux/timekeeping.h>
 
 #include "khttpd.h"
 
@@ -31,15 +30,18 @@ void khttpd_http_response_init(struct khttpd_response *resp, int status,
 	resp->status = status;
 	resp->keep_alive = req ? req->keep_alive : 0;
 	resp->version_minor = req ? req->version_minor : 1;
-	resp->date = ktime_get_real_seconds();
 	resp->last_modified = -1;
 }
 
 /* Heads without a generated body; they always fit in tx->head. */
-void khttpd_http_stage_head(const struct khttpd_response *resp,
+void khttpd_http_stage_head(struct khttpd_response *resp,
 			    struct khttpd_tx *tx)
 {
-	long n = khttpd_response_head(tx->head, sizeof(tx->head), resp);
+	long n;
+
+	khttpd_date_now(tx->date);
+	resp->date_str = tx->date;
+	n = khttpd_response_head(tx->head, sizeof(tx->head), resp);
 
 	if (WARN_ON_ONCE(n < 0))
 		n = 0;
@@ -57,6 +59,8 @@ void khttpd_http_stage_error(struct khttpd_response *resp,
 
 	if (resp->status == 405 || resp->status == 501)
 		resp->allow = khttpd_cstr(KHTTPD_ALLOW);
+	khttpd_date_now(tx->date);
+	resp->date_str = tx->date;
 	n = khttpd_response_error(tx->head, sizeof(tx->head), resp, head_only);
 	if (n < 0) {
 		/* Only a huge Location can overflow; give up on it. */

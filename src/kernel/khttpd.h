@@ -9,6 +9,8 @@
  *   http.c      turns a parsed request into a staged response
  *   file.c      responses with a file body: validators, ranges, gzip
  *   listing.c   directory listings, streamed
+ *   cache.c     response cache for small files
+ *   date.c      the Date header, formatted once a second
  *   vfs.c       resolves request paths beneath the document root
  */
 #ifndef KHTTPD_H
@@ -36,6 +38,19 @@ struct khttpd_config {
 	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
 	unsigned int max_conns;
 	bool listing;			/* directory listings (else 403) */
+	size_t cache_bytes;		/* 0: no response cache */
+	size_t cache_file_max;		/* largest file cached */
+};
+
+struct khttpd_cache {
+	/* lock serialises writers; readers walk buckets under RCU. */
+	spinlock_t lock;
+	struct hlist_head *buckets;	/* NULL: cache disabled */
+	struct list_head clock;		/* eviction order, under lock */
+	size_t bytes;			/* file bytes held, under lock */
+	unsigned int entries;		/* under lock */
+	size_t max_bytes;
+	size_t max_file;
 };
 
 struct khttpd_server {
@@ -46,6 +61,7 @@ struct khttpd_server {
 	struct workqueue_struct *wq;
 	struct kmem_cache *conn_cache;
 	struct delayed_work sweep_work;
+	struct khttpd_cache cache;
 
 	/*
 	 * conns_lock protects conns and nconns. Taken only in process context
@@ -85,11 +101,13 @@ int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
 			   struct path *out, struct kstat *stat);
 
 struct khttpd_listing;
+struct khttpd_cache_entry;
 
 /*
  * What one response needs sent, staged by http.c and drained by conn.c:
  * head[head_off..head_len) first, then the body: file bytes [pos, end)
- * spliced, or a listing's pieces (piece[piece_off..piece_len) at a time).
+ * spliced, or from memory: a cached file, or a listing's pieces
+ * (piece[piece_off..piece_len) at a time).
  */
 struct khttpd_tx {
 	char head[KHTTPD_TX_HEAD_SIZE];
@@ -99,10 +117,12 @@ struct khttpd_tx {
 	loff_t pos;
 	loff_t end;
 	struct khttpd_listing *listing;
+	struct khttpd_cache_entry *cached;	/* holds a reference */
 	const char *piece;
 	size_t piece_len;
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
+	char date[KHTTPD_DATE_LEN];
 };
 
 /* http.c */
@@ -112,7 +132,7 @@ void khttpd_http_error(int status, const struct khttpd_request *req,
 		       struct khttpd_tx *tx);
 void khttpd_http_response_init(struct khttpd_response *resp, int status,
 			       const struct khttpd_request *req);
-void khttpd_http_stage_head(const struct khttpd_response *resp,
+void khttpd_http_stage_head(struct khttpd_response *resp,
 			    struct khttpd_tx *tx);
 void khttpd_http_stage_error(struct khttpd_response *resp,
 			     const struct khttpd_request *req,
@@ -132,5 +152,22 @@ void khttpd_listing_respond(struct khttpd_server *srv,
 bool khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
 			 size_t *len);
 void khttpd_listing_free(struct khttpd_listing *listing);
+
+/* cache.c */
+int khttpd_cache_init(struct khttpd_cache *cache, size_t max_bytes,
+		      size_t max_file);
+void khttpd_cache_exit(struct khttpd_cache *cache);
+struct khttpd_cache_entry *khttpd_cache_get(struct khttpd_cache *cache,
+					    const char *key, size_t len,
+					    const struct kstat *stat);
+struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
+					     const char *key, size_t len,
+					     const struct path *path,
+					     const struct kstat *stat);
+const char *khttpd_cache_data(const struct khttpd_cache_entry *e);
+void khttpd_cache_put(struct khttpd_cache_entry *e);
+
+/* date.c */
+void khttpd_date_now(char out[KHTTPD_DATE_LEN]);
 
 #endif /* KHTTPD_H */

@@ -25,9 +25,13 @@ static int __init khttpd_init(void)
 	err = khttpd_vfs_root_open(srv->cfg.root, &srv->root);
 	if (err)
 		return err;
-	err = khttpd_conns_init(srv);
+	err = khttpd_cache_init(&srv->cache, srv->cfg.cache_bytes,
+				srv->cfg.cache_file_max);
 	if (err)
 		goto err_root;
+	err = khttpd_conns_init(srv);
+	if (err)
+		goto err_cache;
 
 	/*
 	 * Per-CPU: a connection's work runs on the CPU whose softirq saw its
@@ -52,6 +56,8 @@ err_sweeper:
 	destroy_workqueue(srv->wq);
 err_conns:
 	khttpd_conns_exit(srv);
+err_cache:
+	khttpd_cache_exit(&srv->cache);
 err_root:
 	path_put(&srv->root);
 	return err;
@@ -66,6 +72,7 @@ static void __exit khttpd_exit(void)
 	khttpd_conns_close_all(srv);
 	destroy_workqueue(srv->wq);
 	khttpd_conns_exit(srv);
+	khttpd_cache_exit(&srv->cache);
 	path_put(&srv->root);
 	pr_info("stopped\n");
 }
