@@ -187,6 +187,7 @@ static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn)
 	} else {
 		tx->head_off = tx->head_len;
 		tx->piece_off += ret - head_left;
+		khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret - head_left);
 	}
 	return KHTTPD_STEP_PROGRESS;
 }
@@ -217,6 +218,7 @@ static noinline enum khttpd_step khttpd_conn_send_body(struct khttpd_conn *conn)
 	/* 0: the file shrank under us; the promised length cannot be kept. */
 	if (ret <= 0)
 		return KHTTPD_STEP_CLOSE;
+	khttpd_stat_add(KHTTPD_STAT_SPLICED_BYTES, ret);
 	return KHTTPD_STEP_PROGRESS;
 }
 
@@ -285,7 +287,9 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
 		n = -khttpd_parse_overflow_status(conn->rx, conn->rx_len);
 	}
 	conn->tx_busy = true;
+	khttpd_stat_inc(KHTTPD_STAT_REQUESTS);
 	if (n < 0) {
+		khttpd_stat_inc(KHTTPD_STAT_BAD_REQUESTS);
 		/* The stream cannot be resynchronised: answer and close. */
 		khttpd_http_error(-n, NULL, &conn->tx);
 		conn->tx.close_after = true;
@@ -403,6 +407,7 @@ static void khttpd_conn_release_work(struct work_struct *work)
 	mutex_unlock(&srv->conns_lock);
 
 	kmem_cache_free(srv->conn_cache, conn);
+	khttpd_stat_inc(KHTTPD_STAT_CLOSED);
 	if (last)
 		wake_up(&srv->conns_empty);
 }
@@ -444,6 +449,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	mutex_lock(&srv->conns_lock);
 	if (srv->nconns >= srv->cfg.max_conns) {
 		mutex_unlock(&srv->conns_lock);
+		khttpd_stat_inc(KHTTPD_STAT_REFUSED);
 		pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
 				    srv->cfg.max_conns);
 		fput(file);
@@ -452,6 +458,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	}
 	khttpd_conns_link(srv, conn);
 	mutex_unlock(&srv->conns_lock);
+	khttpd_stat_inc(KHTTPD_STAT_ACCEPTED);
 
 	/* The last segment of a response must not wait for an ACK. */
 	tcp_sock_set_nodelay(sk);
@@ -477,9 +484,14 @@ static void khttpd_conns_release(struct khttpd_server *srv, bool expired_only)
 	unsigned long now = jiffies;
 
 	mutex_lock(&srv->conns_lock);
-	list_for_each_entry(conn, &srv->conns, node)
-		if (!expired_only || time_after(now, READ_ONCE(conn->expires)))
+	list_for_each_entry(conn, &srv->conns, node) {
+		if (!expired_only) {
 			khttpd_conn_schedule_release(conn);
+		} else if (time_after(now, READ_ONCE(conn->expires))) {
+			khttpd_stat_inc(KHTTPD_STAT_TIMED_OUT);
+			khttpd_conn_schedule_release(conn);
+		}
+	}
 	mutex_unlock(&srv->conns_lock);
 }
 

@@ -67,10 +67,15 @@ static bool khttpd_file_stage_cached(struct khttpd_server *srv,
 
 	if (stat->size > srv->cache.max_file)
 		return false;
-	e = khttpd_cache_get(&srv->cache, key, len, stat) ?:
-	    khttpd_cache_fill(&srv->cache, key, len, path, stat);
-	if (!e)
-		return false;
+	e = khttpd_cache_get(&srv->cache, key, len, stat);
+	if (e) {
+		khttpd_stat_inc(KHTTPD_STAT_CACHE_HITS);
+	} else {
+		khttpd_stat_inc(KHTTPD_STAT_CACHE_MISSES);
+		e = khttpd_cache_fill(&srv->cache, key, len, path, stat);
+		if (!e)
+			return false;
+	}
 	tx->cached = e;
 	tx->piece = khttpd_cache_data(e) + range->first;
 	tx->piece_len = range->last - range->first + 1;

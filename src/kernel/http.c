@@ -34,11 +34,18 @@ void khttpd_http_response_init(struct khttpd_response *resp, int status,
 }
 
 /* Heads without a generated body; they always fit in tx->head. */
+static void khttpd_http_count(int status)
+{
+	if (status >= 200 && status < 600)
+		khttpd_stat_inc(KHTTPD_STAT_STATUS_2XX + status / 100 - 2);
+}
+
 void khttpd_http_stage_head(struct khttpd_response *resp,
 			    struct khttpd_tx *tx)
 {
 	long n;
 
+	khttpd_http_count(resp->status);
 	khttpd_date_now(tx->date);
 	resp->date_str = tx->date;
 	n = khttpd_response_head(tx->head, sizeof(tx->head), resp);
@@ -68,6 +75,7 @@ void khttpd_http_stage_error(struct khttpd_response *resp,
 		n = khttpd_response_error(tx->head, sizeof(tx->head), resp,
 					  head_only);
 	}
+	khttpd_http_count(resp->status);
 	tx->head_len = n;
 	tx->head_off = 0;
 	/* After a malformed request the client cannot be trusted to resync. */

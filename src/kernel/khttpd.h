@@ -11,6 +11,7 @@
  *   listing.c   directory listings, streamed
  *   cache.c     response cache for small files
  *   date.c      the Date header, formatted once a second
+ *   stats.c     counters in /proc/khttpd
  *   vfs.c       resolves request paths beneath the document root
  */
 #ifndef KHTTPD_H
@@ -19,6 +20,7 @@
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
+#include <linux/percpu.h>
 #include <linux/stat.h>
 #include <linux/slab.h>
 #include <linux/wait.h>
@@ -166,6 +168,40 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 					     const struct kstat *stat);
 const char *khttpd_cache_data(const struct khttpd_cache_entry *e);
 void khttpd_cache_put(struct khttpd_cache_entry *e);
+
+/* stats.c */
+enum khttpd_stat {
+	KHTTPD_STAT_ACCEPTED,
+	KHTTPD_STAT_REFUSED,
+	KHTTPD_STAT_CLOSED,
+	KHTTPD_STAT_TIMED_OUT,
+	KHTTPD_STAT_REQUESTS,
+	KHTTPD_STAT_BAD_REQUESTS,
+	KHTTPD_STAT_STATUS_2XX,
+	KHTTPD_STAT_STATUS_3XX,
+	KHTTPD_STAT_STATUS_4XX,
+	KHTTPD_STAT_STATUS_5XX,
+	KHTTPD_STAT_CACHE_HITS,
+	KHTTPD_STAT_CACHE_MISSES,
+	KHTTPD_STAT_SPLICED_BYTES,
+	KHTTPD_STAT_MEMORY_BYTES,
+	KHTTPD_STAT_MAX
+};
+
+DECLARE_PER_CPU(u64, khttpd_stats[KHTTPD_STAT_MAX]);
+
+static inline void khttpd_stat_add(enum khttpd_stat stat, u64 n)
+{
+	this_cpu_add(khttpd_stats[stat], n);
+}
+
+static inline void khttpd_stat_inc(enum khttpd_stat stat)
+{
+	this_cpu_inc(khttpd_stats[stat]);
+}
+
+int khttpd_stats_init(struct khttpd_server *srv);
+void khttpd_stats_exit(void);
 
 /* date.c */
 void khttpd_date_now(char out[KHTTPD_DATE_LEN]);

@@ -43,6 +43,9 @@ static int __init khttpd_init(void)
 		err = -ENOMEM;
 		goto err_conns;
 	}
+	err = khttpd_stats_init(srv);
+	if (err)
+		goto err_wq;
 	khttpd_sweeper_start(srv);
 	err = khttpd_listener_start(srv);
 	if (err)
@@ -53,6 +56,8 @@ static int __init khttpd_init(void)
 
 err_sweeper:
 	khttpd_sweeper_stop(srv);
+	khttpd_stats_exit();
+err_wq:
 	destroy_workqueue(srv->wq);
 err_conns:
 	khttpd_conns_exit(srv);
@@ -70,6 +75,7 @@ static void __exit khttpd_exit(void)
 	khttpd_listener_stop(srv);
 	khttpd_sweeper_stop(srv);
 	khttpd_conns_close_all(srv);
+	khttpd_stats_exit();
 	destroy_workqueue(srv->wq);
 	khttpd_conns_exit(srv);
 	khttpd_cache_exit(&srv->cache);

@@ -1,0 +1,150 @@
+"""The response cache never serves stale bytes.
+
+Small files are served from memory after their first request; these tests
+change a file between requests in every way the cache validates (content
+with a new mtime, size, inode by rename) and in a way it must not be fooled
+by (same size, mtime moved back to the old second but a different
+nanosecond), and check that the next response has the new bytes and a new
+ETag. Ranges and HEAD are answered from cached entries too.
+"""
+import os
+
+import pytest
+
+
+def put(srv, name, data, mtime_ns=None):
+    path = srv.path(name)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(data)
+    os.chmod(tmp, 0o644)
+    if mtime_ns is not None:
+        os.utime(tmp, ns=(mtime_ns, mtime_ns))
+    os.replace(tmp, path)          # a new inode at the same path
+    return path
+
+
+def rewrite_in_place(path, data, mtime_ns):
+    with open(path, "r+b") as f:   # same inode
+        f.truncate(0)
+        f.write(data)
+    os.utime(path, ns=(mtime_ns, mtime_ns))
+
+
+def fetch(srv, name, headers=None):
+    r = srv.get("/" + name, headers=headers)
+    assert r.status in (200, 206), r
+    return r
+
+
+def stats():
+    """The module's counters from /proc/khttpd."""
+    with open("/proc/khttpd") as f:
+        return {k: int(v) for k, v in (line.split() for line in f)}
+
+
+def test_cached_file_served_repeatedly(srv):
+    data = os.urandom(3000)
+    put(srv, "cache-a.bin", data)
+    first = fetch(srv, "cache-a.bin")
+    before = stats()
+    for _ in range(5):
+        r = fetch(srv, "cache-a.bin")
+        assert r.body == data
+        assert r.header("ETag") == first.header("ETag")
+    after = stats()
+    # Served from memory: five hits, no file body spliced.
+    assert after["cache_hits"] - before["cache_hits"] == 5
+    assert after["body_bytes_spliced"] == before["body_bytes_spliced"]
+    assert after["body_bytes_from_memory"] - \
+        before["body_bytes_from_memory"] == 5 * len(data)
+
+
+def test_large_file_is_spliced_not_cached(srv):
+    data = os.urandom(300000)
+    put(srv, "cache-big.bin", data)
+    before = stats()
+    assert fetch(srv, "cache-big.bin").body == data
+    after = stats()
+    assert after["body_bytes_spliced"] - before["body_bytes_spliced"] == \
+        len(data)
+    assert after["cache_hits"] == before["cache_hits"]
+
+
+def test_stats_table_counts_requests_and_statuses(srv):
+    before = stats()
+    srv.get("/hello.txt")
+    srv.get("/no-such-file")
+    after = stats()
+    assert after["requests"] - before["requests"] == 2
+    assert after["responses_2xx"] - before["responses_2xx"] == 1
+    assert after["responses_4xx"] - before["responses_4xx"] == 1
+    assert after["connections_open"] >= 0
+
+
+def test_new_content_same_inode_new_mtime(srv):
+    path = put(srv, "cache-b.bin", b"x" * 1000, mtime_ns=1_600_000_000 * 10**9)
+    old = fetch(srv, "cache-b.bin")
+    assert old.body == b"x" * 1000
+    rewrite_in_place(path, b"y" * 1000, 1_600_000_001 * 10**9)
+    new = fetch(srv, "cache-b.bin")
+    assert new.body == b"y" * 1000
+    assert new.header("ETag") != old.header("ETag")
+
+
+def test_same_second_different_nanoseconds(srv):
+    base = 1_650_000_000 * 10**9
+    path = put(srv, "cache-c.bin", b"1" * 500, mtime_ns=base + 100)
+    assert fetch(srv, "cache-c.bin").body == b"1" * 500
+    rewrite_in_place(path, b"2" * 500, base + 200)
+    assert fetch(srv, "cache-c.bin").body == b"2" * 500
+
+
+def test_size_change_and_replaced_inode(srv):
+    mtime = 1_700_000_000 * 10**9
+    put(srv, "cache-d.bin", b"short", mtime_ns=mtime)
+    assert fetch(srv, "cache-d.bin").body == b"short"
+    # Same mtime, different inode and size.
+    put(srv, "cache-d.bin", b"much longer now", mtime_ns=mtime)
+    assert fetch(srv, "cache-d.bin").body == b"much longer now"
+    # Same mtime and size, different inode.
+    put(srv, "cache-d.bin", b"MUCH LONGER NOW", mtime_ns=mtime)
+    assert fetch(srv, "cache-d.bin").body == b"MUCH LONGER NOW"
+
+
+def test_range_and_head_from_cache(srv):
+    data = bytes(range(256)) * 20
+    put(srv, "cache-e.bin", data)
+    fetch(srv, "cache-e.bin")                       # fill
+    r = fetch(srv, "cache-e.bin", headers={"Range": "bytes=100-199"})
+    assert r.status == 206
+    assert r.body == data[100:200]
+    r = srv.get("/cache-e.bin", method="HEAD")
+    assert r.status == 200 and r.body == b""
+    assert int(r.header("Content-Length")) == len(data)
+    srv.assert_alive()
+
+
+def test_deleted_file_is_404_not_cached(srv):
+    path = put(srv, "cache-f.bin", b"here")
+    assert fetch(srv, "cache-f.bin").body == b"here"
+    os.unlink(path)
+    assert srv.get("/cache-f.bin").status == 404
+
+
+def test_chmod_unreadable_is_403_not_cached(srv):
+    path = put(srv, "cache-g.bin", b"public")
+    assert fetch(srv, "cache-g.bin").body == b"public"
+    os.chmod(path, 0o600)
+    try:
+        assert srv.get("/cache-g.bin").status == 403
+    finally:
+        os.chmod(path, 0o644)
+
+
+@pytest.mark.parametrize("size", [65536, 65537, 200000])
+def test_threshold_boundary_sizes_exact(srv, size):
+    data = os.urandom(size)
+    put(srv, "cache-h-%d.bin" % size, data)
+    for _ in range(2):
+        assert fetch(srv, "cache-h-%d.bin" % size).body == data
