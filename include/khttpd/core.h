@@ -249,7 +249,8 @@ struct khttpd_listing_entry {
  * HTML-escaped in the title and heading. Entries show the name
  * HTML-escaped (with '/' appended for directories), link to it
  * percent-encoded, and give size and modification time. The parent link
- * is left out at the root.
+ * is left out at the root. An entry whose name holds a control byte is
+ * left out (returns 0): no request path can name it.
  */
 #define KHTTPD_LISTING_ENTRY_MAX 3072
 long khttpd_listing_begin(char *buf, size_t cap, struct khttpd_str dir,

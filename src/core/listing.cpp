@@ -4,9 +4,10 @@
  * them (chunked) from a directory iteration without holding the whole
  * page.
  *
- * Names are raw bytes from the file system. In text they are HTML-escaped
- * (& < > " ' as character references; control bytes, which HTML does not
- * allow, shown as '?'). In links they are percent-encoded except for the
+ * Names are raw bytes from the file system. A name with a control byte is
+ * left out: khttpd_path_normalize() refuses those bytes, so its link could
+ * not be followed. In text names are HTML-escaped (& < > " ' as character
+ * references). In links they are percent-encoded except for the
  * RFC 3986 unreserved characters, so every byte survives the round trip
  * through khttpd_path_normalize(), and a name containing ':' is
  * prefixed with "./" so no browser can take it for a scheme. Times are
@@ -58,7 +59,7 @@ void put_html(writer &w, khttpd_str s)
 		case '"': w.lit("&quot;"); break;
 		case '\'': w.lit("&#39;"); break;
 		default:
-			w.ch(is_ctl(c) ? '?' : static_cast<char>(c));
+			w.ch(static_cast<char>(c));
 			break;
 		}
 	}
@@ -136,6 +137,9 @@ extern "C" long khttpd_listing_entry(char *buf, size_t cap,
 {
 	writer w(buf, cap, 0);
 
+	for (size_t i = 0; i < entry->name.len; i++)
+		if (is_ctl(static_cast<unsigned char>(entry->name.ptr[i])))
+			return 0;
 	w.lit(row_open);
 	put_href(w, entry->name);
 	if (entry->is_dir)

@@ -43,6 +43,10 @@ static unsigned int cache_file_max = 64;
 module_param(cache_file_max, uint, 0444);
 MODULE_PARM_DESC(cache_file_max, "largest file kept in the response cache, in KiB, 0-16384 (default 64)");
 
+static bool unbound_wq;
+module_param(unbound_wq, bool, 0444);
+MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of per-CPU (default 0; for measurement)");
+
 static int khttpd_config_range(const char *name, unsigned int val,
 			       unsigned int min, unsigned int max)
 {
@@ -75,6 +79,7 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	cfg->timeout_secs = timeout;
 	cfg->max_conns = max_conns;
 	cfg->listing = listing;
+	cfg->unbound_wq = unbound_wq;
 	cfg->cache_bytes = (size_t)cache_size << 20;
 	cfg->cache_file_max = (size_t)cache_file_max << 10;
 	return 0;

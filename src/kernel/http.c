@@ -220,8 +220,6 @@ static noinline void khttpd_http_get(struct khttpd_server *srv,
 void khttpd_http_handle(struct khttpd_server *srv,
 			const struct khttpd_request *req, struct khttpd_tx *tx)
 {
-	char *rel;
-
 	/*
 	 * A chunked body cannot be skipped without decoding it, and must not
 	 * be read as the next request: refuse it and close.
@@ -247,12 +245,5 @@ void khttpd_http_handle(struct khttpd_server *srv,
 		return;
 	}
 
-	rel = __getname();
-	if (!rel) {
-		khttpd_http_error(503, req, tx);
-		tx->close_after = true;
-		return;
-	}
-	khttpd_http_get(srv, req, rel, tx);
-	__putname(rel);
+	khttpd_http_get(srv, req, tx->path, tx);
 }

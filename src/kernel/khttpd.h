@@ -17,6 +17,7 @@
 #ifndef KHTTPD_H
 #define KHTTPD_H
 
+#include <linux/limits.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
 #include <linux/path.h>
@@ -40,6 +41,7 @@ struct khttpd_config {
 	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
 	unsigned int max_conns;
 	bool listing;			/* directory listings (else 403) */
+	bool unbound_wq;		/* WQ_UNBOUND instead of per-CPU */
 	size_t cache_bytes;		/* 0: no response cache */
 	size_t cache_file_max;		/* largest file cached */
 };
@@ -125,6 +127,11 @@ struct khttpd_tx {
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
 	char date[KHTTPD_DATE_LEN];
+	/*
+	 * Scratch for the request's path while it is resolved: part of the
+	 * connection so that serving a request allocates nothing.
+	 */
+	char path[PATH_MAX];
 };
 
 /* http.c */

@@ -38,7 +38,9 @@ static int __init khttpd_init(void)
 	 * packets, which keeps its socket and buffers cache-hot. Workers never
 	 * block on clients, so the default max_active is plenty.
 	 */
-	srv->wq = alloc_workqueue(KBUILD_MODNAME, KHTTPD_WQ_PERCPU, 0);
+	srv->wq = alloc_workqueue(KBUILD_MODNAME,
+				  srv->cfg.unbound_wq ? WQ_UNBOUND :
+							KHTTPD_WQ_PERCPU, 0);
 	if (!srv->wq) {
 		err = -ENOMEM;
 		goto err_conns;

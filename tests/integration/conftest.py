@@ -467,3 +467,169 @@ def srv(khttpd):
     if not khttpd.loaded:
         khttpd.insmod()
     return khttpd
+
+
+# --------------------------------------------------------------------------
+# Extra trees for the test_http_*.py files (listings, MIME, validators,
+# precompressed variants, mirroring). Built on demand, once per session,
+# inside the already served root (the module looks files up per request).
+
+LISTING_MTIME = 981173106           # 2001-02-03 04:05:06 UTC
+RFC_EXAMPLE_MTIME = 784111777       # Sun, 06 Nov 1994 08:49:37 GMT
+EVIL_NAME = '<script>&"x y.txt'
+ODD_NAMES = ["a:b.txt", "\u00fcber.txt", "100%.txt", "#hash.txt", "q?.txt",
+             "semi;colon.txt", "plus+.txt", "it's.txt", "back\\slash.txt",
+             "tab\there.txt", "new\nline.txt", "~tilde.txt", "\u65e5.txt"]
+
+# extension -> acceptable media types (without parameters); text/* must
+# carry charset=utf-8.
+MIME_EXPECTED = {
+    "html": ("text/html",),
+    "css": ("text/css",),
+    "js": ("text/javascript", "application/javascript"),
+    "json": ("application/json",),
+    "txt": ("text/plain",),
+    "svg": ("image/svg+xml",),
+    "png": ("image/png",),
+    "jpg": ("image/jpeg",),
+    "gif": ("image/gif",),
+    "webp": ("image/webp",),
+    "ico": ("image/vnd.microsoft.icon", "image/x-icon"),
+    "mp3": ("audio/mpeg",),
+    "mp4": ("video/mp4",),
+    "webm": ("video/webm",),
+    "woff2": ("font/woff2",),
+    "pdf": ("application/pdf",),
+    "zip": ("application/zip",),
+    "gz": ("application/gzip", "application/x-gzip"),
+    "wasm": ("application/wasm",),
+    "xml": ("application/xml", "text/xml"),
+    "csv": ("text/csv",),
+    "md": ("text/markdown",),
+}
+
+
+class HttpTree:
+    """Paths (URL -> bytes) of the extra trees; see http_tree()."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.files = {}                 # URL path -> content
+        # /ls/: the listing test directory, its expected visible entries
+        # (in listing order: directories first, then files, by name).
+        self.ls_entries = []
+        self.big_names = None           # names in /big/ (10,000)
+
+    def put(self, url, data, mtime=None, mode=0o644):
+        p = self.srv.path(url)
+        os.makedirs(os.path.dirname(p), 0o755, exist_ok=True)
+        with open(p, "wb") as f:
+            f.write(data)
+        os.chmod(p, mode)
+        if mtime is not None:
+            os.utime(p, (mtime, mtime))
+        self.files[url] = data
+        return p
+
+    def mkdir(self, url, mtime=None):
+        p = self.srv.path(url)
+        os.makedirs(p, 0o755, exist_ok=True)
+        if mtime is not None:
+            os.utime(p, (mtime, mtime))
+        return p
+
+
+def build_http_tree(srv):
+    import gzip
+    t = HttpTree(srv)
+    rnd = random.Random(20240601)
+
+    # /ls/ -- a directory without index.html, listed.
+    t.put("/ls/a.txt", b"file a\n", LISTING_MTIME)
+    t.put("/ls/b.bin", rnd.randbytes(12345), LISTING_MTIME)
+    t.put("/ls/m.txt", b"file m\n", LISTING_MTIME)
+    t.put("/ls/" + EVIL_NAME, b"evil name content\n", LISTING_MTIME)
+    t.put("/ls/.hidden", b"hidden file\n")
+    t.put("/ls/.hdir/x.txt", b"in a hidden dir\n")
+    t.put("/ls/adir/inner.txt", b"inner\n")
+    t.mkdir("/ls/adir", LISTING_MTIME)
+    t.mkdir("/ls/zdir", LISTING_MTIME)
+    t.mkdir("/ls/empty", LISTING_MTIME)
+    ls = srv.path("/ls")
+    os.symlink("/etc/passwd", os.path.join(ls, "out-abs"))
+    os.symlink("../../outside.txt", os.path.join(ls, "out-rel"))
+    os.symlink("/etc", os.path.join(ls, "out-dir"))
+    os.utime(ls, (LISTING_MTIME, LISTING_MTIME))
+    t.ls_entries = ["adir/", "empty/", "zdir/", EVIL_NAME, "a.txt", "b.bin",
+                    "m.txt"]
+
+    # /withindex/ -- index.html next to other files: the index is served.
+    t.put("/withindex/index.html",
+          b"<!DOCTYPE html>\n<title>withindex</title><p>the index</p>\n")
+    t.put("/withindex/other.txt", b"other\n")
+
+    # /mime/ -- one small file per extension, plus upper/mixed case.
+    for ext in MIME_EXPECTED:
+        t.put("/mime/f.%s" % ext, ("content of f.%s\n" % ext).encode())
+    for name in ("F.PNG", "photo.JPG", "Page.Html", "x.Css", "y.JSON",
+                 "a.tar.gz", "unknown.qqqz", "noext", "dots.v1.2"):
+        t.put("/mime/" + name, ("content of %s\n" % name).encode())
+
+    # /gz/ -- precompressed variants beside their originals.
+    for name, data in (("style.css", b"body { color: #123456; }\n" * 40),
+                       ("app.js", b"console.log('khttpd');\n" * 50),
+                       ("data.json", b'{"k": [1, 2, 3]}\n' * 30)):
+        t.put("/gz/" + name, data)
+        t.put("/gz/%s.gz" % name, gzip.compress(data, 9, mtime=0))
+    t.put("/gz/plain-only.txt", b"no .gz beside me\n" * 20)
+
+    # /cond/ -- files for validator tests (old mtimes, one mutable).
+    t.put("/cond/rfc.txt", b"mtime is the RFC 9110 example date\n",
+          RFC_EXAMPLE_MTIME)
+    t.put("/cond/mutable.txt", b"version 1\n", LISTING_MTIME)
+
+    # /ls2/ -- names that need care in URLs and HTML.
+    for i, name in enumerate(ODD_NAMES):
+        t.put("/ls2/" + name, ("odd name %d\n" % i).encode())
+
+    # A file with an old mtime for If-Range by date.
+    t.put("/cond/range.bin", rnd.randbytes(65536), LISTING_MTIME)
+
+    # /mirror/ -- a small www-like tree without index.html files.
+    t.put("/mirror/readme.txt", b"mirror me\n" * 5)
+    t.put("/mirror/data.bin", rnd.randbytes(150000))
+    t.put("/mirror/empty.bin", b"")
+    t.put("/mirror/with space.txt", b"spaced name\n")
+    t.put("/mirror/docs/guide.md", b"# Guide\n\nText.\n" * 20)
+    t.put("/mirror/docs/style.css", b"p { margin: 0; }\n")
+    t.put("/mirror/docs/img/pic.png", make_png(16, 16))
+    t.put("/mirror/docs/img/raw.bin", rnd.randbytes(70000))
+    t.put("/mirror/src/main.c", b"int main(void) { return 0; }\n")
+    t.mkdir("/mirror/emptydir")
+
+    # The literal name "%68ello.txt" (what "/%2568ello.txt" decodes to).
+    t.put("/%68ello.txt", b"literal percent-68 file, not hello.txt\n")
+    return t
+
+
+@pytest.fixture(scope="session")
+def http_tree(khttpd):
+    """The extra trees used by test_http_*.py, built once."""
+    return build_http_tree(khttpd)
+
+
+@pytest.fixture(scope="session")
+def big_dir(khttpd):
+    """/big/: 10,000 empty files, created in a shuffled order so the
+    directory's own order is not the sorted one. Returns the names."""
+    d = khttpd.path("/big")
+    os.mkdir(d, 0o755)
+    rnd = random.Random(10000)
+    names = ["e%05d-%s.txt" % (i, "x" * rnd.randrange(1, 12))
+             for i in range(10000)]
+    order = names[:]
+    rnd.shuffle(order)
+    for n in order:
+        fd = os.open(os.path.join(d, n), os.O_WRONLY | os.O_CREAT, 0o644)
+        os.close(fd)
+    return sorted(names)

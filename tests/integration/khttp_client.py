@@ -405,3 +405,101 @@ def connect_many(host, port, n, timeout=120.0, rcvbuf=None):
         raise
     finally:
         sel.close()
+
+
+# --------------------------------------------------------------------------
+# Directory listings (test_http_*.py)
+
+class ListingParser:
+    """Parses a listing page with html.parser: start tags seen (in order),
+    links (href, text) with the text the browser would show (character
+    references decoded), table rows as lists of cell texts, and whether
+    every opened element in a simple set was closed."""
+
+    CHECKED = ("html", "head", "body", "title", "table", "tr", "td", "th",
+               "a", "thead", "tbody", "h1")
+
+    def __init__(self, body):
+        import html.parser
+
+        outer = self
+
+        class P(html.parser.HTMLParser):
+            def __init__(self):
+                super().__init__(convert_charrefs=True)
+
+            def handle_decl(self, decl):
+                outer.decls.append(decl)
+
+            def handle_starttag(self, tag, attrs):
+                outer.start_tags.append(tag)
+                if tag in outer.CHECKED:
+                    outer.stack.append(tag)
+                if tag == "a":
+                    outer._href = dict(attrs).get("href")
+                    outer._atext = []
+                    outer._in_table_a = "table" in outer.stack
+                elif tag == "tr":
+                    outer._row = []
+                elif tag in ("td", "th"):
+                    outer._cell = []
+
+            def handle_endtag(self, tag):
+                if tag in outer.CHECKED:
+                    # td/th/tr may be closed implicitly in HTML; we want
+                    # them explicit, so a mismatch is a structure error.
+                    if not outer.stack or outer.stack[-1] != tag:
+                        outer.errors.append("unexpected </%s> (open: %r)"
+                                            % (tag, outer.stack[-4:]))
+                    else:
+                        outer.stack.pop()
+                if tag == "a" and outer._atext is not None:
+                    outer.links.append((outer._href, "".join(outer._atext),
+                                        outer._in_table_a))
+                    if outer._cell is not None:
+                        outer._cell_links.append(outer._href)
+                    outer._atext = None
+                elif tag in ("td", "th") and outer._cell is not None:
+                    if outer._row is not None:
+                        outer._row.append("".join(outer._cell))
+                    outer._cell = None
+                elif tag == "tr" and outer._row is not None:
+                    outer.rows.append((outer._row, outer._cell_links))
+                    outer._row = None
+                    outer._cell_links = []
+
+            def handle_data(self, data):
+                if outer._atext is not None:
+                    outer._atext.append(data)
+                if outer._cell is not None:
+                    outer._cell.append(data)
+                if outer.stack and outer.stack[-1] == "title":
+                    outer.title += data
+
+        self.decls, self.start_tags, self.stack, self.errors = [], [], [], []
+        self.links, self.rows, self.title = [], [], ""
+        self._href = self._atext = self._row = self._cell = None
+        self._cell_links = []
+        self._in_table_a = False
+        p = P()
+        text = body.decode("utf-8") if isinstance(body, bytes) else body
+        p.feed(text)
+        p.close()
+        if self.stack:
+            self.errors.append("unclosed elements at the end: %r"
+                               % self.stack)
+
+    def table_links(self):
+        """(href, text) of the links inside the table, in order."""
+        return [(h, t) for (h, t, in_table) in self.links if in_table]
+
+    def row_for(self, href):
+        """Cell texts of the table row whose link is `href`."""
+        for cells, hrefs in self.rows:
+            if href in hrefs:
+                return cells
+        return None
+
+
+def parse_listing(body):
+    return ListingParser(body)

@@ -1,0 +1,364 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Directories: the trailing-slash redirect, index.html, and the HTML5
+listing of a directory without one (chunked on HTTP/1.1, to EOF on 1.0),
+its order, escaping, hidden names, symlinks leaving the root, a 10,000-entry
+directory, HEAD, and the listing=0 parameter (a reload, run last)."""
+
+import urllib.parse
+
+import pytest
+
+from khttp_client import parse_listing
+
+from conftest import EVIL_NAME, ODD_NAMES, OUTSIDE_CONTENT
+
+HTML = "text/html; charset=utf-8"
+BIG_TIMEOUT = 120.0
+
+
+def norm_ctype(v):
+    return "; ".join(p.strip() for p in (v or "").lower().split(";"))
+
+
+def location(r):
+    loc = r.header("Location")
+    assert loc is not None, "no Location in %r" % r.raw_head
+    u = urllib.parse.urlsplit(loc)
+    if u.scheme:
+        assert u.hostname == "127.0.0.1", loc
+    return u.path + ("?" + u.query if u.query else "")
+
+
+def check_listing_head(r):
+    assert r.status == 200, r
+    assert norm_ctype(r.header("Content-Type")) == HTML, r.raw_head
+
+
+def check_listing_html(body):
+    """Valid-looking HTML5 listing; returns the parser."""
+    assert body.lstrip()[:15].lower() == b"<!doctype html>", body[:100]
+    p = parse_listing(body)
+    assert p.decls and p.decls[0].lower() == "doctype html", p.decls
+    assert not p.errors, p.errors
+    for tag in ("html", "head", "title", "body", "table"):
+        assert tag in p.start_tags, "no <%s> in the listing" % tag
+    assert "script" not in p.start_tags
+    assert p.table_links(), "no links in the listing's table"
+    return p
+
+
+def entries(p):
+    """Names (link texts) of the table's entries, the parent link left
+    out; asserts each href decodes to its text."""
+    out = []
+    for href, text in p.table_links():
+        if href == "../":
+            continue
+        assert href is not None
+        unq = urllib.parse.unquote(href)
+        if unq.startswith("./"):
+            unq = unq[2:]
+        assert unq == text, "href %r does not name %r" % (href, text)
+        out.append(text)
+    return out
+
+
+# ---------------------------------------------------------------------------
+# redirect and index
+
+@pytest.mark.parametrize("target,loc", [
+    ("/ls", "/ls/"),
+    ("/ls?x=1", "/ls/?x=1"),
+    ("/ls?a=1&b=%20c", "/ls/?a=1&b=%20c"),
+    ("/ls/adir", "/ls/adir/"),
+])
+def test_dir_without_slash_301_keeps_query(srv, http_tree, target, loc):
+    r = srv.get(target)
+    assert r.status == 301, r
+    assert location(r) == loc
+    assert int(r.header("Content-Length")) == len(r.body)
+
+
+def test_dir_with_index_serves_index(srv, http_tree):
+    r = srv.get("/withindex/")
+    assert r.status == 200, r
+    assert r.body == http_tree.files["/withindex/index.html"]
+    assert norm_ctype(r.header("Content-Type")) == HTML
+    assert r.header("Content-Length") == str(len(r.body))
+
+
+# ---------------------------------------------------------------------------
+# the listing
+
+def test_listing_http11_chunked_html5(srv, http_tree):
+    with srv.conn() as c:
+        c.request("GET", "/ls/")
+        r = c.read_response()
+        check_listing_head(r)
+        assert r.header("Transfer-Encoding", "").lower() == "chunked", \
+            r.raw_head
+        assert r.header("Content-Length") is None
+        check_listing_html(r.body)
+        # The chunked body ended properly: the connection goes on.
+        c.request("GET", "/hello.txt")
+        r2 = c.read_response()
+        assert r2.status == 200 and r2.body == srv.expected("/hello.txt")
+
+
+def test_listing_entries_sorted_dirs_first(srv, http_tree):
+    r = srv.get("/ls/")
+    check_listing_head(r)
+    p = check_listing_html(r.body)
+    assert entries(p) == http_tree.ls_entries
+
+
+def test_listing_parent_link(srv, http_tree):
+    p = check_listing_html(srv.get("/ls/").body)
+    hrefs = [h for h, _ in p.table_links()]
+    assert "../" in hrefs, hrefs
+    assert hrefs.index("../") == 0, "parent link not first: %r" % hrefs[:3]
+
+
+def test_listing_hidden_names_not_listed(srv, http_tree):
+    r = srv.get("/ls/")
+    p = check_listing_html(r.body)
+    names = entries(p)
+    assert ".hidden" not in names and ".hdir/" not in names
+    assert b".hidden" not in r.body and b".hdir" not in r.body
+
+
+def test_listing_outside_symlinks_not_listed(srv, http_tree):
+    r = srv.get("/ls/")
+    p = check_listing_html(r.body)
+    for name in ("out-abs", "out-rel", "out-dir"):
+        assert not any(n.startswith(name) for n in entries(p)), name
+        assert name.encode() not in r.body, name
+    # and they are not served either
+    for name in ("out-abs", "out-rel", "out-dir/passwd"):
+        r2 = srv.get("/ls/" + name)
+        assert r2.status in (403, 404), (name, r2)
+        assert OUTSIDE_CONTENT not in r2.body
+
+
+def test_listing_size_and_mtime(srv, http_tree):
+    p = check_listing_html(srv.get("/ls/").body)
+    cells = p.row_for("b.bin")
+    assert cells is not None, p.rows
+    text = " ".join(cells)
+    assert "12345" in text, "size 12345 of b.bin not in its row: %r" % cells
+    # mtime 2001-02-03 04:05:06 UTC
+    assert "2001" in text and "04:05" in text, \
+        "mtime 2001-02-03 04:05:06 UTC not in the row: %r" % cells
+    cells = p.row_for("adir/")
+    assert cells is not None and "2001" in " ".join(cells), cells
+
+
+def test_listing_escapes_names(srv, http_tree):
+    r = srv.get("/ls/")
+    p = check_listing_html(r.body)
+    assert b"<script" not in r.body.lower()
+    assert "script" not in p.start_tags
+    hits = [(h, t) for h, t in p.table_links() if t == EVIL_NAME]
+    assert len(hits) == 1, p.table_links()
+    href = hits[0][0]
+    assert not any(ch in href for ch in '<>" &'), \
+        "href not percent-encoded: %r" % href
+    url = urllib.parse.urljoin("/ls/", href)
+    r2 = srv.get(url)
+    assert r2.status == 200, (url, r2)
+    assert r2.body == http_tree.files["/ls/" + EVIL_NAME]
+
+
+def test_listing_every_link_works(srv, http_tree):
+    p = check_listing_html(srv.get("/ls/").body)
+    for href, text in p.table_links():
+        url = urllib.parse.urljoin("/ls/", href)
+        r = srv.get(url)
+        assert r.status == 200, (href, url, r)
+        if text.endswith("/"):
+            assert b"<!DOCTYPE html>" in r.body[:100] or \
+                b"<!doctype html>" in r.body[:100].lower()
+        else:
+            assert r.body == http_tree.files["/ls/" + text], href
+
+
+def test_listing_odd_names_round_trip(srv, http_tree):
+    """Names with ':', '%', '#', '?', ';', '+', quotes, backslash, control
+    bytes and UTF-8: each href fetches exactly its file."""
+    r = srv.get("/ls2/")
+    check_listing_head(r)
+    p = check_listing_html(r.body)
+    links = [(h, t) for h, t in p.table_links() if h != "../"]
+    got = {}
+    for href, text in links:
+        assert not any(ch in href for ch in '<>" #?\t\n'), href
+        assert not href.lower().startswith(("javascript:", "a:")), href
+        name = urllib.parse.unquote(href, errors="strict")
+        if name.startswith("./"):
+            name = name[2:]
+        if not any(ord(ch) < 32 for ch in name):
+            assert text == name, (href, text)
+        got[name] = href
+    # Names with control bytes may be left out of the listing (policy);
+    # every other one must be there, and whatever is listed must work.
+    plain = [n for n in ODD_NAMES if not any(ord(c) < 32 for c in n)]
+    assert sorted(set(got) - (set(ODD_NAMES) - set(plain))) == sorted(plain)
+    assert set(got) <= set(ODD_NAMES), sorted(set(got) - set(ODD_NAMES))
+    assert len(links) == len(got)
+    bad = []
+    for name, href in sorted(got.items()):
+        url = urllib.parse.urljoin("/ls2/", href)
+        r2 = srv.get(url)
+        if r2.status != 200 or r2.body != http_tree.files["/ls2/" + name]:
+            bad.append("%r: GET %s -> %d" % (name, url, r2.status))
+    assert not bad, "links from the listing that do not fetch their " \
+        "file:\n" + "\n".join(bad)
+
+
+def test_listing_subdir_and_empty_dir(srv, http_tree):
+    p = check_listing_html(srv.get("/ls/adir/").body)
+    assert entries(p) == ["inner.txt"]
+    r = srv.get("/ls/empty/")
+    check_listing_head(r)
+    p = parse_listing(r.body)
+    assert not p.errors, p.errors
+    assert [h for h, _ in p.table_links()] == ["../"]
+
+
+def test_listing_http10_not_chunked(srv, http_tree):
+    r11 = srv.get("/ls/")
+    with srv.conn() as c:
+        c.request("GET", "/ls/", "HTTP/1.0")
+        r = c.read_response()
+        check_listing_head(r)
+        assert not r.header_all("Transfer-Encoding"), r.raw_head
+        if r.header("Content-Length") is None:
+            assert r.body_to_eof
+        else:
+            assert int(r.header("Content-Length")) == len(r.body)
+        assert b"\r\n0\r\n" not in r.body[-16:]
+        check_listing_html(r.body)
+        assert r.body == r11.body, "HTTP/1.0 listing differs from 1.1's"
+        state, extra = c.wait_closed(10)
+        assert state != "open" and extra == b""
+
+
+def test_listing_http10_keepalive_request(srv, http_tree):
+    """HTTP/1.0 cannot take chunks: even when the client asks to keep the
+    connection, the listing is delimited by a length or by the close."""
+    with srv.conn() as c:
+        c.request("GET", "/ls/", "HTTP/1.0",
+                  headers=[("Connection", "keep-alive")])
+        r = c.read_response()
+        check_listing_head(r)
+        assert not r.header_all("Transfer-Encoding"), r.raw_head
+        assert entries(check_listing_html(r.body)) == http_tree.ls_entries
+        if r.header("Content-Length") is None:
+            assert not r.has_token("Connection", "keep-alive"), r.raw_head
+            assert r.body_to_eof
+        else:
+            c.request("GET", "/hello.txt", "HTTP/1.0")
+            assert c.read_response().body == srv.expected("/hello.txt")
+
+
+def test_listing_head_same_headers_no_body(srv, http_tree):
+    get = srv.get("/ls/")
+    with srv.conn() as c:
+        c.request("HEAD", "/ls/")
+        head = c.read_response("HEAD")
+        assert head.status == 200, head
+
+        def fields(r):
+            return sorted((n.lower(), v) for n, v in r.headers
+                          if n.lower() != "date")
+        assert fields(head) == fields(get)
+        # No body bytes follow: the next response parses.
+        c.request("GET", "/hello.txt")
+        r = c.read_response()
+        assert r.status == 200, r
+        assert r.body == srv.expected("/hello.txt")
+
+
+def test_listing_pipelined_with_files(srv, http_tree):
+    with srv.conn() as c:
+        c.send(b"GET /ls/ HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"HEAD /ls/zdir/ HTTP/1.1\r\nHost: x\r\n\r\n"
+               b"GET /ls/a.txt HTTP/1.1\r\nHost: x\r\n\r\n")
+        r1 = c.read_response()
+        assert entries(check_listing_html(r1.body)) == http_tree.ls_entries
+        r2 = c.read_response()
+        assert r2.body == srv.expected("/hello.txt")
+        r3 = c.read_response("HEAD")
+        assert r3.status == 200 and r3.body == b""
+        r4 = c.read_response()
+        assert r4.body == http_tree.files["/ls/a.txt"]
+
+
+def test_listing_10000_entries(srv, big_dir):
+    with srv.conn(timeout=BIG_TIMEOUT) as c:
+        c.request("GET", "/big/")
+        r = c.read_response()
+        check_listing_head(r)
+        p = check_listing_html(r.body)
+        names = entries(p)
+        assert len(names) == len(big_dir), \
+            "%d entries listed, %d exist" % (len(names), len(big_dir))
+        missing = set(big_dir) - set(names)
+        assert not missing, "%d missing, e.g. %r" % (len(missing),
+                                                     sorted(missing)[:5])
+        assert len(set(names)) == len(names), "duplicates in the listing"
+        assert names == big_dir, "not sorted"
+        # keep-alive still fine after a long chunked body
+        c.request("GET", "/hello.txt")
+        assert c.read_response().body == srv.expected("/hello.txt")
+
+
+# ---------------------------------------------------------------------------
+# reloads (run after all ordinary tests)
+
+def reload(srv, **kw):
+    srv.rmmod()
+    srv.insmod(**kw)
+
+
+@pytest.mark.lifecycle
+def test_listing_disabled_403(srv, http_tree):
+    try:
+        reload(srv, extra=["listing=0"])
+        with open("/sys/module/khttpd/parameters/listing") as f:
+            assert f.read().strip() in ("N", "0")
+        r = srv.get("/ls/")
+        assert r.status == 403, r
+        assert b"a.txt" not in r.body
+        r = srv.get("/ls/adir/", method="HEAD")
+        assert r.status == 403, r
+        # index.html and files are still served
+        assert srv.get("/withindex/").body == \
+            http_tree.files["/withindex/index.html"]
+        assert srv.get("/ls/a.txt").body == http_tree.files["/ls/a.txt"]
+    finally:
+        reload(srv)
+    r = srv.get("/ls/")
+    assert r.status == 200, r
+
+
+@pytest.mark.lifecycle
+def test_root_listing_has_no_parent_link(srv, http_tree):
+    try:
+        reload(srv, root=srv.path("/ls"))
+        r = srv.get("/")
+        check_listing_head(r)
+        p = check_listing_html(r.body)
+        hrefs = [h for h, _ in p.table_links()]
+        assert "../" not in hrefs, hrefs
+        assert entries(p) == http_tree.ls_entries
+        # and climbing does not escape
+        r = srv.get("/../")
+        assert r.status in (200, 400, 404), r
+        if r.status == 200:
+            assert "../" not in [h for h, _ in
+                                 parse_listing(r.body).table_links()]
+    finally:
+        reload(srv)
+    srv.assert_alive()
