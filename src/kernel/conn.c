@@ -25,6 +25,9 @@
 #include "compat.h"
 #include "khttpd.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* Per io_work run: steps before yielding the worker to other connections. */
 #define KHTTPD_IO_BUDGET 64
 /* File bytes one splice call may push, so one fast reader cannot hog a CPU. */
@@ -57,6 +60,7 @@ struct khttpd_conn {
 	size_t rx_len;
 	bool rx_parsed;			/* rx[0..rx_len) already known incomplete */
 	u64 discard;			/* request body bytes still to drop */
+	unsigned long requests;		/* answered on this connection */
 	bool tx_busy;			/* a response is staged in tx */
 	struct khttpd_tx tx;
 	char rx[KHTTPD_RX_SIZE];
@@ -138,6 +142,7 @@ static void khttpd_conn_tx_reset(struct khttpd_conn *conn)
 	conn->tx.pos = 0;
 	conn->tx.end = 0;
 	conn->tx.close_after = false;
+	conn->tx.status = 0;
 	conn->tx_busy = false;
 }
 
@@ -273,6 +278,27 @@ static void khttpd_conn_discard_buffered(struct khttpd_conn *conn)
 	khttpd_conn_consume(conn, n);
 }
 
+static void khttpd_conn_trace_request(struct khttpd_conn *conn,
+				      const struct khttpd_request *req)
+{
+	const struct khttpd_tx *tx = &conn->tx;
+	int source = 0;
+	u64 body = 0;
+
+	if (tx->file) {
+		source = 1;
+		body = tx->end - tx->pos;
+	} else if (tx->cached) {
+		source = 2;
+		body = tx->piece_len;
+	} else if (tx->listing) {
+		source = 3;
+	}
+	trace_khttpd_request(conn, req->method_name.ptr, req->method_name.len,
+			     req->target.ptr, req->target.len, tx->status, body,
+			     source);
+}
+
 static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
 {
 	struct khttpd_request req;
@@ -297,6 +323,9 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
 	}
 
 	khttpd_http_handle(conn->srv, &req, &conn->tx);
+	conn->requests++;
+	if (trace_khttpd_request_enabled())
+		khttpd_conn_trace_request(conn, &req);
 	/*
 	 * The response does not wait for a body (nor send 100 Continue for
 	 * one): the body is read and dropped after it, or, when it is too
@@ -406,6 +435,7 @@ static void khttpd_conn_release_work(struct work_struct *work)
 	last = khttpd_conns_unlink(srv, conn);
 	mutex_unlock(&srv->conns_lock);
 
+	trace_khttpd_conn_close(conn, conn->requests);
 	kmem_cache_free(srv->conn_cache, conn);
 	khttpd_stat_inc(KHTTPD_STAT_CLOSED);
 	if (last)
@@ -430,6 +460,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->rx_len = 0;
 	conn->rx_parsed = false;
 	conn->discard = 0;
+	conn->requests = 0;
 	conn->tx.file = NULL;
 	conn->tx.listing = NULL;
 	conn->tx.cached = NULL;
@@ -457,6 +488,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 		return;
 	}
 	khttpd_conns_link(srv, conn);
+	trace_khttpd_conn_open(conn, srv->nconns);
 	mutex_unlock(&srv->conns_lock);
 	khttpd_stat_inc(KHTTPD_STAT_ACCEPTED);
 

@@ -46,6 +46,7 @@ void khttpd_http_stage_head(struct khttpd_response *resp,
 	long n;
 
 	khttpd_http_count(resp->status);
+	tx->status = resp->status;
 	khttpd_date_now(tx->date);
 	resp->date_str = tx->date;
 	n = khttpd_response_head(tx->head, sizeof(tx->head), resp);
@@ -76,6 +77,7 @@ void khttpd_http_stage_error(struct khttpd_response *resp,
 					  head_only);
 	}
 	khttpd_http_count(resp->status);
+	tx->status = resp->status;
 	tx->head_len = n;
 	tx->head_off = 0;
 	/* After a malformed request the client cannot be trusted to resync. */

@@ -126,6 +126,7 @@ struct khttpd_tx {
 	size_t piece_len;
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
+	int status;		/* of the staged response, for tracing */
 	char date[KHTTPD_DATE_LEN];
 	/*
 	 * Scratch for the request's path while it is resolved: part of the

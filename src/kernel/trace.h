@@ -1,0 +1,87 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * khttpd's tracepoints (events/khttpd/ in tracefs). Together with the
+ * noinline per-phase functions (khttpd_conn_recv, khttpd_conn_parse,
+ * khttpd_http_get, khttpd_conn_send_mem, khttpd_conn_send_body, ...) that
+ * function_graph can time, they show where a request's time goes without
+ * a printk per request. scripts/trace.sh drives both.
+ */
+#undef TRACE_SYSTEM
+#define TRACE_SYSTEM khttpd
+
+#if !defined(KHTTPD_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
+#define KHTTPD_TRACE_H
+
+#include <linux/tracepoint.h>
+
+TRACE_EVENT(khttpd_conn_open,
+	TP_PROTO(const void *conn, unsigned int nconns),
+	TP_ARGS(conn, nconns),
+	TP_STRUCT__entry(
+		__field(const void *, conn)
+		__field(unsigned int, nconns)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->nconns = nconns;
+	),
+	TP_printk("conn=%p open=%u", __entry->conn, __entry->nconns)
+);
+
+TRACE_EVENT(khttpd_conn_close,
+	TP_PROTO(const void *conn, unsigned long requests),
+	TP_ARGS(conn, requests),
+	TP_STRUCT__entry(
+		__field(const void *, conn)
+		__field(unsigned long, requests)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		__entry->requests = requests;
+	),
+	TP_printk("conn=%p requests=%lu", __entry->conn, __entry->requests)
+);
+
+/* One request answered: what was asked and what is being sent. */
+TRACE_EVENT(khttpd_request,
+	TP_PROTO(const void *conn, const char *method, size_t method_len,
+		 const char *path, size_t path_len, int status, u64 body,
+		 int source),
+	TP_ARGS(conn, method, method_len, path, path_len, status, body,
+		source),
+	TP_STRUCT__entry(
+		__field(const void *, conn)
+		__array(char, method, 8)
+		__dynamic_array(char, path, min_t(size_t, path_len, 255) + 1)
+		__field(int, status)
+		__field(u64, body)
+		__field(int, source)
+	),
+	TP_fast_assign(
+		size_t n = min_t(size_t, path_len, 255);
+
+		__entry->conn = conn;
+		memset(__entry->method, 0, sizeof(__entry->method));
+		memcpy(__entry->method, method,
+		       min_t(size_t, method_len, sizeof(__entry->method) - 1));
+		memcpy(__get_str(path), path, n);
+		__get_str(path)[n] = '\0';
+		__entry->status = status;
+		__entry->body = body;
+		__entry->source = source;
+	),
+	TP_printk("conn=%p %s %s -> %d body=%llu from=%s",
+		  __entry->conn, __entry->method, __get_str(path),
+		  __entry->status, __entry->body,
+		  __print_symbolic(__entry->source,
+				   { 0, "none" }, { 1, "splice" },
+				   { 2, "cache" }, { 3, "listing" }))
+);
+
+#endif /* KHTTPD_TRACE_H */
+
+#undef TRACE_INCLUDE_PATH
+#define TRACE_INCLUDE_PATH .
+#undef TRACE_INCLUDE_FILE
+#define TRACE_INCLUDE_FILE trace
+#include <trace/define_trace.h>
