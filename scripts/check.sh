@@ -49,6 +49,8 @@ stage build make -j"$JOBS" all || build_ok=0
 stage unit make unit
 
 stage fuzz-smoke make fuzz-smoke
+# The userspace twin on the host, driven by its own suite.
+stage twin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/twin
 
 if [ $build_ok -eq 1 ]; then
 	stage integration scripts/vm.sh run -- scripts/guest-integration.sh

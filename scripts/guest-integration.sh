@@ -50,6 +50,13 @@ if [ -d /sys/module/khttpd ]; then
 	fi
 fi
 
+# The twin must answer exactly as the module does.
+echo "guest-integration: comparing the module with the userspace twin"
+if ! scripts/guest-parity.sh; then
+	echo "guest-integration: FAIL: the module and the twin answer differently"
+	status=1
+fi
+
 # New kernel log lines since the baseline (timestamps make lines unique;
 # comparing contents rather than counting survives a wrapped ring buffer).
 findings=$(dmesg | grep -vxF -f "$baseline" | grep -E "$BAD")

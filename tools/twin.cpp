@@ -1,0 +1,1498 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * twin - the userspace twin of khttpd.
+ *
+ *	twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing] [--timeout SECS]
+ *	     [-b ADDR] [--cache-file-max BYTES] [--cache-max BYTES]
+ *
+ * An epoll, non-blocking HTTP/1.1 static-file server that links the same
+ * freestanding C++ core as the module and ports the module's C glue
+ * (src/kernel/conn.c, http.c, file.c, listing.c, vfs.c) function by
+ * function, so that both answer every request with the same status and the
+ * same header fields in the same order (Date values aside). Comparing the
+ * two then isolates what running in the kernel buys. The functions below
+ * keep the module's names without the khttpd_ prefix to make the
+ * correspondence easy to check.
+ *
+ * Shape, nginx-like: one worker thread per CPU, each with its own
+ * SO_REUSEPORT listener and its own epoll set; connections never move
+ * between threads, so nothing on the request path takes a lock. A
+ * connection is registered once, edge-triggered, for both directions; its
+ * io() runs the module's step function until a syscall would block, with
+ * the same per-run budget (a connection that spends it goes to the back of
+ * the thread's run queue). Idle timeouts are the module's sweeper: once a
+ * second each thread closes its connections past their deadline.
+ *
+ * Differences that do not show on the wire:
+ *  - paths are confined with openat2(RESOLVE_BENEATH) from a directory fd
+ *    of the root, the userspace spelling of LOOKUP_BENEATH (-EXDEV alike);
+ *  - file bodies go out with sendfile(2) (the module's do_splice_direct()
+ *    is the same machinery); small files may instead come from a per-thread
+ *    cache validated on every request by (dev, ino, size, mtime), sent with
+ *    the head in one sendmsg;
+ *  - the twin runs with its user's credentials, the module with the
+ *    kernel's: a file that user cannot open is a 403 here.
+ *
+ * Memory: a connection (receive buffer, response head) is allocated once
+ * and recycled through a per-thread free list; a listing's buffers belong
+ * to the connection and keep their capacity. A GET of a cached file, or of
+ * any file with sendfile, allocates nothing.
+ */
+
+#include <arpa/inet.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <linux/openat2.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <climits>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "khttpd/core.h"
+
+namespace {
+
+/* The module's constants (src/kernel/khttpd.h, conn.c, listing.c). */
+constexpr size_t RX_SIZE = 8192;		/* KHTTPD_RX_SIZE */
+constexpr size_t TX_HEAD_SIZE = 2048;		/* KHTTPD_TX_HEAD_SIZE */
+constexpr int IO_BUDGET = 64;			/* KHTTPD_IO_BUDGET */
+constexpr size_t SPLICE_CHUNK = 512 * 1024;	/* KHTTPD_SPLICE_CHUNK */
+constexpr uint64_t DISCARD_MAX = 64 * 1024;	/* KHTTPD_DISCARD_MAX */
+constexpr int64_t LINGER_MS = 5000;		/* KHTTPD_LINGER_TIMEOUT */
+constexpr unsigned LISTING_MAX_ENTRIES = 200000;
+constexpr size_t LISTING_BUF = 8192;
+constexpr size_t LISTING_CHUNK_TAIL = 2 + 5;
+constexpr const char ALLOW[] = "GET, HEAD, OPTIONS";
+constexpr const char INDEX[] = "index.html";
+
+struct config {
+	unsigned port = 8081;
+	std::string root = ".";
+	unsigned threads = 0;
+	bool listing = true;
+	unsigned timeout_secs = 60;
+	std::string bind_addr = "0.0.0.0";
+	size_t cache_file_max = 64 * 1024;	/* 0: no cache */
+	size_t cache_max = 64 * 1024 * 1024;	/* per thread */
+};
+
+config cfg;
+int root_fd = -1;
+int stop_fd = -1;	/* eventfd: readable once shutdown begins */
+
+int64_t now_ms()
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
+}
+
+khttpd_str cstr(const char *s)
+{
+	return khttpd_str{ s, strlen(s) };
+}
+
+/* ---- vfs.c: lookups confined beneath the root ------------------------- */
+
+int openat2_beneath(const char *rel, uint64_t flags)
+{
+	struct open_how how = {};
+
+	how.flags = flags | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH;
+	int fd = int(syscall(SYS_openat2, root_fd, *rel ? rel : ".", &how,
+			     sizeof(how)));
+	return fd < 0 ? -errno : fd;
+}
+
+/*
+ * khttpd_vfs_lookup_stat(): follows symlinks, fails with -EXDEV on
+ * anything that would leave the root. O_PATH opens nothing: FIFOs and
+ * devices are looked at, never opened.
+ */
+int vfs_lookup_stat(const char *rel, struct stat *st)
+{
+	int fd = openat2_beneath(rel, O_PATH);
+
+	if (fd < 0)
+		return fd;
+	int err = fstat(fd, st) ? -errno : 0;
+	close(fd);
+	return err;
+}
+
+/* ---- the small-file cache --------------------------------------------- */
+
+struct blob {
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
+	std::unique_ptr<char[]> data;
+};
+
+struct sv_hash {
+	using is_transparent = void;
+	size_t operator()(std::string_view s) const noexcept
+	{
+		return std::hash<std::string_view>{}(s);
+	}
+};
+
+bool same_file(const blob &b, const struct stat &st)
+{
+	return b.dev == st.st_dev && b.ino == st.st_ino &&
+	       b.size == st.st_size && b.mtime.tv_sec == st.st_mtim.tv_sec &&
+	       b.mtime.tv_nsec == st.st_mtim.tv_nsec;
+}
+
+/*
+ * Per thread, so unlocked. Keyed by the path relative to the root of the
+ * file actually sent (".gz" included); an entry is used only while the
+ * file it was read from still has the same identity, size and mtime.
+ * Entries are shared_ptrs: one being sent survives its replacement.
+ */
+class file_cache {
+public:
+	std::shared_ptr<const blob> find(std::string_view rel,
+					 const struct stat &st)
+	{
+		auto it = map_.find(rel);
+
+		if (it == map_.end())
+			return nullptr;
+		if (same_file(*it->second, st))
+			return it->second;
+		bytes_ -= size_t(it->second->size);
+		map_.erase(it);
+		return nullptr;
+	}
+
+	/* Read fd (whose stat is st) and keep it, if it stays as it was. */
+	std::shared_ptr<const blob> insert(std::string_view rel, int fd,
+					   const struct stat &st)
+	{
+		size_t size = size_t(st.st_size);
+
+		if (size > cfg.cache_file_max || size > cfg.cache_max)
+			return nullptr;
+		auto b = std::make_shared<blob>();
+		b->dev = st.st_dev;
+		b->ino = st.st_ino;
+		b->size = st.st_size;
+		b->mtime = st.st_mtim;
+		b->data.reset(new char[size ? size : 1]);
+		size_t got = 0;
+		while (got < size) {
+			ssize_t n = pread(fd, b->data.get() + got, size - got,
+					  off_t(got));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				return nullptr;
+			got += size_t(n);
+		}
+		struct stat after;
+		if (fstat(fd, &after) || !same_file(*b, after))
+			return nullptr;	/* changed while read: not cached */
+		while (bytes_ + size > cfg.cache_max && !map_.empty()) {
+			auto victim = map_.begin();
+			bytes_ -= size_t(victim->second->size);
+			map_.erase(victim);
+		}
+		auto it = map_.find(rel);
+		if (it != map_.end()) {
+			bytes_ -= size_t(it->second->size);
+			it->second = b;
+		} else {
+			map_.emplace(std::string(rel), b);
+		}
+		bytes_ += size;
+		return b;
+	}
+
+private:
+	std::unordered_map<std::string, std::shared_ptr<const blob>, sv_hash,
+			   std::equal_to<>> map_;
+	size_t bytes_ = 0;
+};
+
+/* ---- listing.c: state of one directory listing ------------------------ */
+
+struct listing_item {
+	uint32_t name_off;	/* into listing::names, NUL-terminated */
+	uint16_t len;
+	bool is_dir;
+	bool statted;
+	bool hidden;
+	bool type_unknown;
+	uint64_t size;
+	int64_t mtime;
+};
+
+enum class listing_state { BEGIN, ENTRIES, END, DONE };
+
+/* Owned by a connection and reused: vectors keep their capacity. */
+struct listing {
+	std::vector<listing_item> items;
+	std::vector<char> names;
+	size_t cursor = 0;
+	listing_state state = listing_state::BEGIN;
+	bool chunked = false;
+	char path[PATH_MAX];	/* "<dir>/<name>" scratch */
+	size_t dir_len = 0;
+	char buf[LISTING_BUF];
+};
+
+/* ---- the staged response (struct khttpd_tx) --------------------------- */
+
+struct tx {
+	char head[TX_HEAD_SIZE];
+	size_t head_len = 0;
+	size_t head_off = 0;
+	int file = -1;		/* sendfile source */
+	std::shared_ptr<const blob> mem;	/* or a cached body */
+	uint64_t pos = 0;
+	uint64_t end = 0;
+	bool listing = false;	/* conn::lst is being sent */
+	const char *piece = nullptr;
+	size_t piece_len = 0;
+	size_t piece_off = 0;
+	bool close_after = false;
+};
+
+struct worker;
+
+struct conn {
+	worker *w;
+	int fd = -1;
+	int64_t expires = 0;
+	conn *prev = nullptr, *next = nullptr;	/* worker::conns */
+	conn *run_next = nullptr;		/* worker run queue */
+	bool queued = false;
+	bool linger = false;
+
+	size_t rx_len = 0;
+	bool rx_parsed = false;
+	uint64_t discard = 0;
+	bool tx_busy = false;
+	struct tx tx;
+	std::unique_ptr<listing> lst;	/* allocated on first listing */
+	char rx[RX_SIZE];
+};
+
+enum class step { PROGRESS, WAIT, CLOSE };
+
+struct worker {
+	int id = 0;
+	int listen_fd = -1;
+	int ep = -1;
+	conn *conns = nullptr;		/* all open connections */
+	conn *free_list = nullptr;	/* recycled, via next */
+	conn *run_head = nullptr, *run_tail = nullptr;
+	file_cache cache;
+	char rel[PATH_MAX];		/* scratch for one request's path */
+	char dents[32768];		/* getdents64 buffer */
+	std::thread thread;
+};
+
+void touch(conn *c, int64_t ms)
+{
+	c->expires = now_ms() + ms;
+}
+
+/* ---- http.c ------------------------------------------------------------ */
+
+void response_init(khttpd_response *resp, int status,
+		   const khttpd_request *req)
+{
+	memset(resp, 0, sizeof(*resp));
+	resp->status = status;
+	resp->keep_alive = req ? req->keep_alive : 0;
+	resp->version_minor = req ? req->version_minor : 1;
+	resp->date = time(nullptr);
+	resp->last_modified = -1;
+}
+
+void stage_head(const khttpd_response *resp, tx *t)
+{
+	long n = khttpd_response_head(t->head, sizeof(t->head), resp);
+
+	if (n < 0)
+		n = 0;
+	t->head_len = size_t(n);
+	t->head_off = 0;
+	t->close_after = !resp->keep_alive || !n;
+}
+
+void stage_error(khttpd_response *resp, const khttpd_request *req, tx *t)
+{
+	bool head_only = req && req->method == KHTTPD_METHOD_HEAD;
+	long n;
+
+	if (resp->status == 405 || resp->status == 501)
+		resp->allow = cstr(ALLOW);
+	n = khttpd_response_error(t->head, sizeof(t->head), resp, head_only);
+	if (n < 0) {
+		response_init(resp, 500, nullptr);
+		n = khttpd_response_error(t->head, sizeof(t->head), resp,
+					  head_only);
+	}
+	t->head_len = size_t(n);
+	t->head_off = 0;
+	t->close_after = !resp->keep_alive || resp->status == 400;
+}
+
+void http_error(int status, const khttpd_request *req, tx *t)
+{
+	khttpd_response resp;
+
+	response_init(&resp, status, req);
+	stage_error(&resp, req, t);
+}
+
+int errno_status(int err)
+{
+	switch (err) {
+	case -ENOENT:
+	case -ENOTDIR:
+	case -EXDEV:
+	case -ELOOP:
+		return 404;
+	case -EACCES:
+	case -EPERM:
+		return 403;
+	case -ENAMETOOLONG:
+		return 414;
+	default:
+		return 500;
+	}
+}
+
+/* ---- file.c ------------------------------------------------------------ */
+
+bool file_servable(const struct stat &st)
+{
+	return S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
+}
+
+bool file_gzip_variant(char *rel, size_t len, struct stat *st)
+{
+	struct stat gz;
+
+	strcpy(rel + len, ".gz");
+	int err = vfs_lookup_stat(rel, &gz);
+	if (err || !file_servable(gz)) {
+		rel[len] = '\0';
+		return false;
+	}
+	*st = gz;	/* rel keeps ".gz": it names what is sent */
+	return true;
+}
+
+void file_error(int status, const khttpd_request *req, uint64_t size, tx *t)
+{
+	khttpd_response resp;
+
+	response_init(&resp, status, req);
+	if (status == 416) {
+		resp.content_range = 1;
+		resp.complete_length = size;
+	}
+	stage_error(&resp, req, t);
+}
+
+/* rel (len bytes, NUL-terminated, room for ".gz") names the file. */
+void file_respond(worker *w, const khttpd_request *req, struct stat *st,
+		  char *rel, size_t len, tx *t)
+{
+	char etag[KHTTPD_ETAG_MAX];
+	khttpd_response resp;
+	khttpd_file_meta meta;
+	khttpd_range range;
+	int status;
+
+	if (!file_servable(*st)) {
+		http_error(403, req, t);
+		return;
+	}
+
+	response_init(&resp, 200, req);
+	resp.content_type = khttpd_mime_type(rel, len);
+	if (req->accept_gzip && file_gzip_variant(rel, len, st)) {
+		resp.content_encoding = khttpd_str{ "gzip", 4 };
+		resp.vary_accept_encoding = 1;
+	}
+
+	meta = khttpd_file_meta{
+		.ino = uint64_t(st->st_ino),
+		.size = uint64_t(st->st_size),
+		.mtime_sec = int64_t(st->st_mtim.tv_sec),
+		.mtime_nsec = uint32_t(st->st_mtim.tv_nsec),
+	};
+	resp.etag.ptr = etag;
+	resp.etag.len = khttpd_etag_format(&meta, etag);
+	resp.last_modified = st->st_mtim.tv_sec;
+
+	status = khttpd_conditional(req, resp.etag, resp.last_modified);
+	if (status == 304) {
+		resp.status = 304;
+		stage_head(&resp, t);
+		return;
+	}
+	if (status != 200) {
+		file_error(status, req, uint64_t(st->st_size), t);
+		return;
+	}
+
+	uint64_t size = uint64_t(st->st_size);
+	resp.accept_ranges = 1;
+	resp.has_body_length = 1;
+	status = khttpd_range_evaluate(req, size, resp.etag,
+				       resp.last_modified, &range);
+	if (status == 416) {
+		file_error(416, req, size, t);
+		return;
+	}
+	if (status == 206) {
+		resp.status = 206;
+		resp.content_range = 1;
+		resp.complete_length = size;
+	} else {
+		range = khttpd_range{ 0, size - 1 };
+	}
+	resp.range = range;
+	resp.content_length = size ? range.last - range.first + 1 : 0;
+
+	if (req->method == KHTTPD_METHOD_HEAD || !resp.content_length) {
+		stage_head(&resp, t);
+		return;
+	}
+
+	/* rel now names what is sent (the .gz variant included). */
+	std::string_view key(rel);
+	std::shared_ptr<const blob> mem;
+	if (cfg.cache_file_max)
+		mem = w->cache.find(key, *st);
+	int fd = -1;
+	if (!mem) {
+		fd = openat2_beneath(rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0) {
+			http_error(errno_status(fd), req, t);
+			return;
+		}
+		/* The same file as was looked at, or it changed in between. */
+		struct stat now;
+		if (fstat(fd, &now) || now.st_ino != st->st_ino ||
+		    now.st_dev != st->st_dev) {
+			close(fd);
+			http_error(404, req, t);
+			return;
+		}
+		if (cfg.cache_file_max && size <= cfg.cache_file_max) {
+			mem = w->cache.insert(key, fd, *st);
+			if (mem) {
+				close(fd);
+				fd = -1;
+			}
+		}
+	}
+	stage_head(&resp, t);
+	t->mem = std::move(mem);
+	t->file = fd;
+	t->pos = range.first;
+	t->end = range.last + 1;
+}
+
+/* ---- listing.c --------------------------------------------------------- */
+
+const char *item_name(const listing *l, const listing_item &it)
+{
+	return l->names.data() + it.name_off;
+}
+
+void listing_stat(listing *l, listing_item *item)
+{
+	struct stat st;
+	size_t len = l->dir_len;
+
+	if (item->statted)
+		return;
+	item->statted = true;
+	item->hidden = true;
+	if (len + 1 + item->len >= PATH_MAX)
+		return;
+	if (len)
+		l->path[len++] = '/';
+	memcpy(l->path + len, item_name(l, *item), item->len + 1);
+	if (!vfs_lookup_stat(l->path, &st)) {
+		item->hidden = false;
+		item->is_dir = S_ISDIR(st.st_mode);
+		item->size = uint64_t(st.st_size);
+		item->mtime = st.st_mtim.tv_sec;
+	}
+	l->path[l->dir_len] = '\0';
+}
+
+struct linux_dirent64 {
+	uint64_t d_ino;
+	int64_t d_off;
+	unsigned short d_reclen;
+	unsigned char d_type;
+	char d_name[];
+};
+
+int listing_read(worker *w, listing *l, const char *rel)
+{
+	int dir = openat2_beneath(rel, O_RDONLY | O_DIRECTORY);
+
+	if (dir < 0)
+		return dir;
+	for (;;) {
+		long n = syscall(SYS_getdents64, dir, w->dents,
+				 sizeof(w->dents));
+		if (n < 0) {
+			int err = -errno;
+			close(dir);
+			return err;
+		}
+		if (n == 0)
+			break;
+		for (long off = 0; off < n;) {
+			auto *d = reinterpret_cast<linux_dirent64 *>(w->dents +
+								     off);
+			off += d->d_reclen;
+			if (d->d_name[0] == '.')
+				continue;
+			if (l->items.size() >= LISTING_MAX_ENTRIES)
+				goto cut;
+			listing_item it{};
+			size_t len = strlen(d->d_name);
+			it.name_off = uint32_t(l->names.size());
+			it.len = uint16_t(len);
+			it.is_dir = d->d_type == DT_DIR;
+			it.type_unknown = d->d_type == DT_LNK ||
+					  d->d_type == DT_UNKNOWN;
+			l->names.insert(l->names.end(), d->d_name,
+					d->d_name + len + 1);
+			l->items.push_back(it);
+		}
+	}
+cut:
+	close(dir);
+
+	for (auto &it : l->items)
+		if (it.type_unknown)
+			listing_stat(l, &it);
+	/* Names in a directory are unique: no ties, stability moot. */
+	std::sort(l->items.begin(), l->items.end(),
+		  [l](const listing_item &a, const listing_item &b) {
+			  if (a.is_dir != b.is_dir)
+				  return a.is_dir;
+			  return strcmp(item_name(l, a), item_name(l, b)) < 0;
+		  });
+	l->cursor = 0;
+	return 0;
+}
+
+size_t listing_fill(listing *l, size_t pos, size_t cap)
+{
+	long n;
+
+	if (l->state == listing_state::BEGIN) {
+		size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
+
+		memmove(l->path + 1, l->path, l->dir_len);
+		l->path[0] = '/';
+		l->path[title_len - 1] = '/';
+		n = khttpd_listing_begin(l->buf + pos, cap - pos,
+					 khttpd_str{ l->path, title_len },
+					 !l->dir_len);
+		memmove(l->path, l->path + 1, l->dir_len);
+		l->path[l->dir_len] = '\0';
+		if (n < 0)
+			return pos;
+		pos += size_t(n);
+		l->state = listing_state::ENTRIES;
+	}
+
+	while (l->state == listing_state::ENTRIES) {
+		if (l->cursor == l->items.size()) {
+			l->state = listing_state::END;
+			break;
+		}
+		listing_item *item = &l->items[l->cursor];
+		listing_stat(l, item);
+		if (!item->hidden) {
+			struct khttpd_listing_entry entry = {
+				.name = { item_name(l, *item), item->len },
+				.is_dir = item->is_dir,
+				.size = item->size,
+				.mtime = item->mtime,
+			};
+			n = khttpd_listing_entry(l->buf + pos, cap - pos,
+						 &entry);
+			if (n < 0)
+				return pos;
+			pos += size_t(n);
+		}
+		l->cursor++;
+	}
+
+	if (l->state == listing_state::END) {
+		n = khttpd_listing_end(l->buf + pos, cap - pos);
+		if (n < 0)
+			return pos;
+		pos += size_t(n);
+		l->state = listing_state::DONE;
+	}
+	return pos;
+}
+
+bool listing_next(listing *l, const char **buf, size_t *len)
+{
+	char head[KHTTPD_CHUNK_HEAD_MAX];
+	size_t start, end, head_len;
+
+	if (l->state == listing_state::DONE)
+		return false;
+	if (!l->chunked) {
+		*len = listing_fill(l, 0, sizeof(l->buf));
+		*buf = l->buf;
+		return true;
+	}
+	start = KHTTPD_CHUNK_HEAD_MAX;
+	end = listing_fill(l, start, sizeof(l->buf) - LISTING_CHUNK_TAIL);
+	head_len = khttpd_chunk_head(end - start, head);
+	memcpy(l->buf + start - head_len, head, head_len);
+	memcpy(l->buf + end, "\r\n", 2);
+	end += 2;
+	if (l->state == listing_state::DONE) {
+		memcpy(l->buf + end, "0\r\n\r\n", 5);
+		end += 5;
+	}
+	*buf = l->buf + start - head_len;
+	*len = end - (start - head_len);
+	return true;
+}
+
+void listing_respond(worker *w, conn *c, const khttpd_request *req,
+		     const char *rel)
+{
+	khttpd_response resp;
+	tx *t = &c->tx;
+
+	response_init(&resp, 200, req);
+	resp.content_type = khttpd_str{ "text/html; charset=utf-8", 24 };
+	if (req->version_minor >= 1)
+		resp.chunked = 1;
+	else
+		resp.keep_alive = 0;
+
+	if (req->method == KHTTPD_METHOD_HEAD) {
+		stage_head(&resp, t);
+		return;
+	}
+
+	if (!c->lst)
+		c->lst = std::make_unique<listing>();
+	listing *l = c->lst.get();
+	l->items.clear();
+	l->names.clear();
+	l->cursor = 0;
+	l->state = listing_state::BEGIN;
+	l->chunked = resp.chunked;
+	l->dir_len = strlen(rel);
+	memcpy(l->path, rel, l->dir_len + 1);
+
+	int err = listing_read(w, l, rel);
+	if (err) {
+		http_error(errno_status(err), req, t);
+		return;
+	}
+	stage_head(&resp, t);
+	t->listing = true;
+}
+
+/* ---- http.c: dispatch --------------------------------------------------- */
+
+void redirect_dir(const khttpd_request *req, char *buf, size_t cap, tx *t)
+{
+	khttpd_response resp;
+	size_t len = req->path.len;
+
+	if (len + 2 + req->query.len > cap) {
+		http_error(414, req, t);
+		return;
+	}
+	memcpy(buf, req->path.ptr, len);
+	buf[len++] = '/';
+	if (req->query.len) {
+		buf[len++] = '?';
+		memcpy(buf + len, req->query.ptr, req->query.len);
+		len += req->query.len;
+	}
+	response_init(&resp, 301, req);
+	resp.location = khttpd_str{ buf, len };
+	stage_error(&resp, req, t);
+}
+
+void http_options(const khttpd_request *req, tx *t)
+{
+	khttpd_response resp;
+
+	response_init(&resp, 200, req);
+	resp.allow = cstr(ALLOW);
+	resp.has_body_length = 1;
+	stage_head(&resp, t);
+}
+
+void http_directory(worker *w, conn *c, const khttpd_request *req,
+		    char *rel, size_t len)
+{
+	struct stat st;
+
+	strcpy(rel + len, len ? "/index.html" : INDEX);
+	int err = vfs_lookup_stat(rel, &st);
+	if (err == -ENOENT) {
+		rel[len] = '\0';
+		if (cfg.listing)
+			listing_respond(w, c, req, rel);
+		else
+			http_error(403, req, &c->tx);
+		return;
+	}
+	if (err) {
+		http_error(errno_status(err), req, &c->tx);
+		return;
+	}
+	file_respond(w, req, &st, rel, strlen(rel), &c->tx);
+}
+
+void http_get(worker *w, conn *c, const khttpd_request *req)
+{
+	char *rel = w->rel;
+	struct stat st;
+	int dir_slash;
+	long len;
+
+	len = khttpd_path_normalize(req->path.ptr, req->path.len, rel,
+				    PATH_MAX - sizeof("/index.html.gz"),
+				    &dir_slash);
+	if (len < 0) {
+		http_error(int(-len), req, &c->tx);
+		return;
+	}
+	rel[len] = '\0';
+
+	int err = vfs_lookup_stat(rel, &st);
+	if (err) {
+		http_error(errno_status(err), req, &c->tx);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		if (dir_slash)
+			http_directory(w, c, req, rel, size_t(len));
+		else
+			redirect_dir(req, rel, PATH_MAX, &c->tx);
+		return;
+	}
+	if (dir_slash) {
+		http_error(404, req, &c->tx);
+		return;
+	}
+	file_respond(w, req, &st, rel, size_t(len), &c->tx);
+}
+
+void http_handle(worker *w, conn *c, const khttpd_request *req)
+{
+	if (req->chunked) {
+		http_error(501, req, &c->tx);
+		c->tx.close_after = true;
+		return;
+	}
+	switch (req->method) {
+	case KHTTPD_METHOD_GET:
+	case KHTTPD_METHOD_HEAD:
+		break;
+	case KHTTPD_METHOD_OPTIONS:
+		http_options(req, &c->tx);
+		return;
+	case KHTTPD_METHOD_UNKNOWN:
+		http_error(501, req, &c->tx);
+		return;
+	default:
+		http_error(405, req, &c->tx);
+		return;
+	}
+	http_get(w, c, req);
+}
+
+/* ---- conn.c ------------------------------------------------------------ */
+
+void tx_reset(conn *c)
+{
+	tx *t = &c->tx;
+
+	if (t->file >= 0) {
+		close(t->file);
+		t->file = -1;
+	}
+	t->mem.reset();
+	t->listing = false;
+	t->piece = nullptr;
+	t->piece_len = 0;
+	t->piece_off = 0;
+	t->head_len = 0;
+	t->head_off = 0;
+	t->pos = 0;
+	t->end = 0;
+	t->close_after = false;
+	c->tx_busy = false;
+}
+
+step send_mem(conn *c, const char *buf, size_t len, size_t *off, bool more)
+{
+	ssize_t n = send(c->fd, buf + *off, len - *off,
+			 MSG_DONTWAIT | MSG_NOSIGNAL | (more ? MSG_MORE : 0));
+
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? step::WAIT :
+							  step::CLOSE;
+	*off += size_t(n);
+	return step::PROGRESS;
+}
+
+/* Head and a cached body together: one sendmsg, as writev would. */
+step send_cached(conn *c)
+{
+	tx *t = &c->tx;
+	struct iovec iov[2];
+	int n = 0;
+
+	if (t->head_off < t->head_len)
+		iov[n++] = { t->head + t->head_off, t->head_len - t->head_off };
+	iov[n++] = { const_cast<char *>(t->mem->data.get()) + t->pos,
+		     size_t(t->end - t->pos) };
+	struct msghdr msg = {};
+	msg.msg_iov = iov;
+	msg.msg_iovlen = size_t(n);
+	ssize_t ret = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (ret < 0)
+		return errno == EAGAIN || errno == EINTR ? step::WAIT :
+							  step::CLOSE;
+	size_t done = size_t(ret);
+	size_t h = std::min(done, t->head_len - t->head_off);
+	t->head_off += h;
+	t->pos += done - h;
+	return step::PROGRESS;
+}
+
+step send_listing(conn *c)
+{
+	tx *t = &c->tx;
+
+	if (t->piece_off == t->piece_len) {
+		if (!listing_next(c->lst.get(), &t->piece, &t->piece_len)) {
+			t->listing = false;
+			return step::PROGRESS;
+		}
+		t->piece_off = 0;
+	}
+	return send_mem(c, t->piece, t->piece_len, &t->piece_off, false);
+}
+
+step send_body(conn *c)
+{
+	tx *t = &c->tx;
+	size_t len = size_t(std::min<uint64_t>(t->end - t->pos, SPLICE_CHUNK));
+	off_t pos = off_t(t->pos);
+	ssize_t ret = sendfile(c->fd, t->file, &pos, len);
+
+	if (ret < 0)
+		return errno == EAGAIN || errno == EINTR ? step::WAIT :
+							  step::CLOSE;
+	if (ret == 0)	/* the file shrank: the length cannot be kept */
+		return step::CLOSE;
+	t->pos = uint64_t(pos);
+	return step::PROGRESS;
+}
+
+step conn_send(conn *c)
+{
+	tx *t = &c->tx;
+	step s;
+
+	if (t->mem && t->pos < t->end)
+		s = send_cached(c);
+	else if (t->head_off < t->head_len)
+		s = send_mem(c, t->head, t->head_len, &t->head_off,
+			     t->pos < t->end || t->listing);
+	else if (t->pos < t->end)
+		s = send_body(c);
+	else if (t->listing)
+		s = send_listing(c);
+	else
+		s = step::PROGRESS;
+	if (s != step::PROGRESS)
+		return s;
+	touch(c, int64_t(cfg.timeout_secs) * 1000);
+
+	if (t->head_off < t->head_len || t->pos < t->end || t->listing)
+		return step::PROGRESS;
+
+	if (t->close_after) {
+		shutdown(c->fd, SHUT_WR);
+		c->linger = true;
+		touch(c, LINGER_MS);
+		c->rx_len = 0;
+	}
+	tx_reset(c);
+	return step::PROGRESS;
+}
+
+void consume(conn *c, size_t n)
+{
+	c->rx_len -= n;
+	memmove(c->rx, c->rx + n, c->rx_len);
+	c->rx_parsed = false;
+}
+
+void discard_buffered(conn *c)
+{
+	size_t n = size_t(std::min<uint64_t>(c->discard, c->rx_len));
+
+	c->discard -= n;
+	consume(c, n);
+}
+
+void conn_parse(conn *c)
+{
+	khttpd_request req;
+	long n;
+
+	n = khttpd_parse_request(c->rx, c->rx_len, &req);
+	if (n == 0) {
+		if (c->rx_len < RX_SIZE) {
+			c->rx_parsed = true;
+			return;
+		}
+		n = -khttpd_parse_overflow_status(c->rx, c->rx_len);
+	}
+	c->tx_busy = true;
+	if (n < 0) {
+		http_error(int(-n), nullptr, &c->tx);
+		c->tx.close_after = true;
+		return;
+	}
+
+	http_handle(c->w, c, &req);
+	if (req.content_length > DISCARD_MAX)
+		c->tx.close_after = true;
+	else
+		c->discard = req.content_length;
+	consume(c, size_t(n));
+	discard_buffered(c);
+}
+
+step conn_step(conn *c)
+{
+	ssize_t ret;
+
+	if (c->tx_busy)
+		return conn_send(c);
+
+	if (c->linger) {
+		ret = recv(c->fd, c->rx, RX_SIZE, MSG_DONTWAIT);
+		if (ret < 0 && (errno == EAGAIN || errno == EINTR))
+			return step::WAIT;
+		return ret > 0 ? step::PROGRESS : step::CLOSE;
+	}
+
+	if (c->rx_len && !c->rx_parsed && !c->discard) {
+		conn_parse(c);
+		return step::PROGRESS;
+	}
+
+	ret = recv(c->fd, c->rx + c->rx_len, RX_SIZE - c->rx_len,
+		   MSG_DONTWAIT);
+	if (ret < 0 && (errno == EAGAIN || errno == EINTR))
+		return step::WAIT;
+	if (ret <= 0)
+		return step::CLOSE;
+	c->rx_len += size_t(ret);
+	c->rx_parsed = false;
+	discard_buffered(c);
+	touch(c, int64_t(cfg.timeout_secs) * 1000);
+	return step::PROGRESS;
+}
+
+/* ---- the worker: accept, epoll loop, sweeper --------------------------- */
+
+void conn_close(conn *c)
+{
+	worker *w = c->w;
+
+	tx_reset(c);
+	close(c->fd);
+	c->fd = -1;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		w->conns = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	if (c->queued) {
+		/* Rare (shutdown, sweeper): unlink from the run queue. */
+		conn **pp = &w->run_head;
+		conn *last = nullptr;
+		while (*pp && *pp != c) {
+			last = *pp;
+			pp = &(*pp)->run_next;
+		}
+		if (*pp)
+			*pp = c->run_next;
+		if (w->run_tail == c)
+			w->run_tail = last;
+		c->queued = false;
+	}
+	/* Keep the buffers (and a listing's capacity) for the next one. */
+	c->prev = nullptr;
+	c->next = w->free_list;
+	w->free_list = c;
+}
+
+void conn_io(conn *c)
+{
+	int budget = IO_BUDGET;
+
+	while (budget--) {
+		switch (conn_step(c)) {
+		case step::PROGRESS:
+			continue;
+		case step::WAIT:
+			return;
+		case step::CLOSE:
+			conn_close(c);
+			return;
+		}
+	}
+	/* Budget spent with work left: let the others run first. */
+	worker *w = c->w;
+	c->queued = true;
+	c->run_next = nullptr;
+	if (w->run_tail)
+		w->run_tail->run_next = c;
+	else
+		w->run_head = c;
+	w->run_tail = c;
+}
+
+void conn_start(worker *w, int fd)
+{
+	conn *c = w->free_list;
+	int one = 1;
+
+	if (c) {
+		w->free_list = c->next;
+	} else {
+		c = new (std::nothrow) conn;
+		if (!c) {
+			close(fd);
+			return;
+		}
+		c->w = w;
+	}
+	c->fd = fd;
+	c->linger = false;
+	c->queued = false;
+	c->rx_len = 0;
+	c->rx_parsed = false;
+	c->discard = 0;
+	tx_reset(c);
+	touch(c, int64_t(cfg.timeout_secs) * 1000);
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+	struct epoll_event ev = {};
+	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+	ev.data.ptr = c;
+	c->prev = nullptr;
+	c->next = w->conns;
+	if (w->conns)
+		w->conns->prev = c;
+	w->conns = c;
+	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
+		conn_close(c);
+		return;
+	}
+	/* Like the module's first io_work: bytes may be waiting already. */
+	conn_io(c);
+}
+
+void accept_all(worker *w)
+{
+	for (int i = 0; i < 256; i++) {
+		int fd = accept4(w->listen_fd, nullptr, nullptr,
+				 SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				fprintf(stderr, "twin: accept: %s\n",
+					strerror(errno));
+			return;
+		}
+		conn_start(w, fd);
+	}
+}
+
+void sweep(worker *w)
+{
+	int64_t now = now_ms();
+
+	for (conn *c = w->conns, *next; c; c = next) {
+		next = c->next;
+		if (now > c->expires)
+			conn_close(c);
+	}
+}
+
+/* epoll data for the two fds that are not connections. */
+char listen_tag, stop_tag;
+
+void worker_run(worker *w)
+{
+	struct epoll_event evs[256];
+	int64_t next_sweep = now_ms() + 1000;
+
+	for (;;) {
+		int timeout = w->run_head ? 0 : 1000;
+		int n = epoll_wait(w->ep, evs, 256, timeout);
+
+		if (n < 0 && errno != EINTR) {
+			perror("twin: epoll_wait");
+			break;
+		}
+		bool stop = false;
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+			if (p == &listen_tag)
+				accept_all(w);
+			else if (p == &stop_tag)
+				stop = true;
+			else if (!static_cast<conn *>(p)->queued)
+				conn_io(static_cast<conn *>(p));
+		}
+		if (stop)
+			break;
+		/* Those that spent their budget, once each, in order. */
+		conn *q = w->run_head;
+		w->run_head = w->run_tail = nullptr;
+		while (q) {
+			conn *c = q;
+			q = c->run_next;
+			c->queued = false;
+			conn_io(c);
+		}
+		int64_t now = now_ms();
+		if (now >= next_sweep) {
+			sweep(w);
+			next_sweep = now + 1000;
+		}
+	}
+	while (w->conns)
+		conn_close(w->conns);
+	while (w->free_list) {
+		conn *c = w->free_list;
+		w->free_list = c->next;
+		delete c;
+	}
+}
+
+/* ---- start-up ----------------------------------------------------------- */
+
+[[noreturn]] void usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+		"usage: twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing]\n"
+		"            [--timeout SECS] [-b ADDR]\n"
+		"            [--cache-file-max BYTES] [--cache-max BYTES]\n"
+		"  -p PORT              TCP port (default 8081)\n"
+		"  -r ROOT              document root (default .)\n"
+		"  -t THREADS           worker threads (default: CPUs)\n"
+		"  -b ADDR              address to bind (default 0.0.0.0)\n"
+		"  --no-listing         403 for directories without index.html\n"
+		"  --timeout SECS       idle/stalled connection timeout (default 60)\n"
+		"  --cache-file-max N   serve files up to N bytes from memory\n"
+		"                       (default 65536; 0 disables the cache)\n"
+		"  --cache-max N        memory cache bound per thread (default 64 MiB)\n");
+	exit(rc);
+}
+
+unsigned long parse_num(const char *opt, const char *s, unsigned long lo,
+			unsigned long hi)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "twin: %s: bad value '%s' (%lu..%lu)\n", opt, s,
+			lo, hi);
+		exit(1);
+	}
+	return v;
+}
+
+void parse_args(int argc, char **argv)
+{
+	enum { OPT_NO_LISTING = 256, OPT_TIMEOUT, OPT_CACHE_FILE, OPT_CACHE };
+	static const struct option longopts[] = {
+		{ "port", required_argument, nullptr, 'p' },
+		{ "root", required_argument, nullptr, 'r' },
+		{ "threads", required_argument, nullptr, 't' },
+		{ "bind", required_argument, nullptr, 'b' },
+		{ "no-listing", no_argument, nullptr, OPT_NO_LISTING },
+		{ "timeout", required_argument, nullptr, OPT_TIMEOUT },
+		{ "cache-file-max", required_argument, nullptr, OPT_CACHE_FILE },
+		{ "cache-max", required_argument, nullptr, OPT_CACHE },
+		{ "help", no_argument, nullptr, 'h' },
+		{},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "p:r:t:b:h", longopts,
+				  nullptr)) != -1) {
+		switch (opt) {
+		case 'p':
+			cfg.port = unsigned(parse_num("-p", optarg, 1, 65535));
+			break;
+		case 'r':
+			cfg.root = optarg;
+			break;
+		case 't':
+			cfg.threads = unsigned(parse_num("-t", optarg, 1, 1024));
+			break;
+		case 'b':
+			cfg.bind_addr = optarg;
+			break;
+		case OPT_NO_LISTING:
+			cfg.listing = false;
+			break;
+		case OPT_TIMEOUT:
+			cfg.timeout_secs =
+				unsigned(parse_num("--timeout", optarg, 1, 3600));
+			break;
+		case OPT_CACHE_FILE:
+			cfg.cache_file_max = parse_num("--cache-file-max",
+						       optarg, 0, 1UL << 30);
+			break;
+		case OPT_CACHE:
+			cfg.cache_max = parse_num("--cache-max", optarg, 0,
+						  1UL << 40);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+	if (!cfg.threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.threads = n > 0 ? unsigned(n) : 1;
+	}
+}
+
+struct sockaddr_storage bind_sockaddr(socklen_t *len)
+{
+	struct sockaddr_storage ss = {};
+	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
+	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+
+	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, cfg.bind_addr.c_str(),
+			     &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in6);
+	} else {
+		fprintf(stderr, "twin: -b %s: not an IPv4 or IPv6 address\n",
+			cfg.bind_addr.c_str());
+		exit(1);
+	}
+	return ss;
+}
+
+int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
+{
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void die_bind(int err)
+{
+	fprintf(stderr, "twin: cannot listen on %s port %u: %s\n",
+		cfg.bind_addr.c_str(), cfg.port, strerror(-err));
+	exit(1);
+}
+
+void open_root()
+{
+	struct stat st;
+
+	root_fd = open(cfg.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0 || fstat(root_fd, &st)) {
+		fprintf(stderr, "twin: root %s: %s\n", cfg.root.c_str(),
+			strerror(errno));
+		exit(1);
+	}
+	struct open_how how = {};
+	how.flags = O_PATH | O_CLOEXEC;
+	how.resolve = RESOLVE_BENEATH;
+	int fd = int(syscall(SYS_openat2, root_fd, ".", &how, sizeof(how)));
+	if (fd < 0) {
+		fprintf(stderr,
+			"twin: openat2(RESOLVE_BENEATH) unavailable (%s); it is "
+			"what confines paths to the root (Linux 5.6+)\n",
+			strerror(errno));
+		exit(1);
+	}
+	close(fd);
+}
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	open_root();
+
+	/* Room for many connections: raise the soft fd limit to the hard one. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	socklen_t alen;
+	struct sockaddr_storage ss = bind_sockaddr(&alen);
+
+	/*
+	 * SO_REUSEPORT would let us share the port with another reuseport
+	 * listener of the same user (a second twin): probe with a plain
+	 * socket first, so "port in use" is an error as it should be.
+	 */
+	int probe = make_listener(ss, alen, false);
+	if (probe < 0)
+		die_bind(probe);
+	close(probe);
+
+	stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0) {
+		perror("twin: eventfd");
+		return 1;
+	}
+	std::vector<std::unique_ptr<worker>> workers;
+	for (unsigned i = 0; i < cfg.threads; i++) {
+		auto w = std::make_unique<worker>();
+		w->id = int(i);
+		w->listen_fd = make_listener(ss, alen, true);
+		if (w->listen_fd < 0)
+			die_bind(w->listen_fd);
+		if (listen(w->listen_fd, 1024))	/* the module's default backlog */
+			die_bind(-errno);
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (w->ep < 0) {
+			perror("twin: epoll_create1");
+			return 1;
+		}
+		workers.push_back(std::move(w));
+	}
+
+	/* Workers inherit the blocked signals; only main takes them. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+	printf("twin: serving %s on port %u with %u threads\n",
+	       cfg.root.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+
+	for (auto &w : workers) {
+		worker *wp = w.get();
+		wp->thread = std::thread([wp] {
+			/* Level-triggered: the listener, and the stop event. */
+			struct epoll_event ev = {};
+			ev.events = EPOLLIN;
+			ev.data.ptr = &listen_tag;
+			epoll_ctl(wp->ep, EPOLL_CTL_ADD, wp->listen_fd, &ev);
+			ev.data.ptr = &stop_tag;
+			epoll_ctl(wp->ep, EPOLL_CTL_ADD, stop_fd, &ev);
+			worker_run(wp);
+		});
+	}
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	uint64_t one = 1;
+	if (write(stop_fd, &one, sizeof(one)) < 0)
+		perror("twin: eventfd write");
+	for (auto &w : workers) {
+		w->thread.join();
+		close(w->listen_fd);
+		close(w->ep);
+	}
+	close(root_fd);
+	close(stop_fd);
+	return 0;
+}
