@@ -9,6 +9,8 @@
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
 #   make run        serve www/ from the module in a QEMU guest on localhost:8081
 #   make stop       stop the guest started by make run
+#   make bench      khttpd vs twin vs nginx in a QEMU guest (~20 min) -> docs/bench/
+#   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
 
 # Debian's generic kernel headers are what the QEMU guest runs; prefer the
 # running kernel's build tree when it has one (a real machine).
@@ -43,7 +45,8 @@ FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 
 .PHONY: all module userspace unit check run stop deps \
-	integration clean help fuzz fuzz-smoke fuzz-build
+	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
+	bench-tools bench-deps
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -51,7 +54,7 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 all: module userspace
 
 help:
-	@sed -n '3,11p' Makefile
+	@sed -n '3,13p' Makefile
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at KDIR=$(KDIR);" \
@@ -129,6 +132,21 @@ run: deps module
 
 stop:
 	scripts/vm.sh stop
+
+# Benchmarks (design.md section 6; scripts/bench.sh). The twin is built when
+# it can be; without build/twin the bench skips it and says so.
+bench-tools: module $(BUILD)/htstress
+	@if [ -e tools/twin.cpp ]; then $(MAKE) --no-print-directory $(BUILD)/twin || \
+		echo "bench: building the twin failed; using the existing build/twin, if any" >&2; fi
+
+bench-deps:
+	@scripts/deps.sh bench
+
+bench: bench-deps bench-tools
+	KHTTPD_BENCH_CMD="make bench" scripts/bench.sh
+
+bench-smoke: bench-tools
+	KHTTPD_BENCH_CMD="make bench-smoke" scripts/bench.sh --smoke
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -4,6 +4,10 @@
 # Install what building and testing khttpd needs on Debian (12 or newer).
 # Idempotent and quick when everything is there: apt runs only when
 # dpkg-query reports a package missing. Works as root, or through sudo.
+#
+#   scripts/deps.sh          the base set (build, unit tests, fuzzing, QEMU)
+#   scripts/deps.sh bench    also what `make bench` needs: nginx to compare
+#                            against, gnuplot for the chart, wrk
 
 set -euo pipefail
 
@@ -16,6 +20,19 @@ PACKAGES=(
 	python3 python3-pytest curl wget apache2-utils wrk
 	libgtest-dev clang iproute2 procps
 )
+
+# Optional package groups, named on the command line.
+BENCH_PACKAGES=(nginx gnuplot-nox wrk)
+
+for group in "$@"; do
+	case $group in
+	bench) PACKAGES+=("${BENCH_PACKAGES[@]}") ;;
+	*)
+		echo "deps.sh: unknown package group '$group' (known: bench)" >&2
+		exit 2
+		;;
+	esac
+done
 
 say() { echo "deps.sh: $*" >&2; }
 

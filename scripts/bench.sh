@@ -1,0 +1,153 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Benchmark khttpd against its userspace twin and nginx in a QEMU guest
+# (design.md section 6). What `make bench` and `make bench-smoke` run.
+#
+#   scripts/bench.sh            full run: 0 B .. 1 MiB, keep-alive (wrk and
+#                               htstress -k at 8 and 64 connections) and one
+#                               connection per request (htstress), khttpd,
+#                               twin and nginx, 3 interleaved repetitions;
+#                               about 20 minutes under TCG. Results go to
+#                               docs/bench/ (results.md, results.json,
+#                               bench.png), raw tool output to build/bench/.
+#   scripts/bench.sh --smoke    khttpd and twin, one 1 KiB file, one
+#                               repetition, 2 s per run; results in
+#                               build/bench-smoke/. About 1-2 minutes.
+#   scripts/bench.sh --report   no guest: redraw results.md and bench.png
+#                               from the results.json already in --out.
+#
+# Options: --reps N, --duration S (seconds per run), --smp N, --timeout S
+# (for the guest), --out DIR; anything after -- goes to bench-guest.py
+# (e.g. -- --sizes 1k,1m --servers khttpd,nginx).
+#
+# Exit status: non-zero when the guest failed, a server did not answer or
+# any run had an error or a non-2xx response (the results are still
+# written). The PASS/SHORT targets in the report never fail the run.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$REPO"
+
+say() { echo "bench.sh: $*" >&2; }
+
+SMOKE=
+REPORT_ONLY=
+REPS=3
+DURATION=5
+SMP=2
+TIMEOUT=
+OUT=
+EXTRA=()
+ORIG_ARGS=("$@")
+while [ $# -gt 0 ]; do
+	case $1 in
+	--smoke) SMOKE=1; shift ;;
+	--report) REPORT_ONLY=1; shift ;;
+	--reps) REPS=${2:?}; shift 2 ;;
+	--duration) DURATION=${2:?}; shift 2 ;;
+	--smp) SMP=${2:?}; shift 2 ;;
+	--timeout) TIMEOUT=${2:?}; shift 2 ;;
+	--out) OUT=${2:?}; shift 2 ;;
+	--) shift; EXTRA=("$@"); break ;;
+	-h | --help) sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) say "unknown option $1 (see --help)"; exit 2 ;;
+	esac
+done
+
+# render DIR: results.md and (unless smoke) bench.png from DIR/results.json;
+# the chart's data files go to $raw.
+render() {
+	local out=$1 titles servers sub
+	/usr/bin/python3 scripts/bench-report.py "$out/results.json" "$out" || return 1
+	if [ -z "$SMOKE" ]; then
+		command -v gnuplot >/dev/null || { say "gnuplot is missing; run scripts/deps.sh bench"; return 1; }
+		{ read -r titles; read -r servers; } <"$out/bench.titles"
+		sub=$(/usr/bin/python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["environment"]
+print("guest %s, %s vCPUs, QEMU TCG on %s, %s" % (e["guest_kernel"],
+      e["guest_nproc"], e["host_cpu_model"], e["date_utc"][:10]))' "$out/results.json")
+		gnuplot -e "datafile='$out/bench.dat'; outfile='$out/bench.png'; titles='$titles'; servers='$servers'; subtitle='$sub'" \
+			scripts/plot-bench.gp || return 1
+		say "chart: $out/bench.png"
+	fi
+	mkdir -p "$raw"
+	mv -f "$out/bench.dat" "$out/bench.titles" "$raw/"
+}
+
+raw=build/bench${SMOKE:+-smoke}-raw
+if [ -n "$REPORT_ONLY" ]; then
+	OUT=${OUT:-$([ -n "$SMOKE" ] && echo build/bench-smoke || echo docs/bench)}
+	[ -s "$OUT/results.json" ] || { say "no $OUT/results.json to report on"; exit 1; }
+	render "$OUT"
+	exit
+fi
+
+[ -e khttpd.ko ] || { say "no khttpd.ko; build it first (make module)"; exit 1; }
+[ -x build/htstress ] || { say "no build/htstress; build it first (make build/htstress)"; exit 1; }
+command -v wrk >/dev/null || { say "wrk is missing; run scripts/deps.sh bench"; exit 1; }
+if [ ! -x build/twin ]; then
+	say "build/twin does not exist (tools/twin.cpp not built yet): the twin is skipped"
+fi
+
+GUEST_ARGS=(--reps "$REPS" --duration "$DURATION")
+if [ -n "$SMOKE" ]; then
+	GUEST_ARGS=(--smoke)
+	OUT=${OUT:-build/bench-smoke}
+	TIMEOUT=${TIMEOUT:-600}
+else
+	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
+		{ say "nginx is missing; run scripts/deps.sh bench"; exit 1; }
+	command -v gnuplot >/dev/null || { say "gnuplot is missing; run scripts/deps.sh bench"; exit 1; }
+	OUT=${OUT:-docs/bench}
+	# 4 workloads x 5 sizes x 3 servers per repetition, each run plus
+	# about 2 s of overhead under TCG; double it, plus boot and set-up.
+	TIMEOUT=${TIMEOUT:-$((REPS * 60 * (DURATION + 2) * 2 + 900))}
+fi
+GUEST_ARGS+=("${EXTRA[@]}")
+
+# What the guest cannot see for itself: the host, and how it was started.
+KHTTPD_BENCH_HOST_CPU=$(grep -m1 '^model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')
+KHTTPD_BENCH_HOST_NPROC=$(nproc)
+KHTTPD_BENCH_HOST_KERNEL=$(uname -r)
+KHTTPD_BENCH_GIT=$(git describe --always --dirty 2>/dev/null || echo unknown)
+export KHTTPD_BENCH_HOST_CPU KHTTPD_BENCH_HOST_NPROC KHTTPD_BENCH_HOST_KERNEL KHTTPD_BENCH_GIT
+if [ -n "${KHTTPD_BENCH_CMD:-}" ]; then
+	export KHTTPD_BENCH_CMD
+else
+	export KHTTPD_BENCH_CMD="scripts/bench.sh${ORIG_ARGS[*]:+ ${ORIG_ARGS[*]}}"
+fi
+
+t0=$SECONDS
+say "booting the guest (-smp $SMP, timeout ${TIMEOUT}s): bench-guest.py ${GUEST_ARGS[*]}"
+status=0
+scripts/vm.sh run --smp "$SMP" --mem 2048 --timeout "$TIMEOUT" -- \
+	/usr/bin/python3 scripts/bench-guest.py "${GUEST_ARGS[@]}" || status=$?
+elapsed=$((SECONDS - t0))
+
+res=build/vm/out/results.json
+if [ ! -s "$res" ]; then
+	say "FAIL: the guest wrote no results (exit status $status); see build/vm/out/cmd.log and build/vm/console.log"
+	exit $((status ? status : 1))
+fi
+
+mkdir -p "$OUT"
+rm -rf "$raw"
+mkdir -p "$raw"
+for f in raw.txt cmd.log nginx.conf nginx.log nginx-error.log twin.log; do
+	[ -e "build/vm/out/$f" ] && cp "build/vm/out/$f" "$raw/"
+done
+cp "$res" "$OUT/results.json"
+if ! render "$OUT"; then
+	say "FAIL: drawing the report failed"
+	[ "$status" -ne 0 ] || status=1
+fi
+
+say "results: $OUT/results.md, $OUT/results.json; raw output: $raw/"
+say "took $((elapsed / 60))m$((elapsed % 60))s in the guest, exit status $status"
+if [ "$status" -ne 0 ]; then
+	say "FAIL: see the problems listed above and in $OUT/results.md"
+fi
+exit "$status"
