@@ -1,8 +1,13 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Response cache for small files: the bytes of files up to
- * cfg.cache_file_max, kept in memory so that a hit is one sendmsg of head and
- * body, with no file opened and nothing spliced.
+ * cfg.cache_file_max, kept in memory so that a hit opens no file and
+ * splices nothing. The bytes live in whole pages, never changed once read,
+ * so they can be handed to TCP without a copy (sendpage_ok() pages; TCP
+ * takes its own page references, so eviction never pulls a page from under
+ * a segment still queued). A file that fits in one page is instead copied
+ * out together with the head in a single sendmsg (see conn.c): for so few
+ * bytes a copy is cheaper than page references.
  *
  * Never stale: every request still looks the path up (which it must anyway,
  * to honour permissions, symlinks and the root), and an entry is used only
@@ -22,6 +27,7 @@
 #include <linux/file.h>
 #include <linux/hash.h>
 #include <linux/jhash.h>
+#include <linux/mm.h>
 #include <linux/rculist.h>
 #include <linux/slab.h>
 #include <linux/stat.h>
@@ -42,7 +48,8 @@ struct khttpd_cache_entry {
 	struct khttpd_file_meta meta;
 	size_t key_len;
 	char *key;			/* inside this allocation */
-	char data[];			/* meta.size bytes, then the key */
+	unsigned int npages;
+	struct page *pages[];		/* meta.size bytes; then the key */
 };
 
 static u32 khttpd_cache_hash(const char *key, size_t len)
@@ -59,15 +66,28 @@ static bool khttpd_cache_fresh(const struct khttpd_cache_entry *e,
 	       e->meta.mtime_nsec == stat->mtime.tv_nsec;
 }
 
+static void khttpd_cache_free(struct khttpd_cache_entry *e)
+{
+	unsigned int i;
+
+	/* Readers under RCU look only at the entry, never at its pages. */
+	for (i = 0; i < e->npages; i++)
+		put_page(e->pages[i]);
+	kvfree_rcu(e, rcu);
+}
+
 void khttpd_cache_put(struct khttpd_cache_entry *e)
 {
 	if (refcount_dec_and_test(&e->ref))
-		kvfree_rcu(e, rcu);
+		khttpd_cache_free(e);
 }
 
-const char *khttpd_cache_data(const struct khttpd_cache_entry *e)
+/* The page holding byte off of the file, and where in it off lies. */
+struct page *khttpd_cache_page(const struct khttpd_cache_entry *e, u64 off,
+			       unsigned int *page_off)
 {
-	return e->data;
+	*page_off = offset_in_page(off);
+	return e->pages[off >> PAGE_SHIFT];
 }
 
 /* The entry for key if it still describes the file stat describes. */
@@ -105,7 +125,7 @@ static void khttpd_cache_unlink(struct khttpd_cache *cache,
 	lockdep_assert_held(&cache->lock);
 	hlist_del_rcu(&e->hnode);
 	list_del(&e->clock);
-	cache->bytes -= e->meta.size;
+	cache->bytes -= (size_t)e->npages << PAGE_SHIFT;
 	cache->entries--;
 	khttpd_cache_put(e);
 }
@@ -129,22 +149,39 @@ static void khttpd_cache_evict(struct khttpd_cache *cache, size_t need)
 	}
 }
 
-/* Read the whole file into e->data; false if it is not what stat said. */
+/*
+ * Read the whole file into the entry's pages (allocating them); false if it
+ * is not what stat said.
+ */
 static bool khttpd_cache_read(struct khttpd_cache_entry *e,
 			      const struct path *path)
 {
 	struct file *file;
+	struct page *page;
 	loff_t pos = 0;
+	size_t want;
 	ssize_t n;
+	void *buf;
 
 	file = dentry_open(path, O_RDONLY | O_LARGEFILE, current_cred());
 	if (IS_ERR(file))
 		return false;
 	while (pos < e->meta.size) {
-		n = kernel_read(file, e->data + pos, e->meta.size - pos, &pos);
-		if (n <= 0)
+		page = alloc_page(GFP_KERNEL | __GFP_NOWARN);
+		if (!page)
 			break;
+		e->pages[e->npages++] = page;
+		buf = page_address(page);
+		want = min_t(u64, PAGE_SIZE, e->meta.size - pos);
+		while (want) {
+			n = kernel_read(file, buf, want, &pos);
+			if (n <= 0)
+				goto out;
+			buf += n;
+			want -= n;
+		}
 	}
+out:
 	fput(file);
 	return pos == e->meta.size;
 }
@@ -161,11 +198,13 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 {
 	struct khttpd_cache_entry *e, *old;
 	struct hlist_head *bucket;
+	size_t npages;
 
 	if (!cache->buckets || stat->size > cache->max_file ||
-	    stat->size > cache->max_bytes)
+	    PAGE_ALIGN(stat->size) > cache->max_bytes)
 		return NULL;
-	e = kvmalloc(struct_size(e, data, stat->size + len),
+	npages = DIV_ROUND_UP(stat->size, PAGE_SIZE);
+	e = kvmalloc(struct_size(e, pages, npages) + len,
 		     GFP_KERNEL | __GFP_NOWARN);
 	if (!e)
 		return NULL;
@@ -177,13 +216,14 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 		.mtime_sec = stat->mtime.tv_sec,
 		.mtime_nsec = stat->mtime.tv_nsec,
 	};
-	e->key = e->data + stat->size;
+	e->key = (char *)&e->pages[npages];
 	e->key_len = len;
 	memcpy(e->key, key, len);
 	e->referenced = false;
+	e->npages = 0;
 	/* Changed while being read: serve it uncached this time. */
 	if (!khttpd_cache_read(e, path)) {
-		kvfree(e);
+		khttpd_cache_free(e);
 		return NULL;
 	}
 	refcount_set(&e->ref, 2);	/* the table's and the caller's */
@@ -197,10 +237,10 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 			break;
 		}
 	}
-	khttpd_cache_evict(cache, e->meta.size);
+	khttpd_cache_evict(cache, npages << PAGE_SHIFT);
 	hlist_add_head_rcu(&e->hnode, bucket);
 	list_add_tail(&e->clock, &cache->clock);
-	cache->bytes += e->meta.size;
+	cache->bytes += npages << PAGE_SHIFT;
 	cache->entries++;
 	spin_unlock(&cache->lock);
 	return e;

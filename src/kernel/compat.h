@@ -40,4 +40,34 @@ int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
 #define KHTTPD_WQ_PERCPU 0
 #endif
 
+/*
+ * Send len bytes of page at offset without copying them (TCP takes a page
+ * reference). ->sendpage is gone from 6.5, where sendmsg does the same with
+ * MSG_SPLICE_PAGES. Not chosen by #ifdef MSG_SPLICE_PAGES: Debian's 6.1
+ * defines it without honouring it in TCP.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#include <linux/bvec.h>
+#include <linux/uio.h>
+
+static inline int khttpd_compat_send_page(struct socket *sock,
+					  struct page *page, int offset,
+					  size_t len, int flags)
+{
+	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
+	struct bio_vec bvec;
+
+	bvec_set_page(&bvec, page, len, offset);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, len);
+	return sock_sendmsg(sock, &msg);
+}
+#else
+static inline int khttpd_compat_send_page(struct socket *sock,
+					  struct page *page, int offset,
+					  size_t len, int flags)
+{
+	return kernel_sendpage(sock, page, offset, len, flags);
+}
+#endif
+
 #endif /* KHTTPD_COMPAT_H */

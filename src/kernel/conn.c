@@ -197,6 +197,30 @@ static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn)
 	return KHTTPD_STEP_PROGRESS;
 }
 
+/* A cached file's pages go to TCP as they are, a page per call. */
+static noinline enum khttpd_step khttpd_conn_send_pages(struct khttpd_conn *conn)
+{
+	struct khttpd_tx *tx = &conn->tx;
+	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+	unsigned int off;
+	struct page *page;
+	size_t len;
+	int ret;
+
+	page = khttpd_cache_page(tx->cached, tx->pos, &off);
+	len = min_t(u64, PAGE_SIZE - off, tx->end - tx->pos);
+	if (tx->pos + len < tx->end)
+		flags |= MSG_MORE;
+	ret = khttpd_compat_send_page(conn->sock, page, off, len, flags);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	if (ret <= 0)
+		return KHTTPD_STEP_CLOSE;
+	tx->pos += ret;
+	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
+	return KHTTPD_STEP_PROGRESS;
+}
+
 /* The next piece of a generated body (a listing), or its end. */
 static void khttpd_conn_next_piece(struct khttpd_tx *tx)
 {
@@ -234,6 +258,8 @@ static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 
 	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len)
 		step = khttpd_conn_send_mem(conn);
+	else if (tx->pos < tx->end && tx->cached)
+		step = khttpd_conn_send_pages(conn);
 	else if (tx->pos < tx->end)
 		step = khttpd_conn_send_body(conn);
 	else if (tx->listing)
@@ -290,7 +316,7 @@ static void khttpd_conn_trace_request(struct khttpd_conn *conn,
 		body = tx->end - tx->pos;
 	} else if (tx->cached) {
 		source = 2;
-		body = tx->piece_len;
+		body = tx->piece_len + (tx->end - tx->pos);
 	} else if (tx->listing) {
 		source = 3;
 	}

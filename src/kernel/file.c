@@ -11,6 +11,7 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/mm.h>
 #include <linux/stat.h>
 #include <linux/string.h>
 
@@ -77,9 +78,18 @@ static bool khttpd_file_stage_cached(struct khttpd_server *srv,
 			return false;
 	}
 	tx->cached = e;
-	tx->piece = khttpd_cache_data(e) + range->first;
-	tx->piece_len = range->last - range->first + 1;
-	tx->piece_off = 0;
+	if (stat->size <= PAGE_SIZE) {
+		/* One page: copied out with the head in one sendmsg. */
+		unsigned int off;
+
+		tx->piece = page_address(khttpd_cache_page(e, range->first,
+							    &off)) + off;
+		tx->piece_len = range->last - range->first + 1;
+		tx->piece_off = 0;
+	} else {
+		tx->pos = range->first;
+		tx->end = range->last + 1;
+	}
 	return true;
 }
 

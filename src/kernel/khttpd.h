@@ -51,7 +51,7 @@ struct khttpd_cache {
 	spinlock_t lock;
 	struct hlist_head *buckets;	/* NULL: cache disabled */
 	struct list_head clock;		/* eviction order, under lock */
-	size_t bytes;			/* file bytes held, under lock */
+	size_t bytes;			/* page bytes held, under lock */
 	unsigned int entries;		/* under lock */
 	size_t max_bytes;
 	size_t max_file;
@@ -109,9 +109,10 @@ struct khttpd_cache_entry;
 
 /*
  * What one response needs sent, staged by http.c and drained by conn.c:
- * head[head_off..head_len) first, then the body: file bytes [pos, end)
- * spliced, or from memory: a cached file, or a listing's pieces
- * (piece[piece_off..piece_len) at a time).
+ * head[head_off..head_len) first, then the body, one of: bytes [pos, end)
+ * of file, spliced; bytes [pos, end) of a cached file's pages, zero-copy;
+ * or memory copied out with the head, piece[piece_off..piece_len): a
+ * cached file that fits in one page, or a listing's pieces one at a time.
  */
 struct khttpd_tx {
 	char head[KHTTPD_TX_HEAD_SIZE];
@@ -174,7 +175,8 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 					     const char *key, size_t len,
 					     const struct path *path,
 					     const struct kstat *stat);
-const char *khttpd_cache_data(const struct khttpd_cache_entry *e);
+struct page *khttpd_cache_page(const struct khttpd_cache_entry *e, u64 off,
+			       unsigned int *page_off);
 void khttpd_cache_put(struct khttpd_cache_entry *e);
 
 /* stats.c */

@@ -148,3 +148,21 @@ def test_threshold_boundary_sizes_exact(srv, size):
     put(srv, "cache-h-%d.bin" % size, data)
     for _ in range(2):
         assert fetch(srv, "cache-h-%d.bin" % size).body == data
+
+
+@pytest.mark.parametrize("first,last", [(0, 16383), (4000, 9000), (4095, 4096),
+                                        (8192, 12287), (16000, 16383)])
+def test_cached_pages_ranges_cross_page_boundaries(srv, first, last):
+    """Files over a page are sent from the cache's pages without a copy,
+    page by page: every slice, across page boundaries, must be exact."""
+    data = os.urandom(16384)
+    put(srv, "cache-pages-%d.bin" % first, data)
+    fetch(srv, "cache-pages-%d.bin" % first)          # fill
+    before = stats()
+    r = fetch(srv, "cache-pages-%d.bin" % first,
+              headers={"Range": "bytes=%d-%d" % (first, last)})
+    after = stats()
+    assert r.status == 206
+    assert r.body == data[first:last + 1]
+    assert after["cache_hits"] - before["cache_hits"] == 1
+    assert after["body_bytes_spliced"] == before["body_bytes_spliced"]
