@@ -146,11 +146,7 @@ extern "C" void khttpd_format_date(int64_t unix_time,
 	put2(out + 12, year / 100);
 	put2(out + 14, year % 100);
 	out[16] = ' ';
-	put2(out + 17, secs / 3600);
-	out[19] = ':';
-	put2(out + 20, secs / 60 % 60);
-	out[22] = ':';
-	put2(out + 23, secs % 60);
+	put_hms(out + 17, secs);
 	copy_bytes(out + 25, " GMT", 4);
 }
 

@@ -102,11 +102,7 @@ void put_stamp(writer &w, int64_t t)
 	out[7] = '-';
 	put2(out + 8, c.day);
 	out[10] = ' ';
-	put2(out + 11, secs / 3600);
-	out[13] = ':';
-	put2(out + 14, secs / 60 % 60);
-	out[16] = ':';
-	put2(out + 17, secs % 60);
+	put_hms(out + 11, secs);
 	w.put(out, stamp_len);
 }
 

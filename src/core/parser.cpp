@@ -373,17 +373,8 @@ long parse_content_length(const char *v, size_t n, khttpd_request *req)
 {
 	uint64_t value = 0;
 
-	if (n == 0)
+	if (!parse_u64(v, n, &value))
 		return BAD_REQUEST;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = static_cast<unsigned char>(v[i]);
-		if (!is_digit(c))
-			return BAD_REQUEST;
-		unsigned d = c - '0';
-		if (value > (UINT64_MAX - d) / 10)
-			return BAD_REQUEST;
-		value = value * 10 + d;
-	}
 	if (req->has_content_length && req->content_length != value)
 		return BAD_REQUEST;
 	req->has_content_length = 1;

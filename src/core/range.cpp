@@ -36,26 +36,6 @@ struct range_spec {
 	uint64_t last;		/* b */
 };
 
-/* 1*DIGIT filling all of p[0..n); false when empty, not digits or too big. */
-bool parse_u64(const char *p, size_t n, uint64_t *out)
-{
-	uint64_t v = 0;
-
-	if (n == 0)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = static_cast<unsigned char>(p[i]);
-		if (!is_digit(c))
-			return false;
-		unsigned d = c - '0';
-		if (v > (UINT64_MAX - d) / 10)
-			return false;
-		v = v * 10 + d;
-	}
-	*out = v;
-	return true;
-}
-
 /* int-range = first-pos "-" [ last-pos ]; suffix-range = "-" suffix-length */
 bool parse_spec(const char *p, size_t n, range_spec *spec)
 {

@@ -194,6 +194,16 @@ constexpr void put2(char *p, unsigned v)
 	p[1] = static_cast<char>('0' + v % 10);
 }
 
+/* "HH:MM:SS" (8 bytes) for the seconds into a day. */
+constexpr void put_hms(char *p, unsigned secs)
+{
+	put2(p, secs / 3600);
+	p[2] = ':';
+	put2(p + 3, secs / 60 % 60);
+	p[5] = ':';
+	put2(p + 6, secs % 60);
+}
+
 /*
  * A bounded output cursor: never stores at or past cap. Once something
  * does not fit it stays failed, and result() reports -1 instead of a
@@ -269,6 +279,26 @@ private:
 	size_t pos_;
 	bool ok_ = true;
 };
+
+/* 1*DIGIT filling all of p[0..n); false when empty, not digits or too big. */
+constexpr bool parse_u64(const char *p, size_t n, uint64_t *out)
+{
+	uint64_t v = 0;
+
+	if (n == 0)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = static_cast<unsigned char>(p[i]);
+		if (!is_digit(c))
+			return false;
+		unsigned d = c - '0';
+		if (v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return true;
+}
 
 } /* namespace */
 

@@ -109,16 +109,10 @@ static void khttpd_conn_write_space(struct sock *sk)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
+/* A reset or FIN shows up as an error or EOF on the next receive. */
 static void khttpd_conn_state_change(struct sock *sk)
 {
-	struct khttpd_conn *conn;
-
-	/* A reset or FIN shows up as an error or EOF on the next receive. */
-	read_lock_bh(&sk->sk_callback_lock);
-	conn = sk->sk_user_data;
-	if (likely(conn))
-		queue_work(conn->srv->wq, &conn->io_work);
-	read_unlock_bh(&sk->sk_callback_lock);
+	khttpd_conn_data_ready(sk);
 }
 
 static void khttpd_conn_tx_reset(struct khttpd_conn *conn)

@@ -32,3 +32,21 @@ inline std::string S(khttpd_str s)
 {
 	return s.len ? std::string(s.ptr, s.len) : std::string();
 }
+
+inline khttpd_str Str(const char *s)
+{
+	return khttpd_str{s, std::strlen(s)};
+}
+
+// A keep-alive HTTP/1.1 response dated 1994-11-06 08:49:37 GMT, without
+// Last-Modified: the starting point of the response-head tests.
+inline khttpd_response Base(int status)
+{
+	khttpd_response r{};
+	r.status = status;
+	r.keep_alive = 1;
+	r.version_minor = 1;
+	r.date = 784111777;
+	r.last_modified = -1;
+	return r;
+}

@@ -8,22 +8,6 @@
 
 namespace {
 
-khttpd_str Str(const char *s)
-{
-	return khttpd_str{s, std::char_traits<char>::length(s)};
-}
-
-khttpd_response Base(int status)
-{
-	khttpd_response r{};
-	r.status = status;
-	r.keep_alive = 1;
-	r.version_minor = 1;
-	r.date = 784111777;
-	r.last_modified = -1;
-	return r;
-}
-
 // The head, checked to fit an exactly-sized buffer and not one byte less.
 std::string Head(const khttpd_response &r)
 {
