@@ -11,6 +11,8 @@
 #   make stop       stop the guest started by make run
 #   make bench      khttpd vs twin vs nginx in a QEMU guest (~20 min) -> docs/bench/
 #   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
+#   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
+#   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
 
 # Debian's generic kernel headers are what the QEMU guest runs; prefer the
 # running kernel's build tree when it has one (a real machine).
@@ -46,7 +48,7 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 
 .PHONY: all module userspace unit check run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps
+	bench-tools bench-deps trace profile
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -54,7 +56,7 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 all: module userspace
 
 help:
-	@sed -n '3,13p' Makefile
+	@sed -n '3,15p' Makefile
 
 module:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at KDIR=$(KDIR);" \
@@ -147,6 +149,17 @@ bench: bench-deps bench-tools
 
 bench-smoke: bench-tools
 	KHTTPD_BENCH_CMD="make bench-smoke" scripts/bench.sh --smoke
+
+# Tracing and profiling in a QEMU guest (scripts/trace.sh, docs/profiling.md).
+# trace-cmd, perf, wrk and nginx come with the bench package group.
+FILE ?= 1k
+SERVER ?= khttpd
+
+trace: bench-deps module $(BUILD)/htstress
+	scripts/trace.sh
+
+profile: bench-deps module $(if $(filter twin,$(SERVER)),$(BUILD)/twin)
+	scripts/trace.sh profile --file $(FILE) --server $(SERVER)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -6,8 +6,9 @@
 # dpkg-query reports a package missing. Works as root, or through sudo.
 #
 #   scripts/deps.sh          the base set (build, unit tests, fuzzing, QEMU)
-#   scripts/deps.sh bench    also what `make bench` needs: nginx to compare
-#                            against, gnuplot for the chart, wrk
+#   scripts/deps.sh bench    also what `make bench`, `make trace` and
+#                            `make profile` need: nginx to compare against,
+#                            gnuplot for the chart, wrk, trace-cmd, perf
 
 set -euo pipefail
 
@@ -22,7 +23,7 @@ PACKAGES=(
 )
 
 # Optional package groups, named on the command line.
-BENCH_PACKAGES=(nginx gnuplot-nox wrk)
+BENCH_PACKAGES=(nginx gnuplot-nox wrk trace-cmd linux-perf)
 
 for group in "$@"; do
 	case $group in
