@@ -35,8 +35,13 @@ static int __init khttpd_init(void)
 
 	/*
 	 * Per-CPU: a connection's work runs on the CPU whose softirq saw its
-	 * packets, which keeps its socket and buffers cache-hot. Workers never
-	 * block on clients, so the default max_active is plenty.
+	 * packets, which keeps its socket and buffers cache-hot. Measured in
+	 * the 2-vCPU guest (wrk -t2 -c32, keep-alive, 3 runs each, medians):
+	 * per-CPU 27.2k req/s on 1 KiB and 13.1k on 16 KiB, unbound 22.6k and
+	 * 10.8k (unbound_wq=1 switches, for measuring again elsewhere).
+	 * Workers never block on clients, so the default max_active is plenty:
+	 * a worker runs until its budget is spent, and concurrency management
+	 * only starts another when one sleeps (in a VFS lookup, say).
 	 */
 	srv->wq = alloc_workqueue(KBUILD_MODNAME,
 				  srv->cfg.unbound_wq ? WQ_UNBOUND :
