@@ -2,10 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # What `make check` runs once the dependencies are installed: build, unit
-# tests, fuzz smoke test and the integration suite in a QEMU guest. Every
-# stage runs even when an earlier one failed, except integration, which
-# needs the build; a summary with PASS/FAIL and durations comes at the end,
-# and the exit status is non-zero if any stage failed.
+# tests, fuzz smoke test, the twin's suite, the integration suite in a QEMU
+# guest and a benchmark smoke run there. Every stage runs even when an
+# earlier one failed, except those in the guest, which need the build; a
+# summary with PASS/FAIL and durations comes at the end, and the exit status
+# is non-zero if any stage failed.
 
 set -uo pipefail
 
@@ -54,8 +55,12 @@ stage twin /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/twin
 
 if [ $build_ok -eq 1 ]; then
 	stage integration scripts/vm.sh run -- scripts/guest-integration.sh
+	# htstress and wrk against the module and the twin in the guest: any
+	# error, non-2xx or wrong byte fails it (figures come from make bench).
+	stage bench-smoke make bench-smoke
 else
 	skip integration "the build failed"
+	skip bench-smoke "the build failed"
 	failed=1
 fi
 
