@@ -208,3 +208,44 @@ def test_kernel_log_clean(khttpd):
     bad = khttpd.kmsg.bad_lines()
     assert not bad, "kernel log:\n" + "\n".join(bad)
 
+
+
+def test_wget_mirrors_sample_site(srv, tmp_path):
+    """`wget -r` of the sample site, crawled from / through its links,
+    reproduces every file of www/ byte for byte."""
+    import shutil
+    import subprocess
+    if not shutil.which("wget"):
+        pytest.skip("wget not installed")
+    www = os.path.realpath(www_dir())
+    want = {}
+    for d, _, names in os.walk(www):
+        for n in names:
+            p = os.path.join(d, n)
+            if os.path.isfile(p) and not os.path.islink(p):
+                with open(p, "rb") as f:
+                    want[os.path.relpath(p, www)] = f.read()
+    srv.rmmod()
+    srv.insmod(root=www)
+    try:
+        dest = tmp_path / "mirror"
+        proc = subprocess.run(
+            ["wget", "-r", "-nH", "--no-verbose", "-e", "robots=off",
+             # /docs answers 301 to /docs/: name the file after the target.
+             "--trust-server-names",
+             "-T", "60", "-t", "1", "-P", str(dest), srv.url("/")],
+            capture_output=True, text=True, timeout=180)
+        # 8: the site links to a page that does not exist on purpose (404).
+        assert proc.returncode in (0, 8), proc.stderr[-3000:]
+        got = {}
+        for d, _, names in os.walk(dest):
+            for n in names:
+                p = os.path.join(d, n)
+                with open(p, "rb") as f:
+                    got[os.path.relpath(p, dest)] = f.read()
+        assert sorted(got) == sorted(want), proc.stderr[-3000:]
+        for name, data in want.items():
+            assert got[name] == data, name
+    finally:
+        srv.rmmod()
+        srv.insmod()
