@@ -1047,10 +1047,12 @@ step conn_step(conn *c)
 		return step::WAIT;
 	if (ret <= 0)
 		return step::CLOSE;
+	/* As the module: a head's deadline runs from its first byte. */
+	if (!c->rx_len || c->discard)
+		touch(c, int64_t(cfg.timeout_secs) * 1000);
 	c->rx_len += size_t(ret);
 	c->rx_parsed = false;
 	discard_buffered(c);
-	touch(c, int64_t(cfg.timeout_secs) * 1000);
 	return step::PROGRESS;
 }
 

@@ -384,10 +384,16 @@ static enum khttpd_step khttpd_conn_step(struct khttpd_conn *conn)
 		return KHTTPD_STEP_WAIT;
 	if (ret <= 0)
 		return KHTTPD_STEP_CLOSE;	/* EOF or error */
+	/*
+	 * A request head must be complete within the timeout of its first
+	 * byte: bytes dribbled in slowly do not extend it (slowloris). A body
+	 * being discarded is progress like a response being sent.
+	 */
+	if (!conn->rx_len || conn->discard)
+		khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
 	conn->rx_len += ret;
 	conn->rx_parsed = false;
 	khttpd_conn_discard_buffered(conn);
-	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
 	return KHTTPD_STEP_PROGRESS;
 }
 

@@ -249,3 +249,47 @@ def test_wget_mirrors_sample_site(srv, tmp_path):
     finally:
         srv.rmmod()
         srv.insmod()
+
+
+def test_timeout_idle_and_slowloris(srv):
+    """With timeout=2: an idle keep-alive connection is closed after about
+    2 s, and so is a client dribbling a request head a byte at a time, whose
+    deadline runs from the head's first byte, not from its last."""
+    srv.rmmod()
+    srv.insmod(extra=["timeout=2"])
+    try:
+        idle = socket.create_connection((srv.host, srv.port), timeout=10)
+        slow = socket.create_connection((srv.host, srv.port), timeout=10)
+        head = b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n" + b"X-Pad: " + \
+            b"a" * 200
+        t0 = time.monotonic()
+        closed = None
+        for i in range(len(head)):
+            try:
+                slow.sendall(head[i:i + 1])
+            except OSError:
+                closed = time.monotonic() - t0
+                break
+            time.sleep(0.05)
+            if time.monotonic() - t0 > 8:
+                break
+        if closed is None:
+            # The server may have closed without the send failing yet.
+            slow.settimeout(3)
+            try:
+                data = slow.recv(100)
+            except OSError:
+                data = b""
+            assert data == b"", "slow head answered: %r" % data[:100]
+            closed = time.monotonic() - t0
+        assert closed < 7, "dribbled head kept the connection %.1f s" % closed
+        idle.settimeout(6)
+        t1 = time.monotonic()
+        assert idle.recv(1) == b""
+        assert time.monotonic() - t1 < 6
+        idle.close()
+        slow.close()
+        srv.assert_alive()
+    finally:
+        srv.rmmod()
+        srv.insmod()
