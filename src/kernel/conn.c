@@ -487,9 +487,6 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->rx_parsed = false;
 	conn->discard = 0;
 	conn->requests = 0;
-	conn->tx.file = NULL;
-	conn->tx.listing = NULL;
-	conn->tx.cached = NULL;
 	khttpd_conn_tx_reset(conn);
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
@@ -571,6 +568,24 @@ void khttpd_conns_close_all(struct khttpd_server *srv)
 	wait_event(srv->conns_empty, READ_ONCE(srv->nconns) == 0);
 }
 
+/*
+ * A connection returns to the cache with nothing staged (its release ends
+ * with khttpd_conn_tx_reset()), which is the state this constructor gives a
+ * new object. Having a constructor also spares init_on_alloc kernels from
+ * zeroing 16 KiB on every accept, on the one accept thread: measured at
+ * 2.8% of all CPU with one connection per request. Nothing depends on the
+ * zeroing: khttpd_conn_start() sets every field, and the buffers are only
+ * read where they have been written.
+ */
+static void khttpd_conn_ctor(void *obj)
+{
+	struct khttpd_conn *conn = obj;
+
+	conn->tx.file = NULL;
+	conn->tx.listing = NULL;
+	conn->tx.cached = NULL;
+}
+
 int khttpd_conns_init(struct khttpd_server *srv)
 {
 	mutex_init(&srv->conns_lock);
@@ -578,7 +593,10 @@ int khttpd_conns_init(struct khttpd_server *srv)
 	srv->nconns = 0;
 	init_waitqueue_head(&srv->conns_empty);
 
-	srv->conn_cache = KMEM_CACHE(khttpd_conn, 0);
+	srv->conn_cache = kmem_cache_create(KBUILD_MODNAME "_conn",
+					    sizeof(struct khttpd_conn),
+					    __alignof__(struct khttpd_conn), 0,
+					    khttpd_conn_ctor);
 	if (!srv->conn_cache)
 		return -ENOMEM;
 	return 0;
