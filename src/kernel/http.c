@@ -33,23 +33,33 @@ void khttpd_http_response_init(struct khttpd_response *resp, int status,
 	resp->last_modified = -1;
 }
 
-/* Heads without a generated body; they always fit in tx->head. */
-static void khttpd_http_count(int status)
+/* The Date of the response about to be written into tx->head. */
+static void khttpd_http_date(struct khttpd_response *resp,
+			     struct khttpd_tx *tx)
 {
-	if (status >= 200 && status < 600)
-		khttpd_stat_inc(KHTTPD_STAT_STATUS_2XX + status / 100 - 2);
+	khttpd_date_now(tx->date);
+	resp->date_str = tx->date;
 }
 
+/* Record the status of the response staged in tx. */
+static void khttpd_http_count(const struct khttpd_response *resp,
+			      struct khttpd_tx *tx)
+{
+	tx->status = resp->status;
+	if (resp->status >= 200 && resp->status < 600)
+		khttpd_stat_inc(KHTTPD_STAT_STATUS_2XX +
+				resp->status / 100 - 2);
+}
+
+/* Heads without a generated body; they always fit in tx->head. */
 void khttpd_http_stage_head(struct khttpd_response *resp,
 			    struct khttpd_tx *tx)
 {
 	long n;
 
-	khttpd_http_count(resp->status);
-	tx->status = resp->status;
-	khttpd_date_now(tx->date);
-	resp->date_str = tx->date;
+	khttpd_http_date(resp, tx);
 	n = khttpd_response_head(tx->head, sizeof(tx->head), resp);
+	khttpd_http_count(resp, tx);
 
 	if (WARN_ON_ONCE(n < 0))
 		n = 0;
@@ -67,17 +77,16 @@ void khttpd_http_stage_error(struct khttpd_response *resp,
 
 	if (resp->status == 405 || resp->status == 501)
 		resp->allow = khttpd_cstr(KHTTPD_ALLOW);
-	khttpd_date_now(tx->date);
-	resp->date_str = tx->date;
+	khttpd_http_date(resp, tx);
 	n = khttpd_response_error(tx->head, sizeof(tx->head), resp, head_only);
 	if (n < 0) {
 		/* Only a huge Location can overflow; give up on it. */
 		khttpd_http_response_init(resp, 500, NULL);
+		khttpd_http_date(resp, tx);
 		n = khttpd_response_error(tx->head, sizeof(tx->head), resp,
 					  head_only);
 	}
-	khttpd_http_count(resp->status);
-	tx->status = resp->status;
+	khttpd_http_count(resp, tx);
 	tx->head_len = n;
 	tx->head_off = 0;
 	/* After a malformed request the client cannot be trusted to resync. */
@@ -149,11 +158,13 @@ static void khttpd_http_options(const struct khttpd_request *req,
 
 /*
  * A directory asked for with its trailing slash: its index.html, else a
- * listing. rel (with room for "/index.html") names the directory.
+ * listing. rel (with room for "/index.html") names the directory, dir is
+ * it looked up; the reference on dir is consumed.
  */
 static void khttpd_http_directory(struct khttpd_server *srv,
 				  const struct khttpd_request *req, char *rel,
-				  size_t len, struct khttpd_tx *tx)
+				  size_t len, struct path *dir,
+				  struct khttpd_tx *tx)
 {
 	struct path path;
 	struct kstat stat;
@@ -161,12 +172,15 @@ static void khttpd_http_directory(struct khttpd_server *srv,
 
 	strcpy(rel + len, len ? "/" KHTTPD_INDEX : KHTTPD_INDEX);
 	err = khttpd_vfs_lookup_stat(&srv->root, rel, &path, &stat);
-	if (err == -ENOENT) {
+	if (err == -ENOENT && srv->cfg.listing) {
 		rel[len] = '\0';
-		if (srv->cfg.listing)
-			khttpd_listing_respond(srv, req, rel, tx);
-		else
-			khttpd_http_error(403, req, tx);
+		khttpd_listing_respond(srv, req, rel, dir, tx);
+		path_put(dir);
+		return;
+	}
+	path_put(dir);
+	if (err == -ENOENT) {
+		khttpd_http_error(403, req, tx);
 		return;
 	}
 	if (err) {
@@ -203,11 +217,12 @@ static noinline void khttpd_http_get(struct khttpd_server *srv,
 	}
 
 	if (S_ISDIR(stat.mode)) {
+		if (dir_slash) {
+			khttpd_http_directory(srv, req, rel, len, &path, tx);
+			return;
+		}
 		path_put(&path);
-		if (dir_slash)
-			khttpd_http_directory(srv, req, rel, len, tx);
-		else
-			khttpd_http_redirect_dir(req, rel, PATH_MAX, tx);
+		khttpd_http_redirect_dir(req, rel, PATH_MAX, tx);
 		return;
 	}
 	if (dir_slash) {

@@ -99,8 +99,6 @@ void khttpd_sweeper_stop(struct khttpd_server *srv);
 
 /* vfs.c */
 int khttpd_vfs_root_open(const char *name, struct path *root);
-int khttpd_vfs_lookup(const struct path *root, const char *rel,
-		      struct path *out);
 int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
 			   struct path *out, struct kstat *stat);
 
@@ -159,7 +157,8 @@ void khttpd_file_respond(struct khttpd_server *srv,
 /* listing.c */
 void khttpd_listing_respond(struct khttpd_server *srv,
 			    const struct khttpd_request *req,
-			    const char *rel, struct khttpd_tx *tx);
+			    const char *rel, const struct path *dir,
+			    struct khttpd_tx *tx);
 bool khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
 			 size_t *len);
 void khttpd_listing_free(struct khttpd_listing *listing);

@@ -144,23 +144,19 @@ static int khttpd_listing_cmp(void *priv, const struct list_head *a,
 	return strcmp(ia->name, ib->name);
 }
 
-static int khttpd_listing_read(struct khttpd_listing *l, const char *rel)
+static int khttpd_listing_read(struct khttpd_listing *l,
+			       const struct path *path)
 {
 	struct khttpd_listing_reader rd = {
 		.ctx.actor = khttpd_listing_actor,
 		.listing = l,
 	};
 	struct khttpd_listing_item *item;
-	struct path path;
 	struct file *dir;
 	unsigned int before;
 	int err;
 
-	err = khttpd_vfs_lookup(&l->srv->root, rel, &path);
-	if (err)
-		return err;
-	dir = dentry_open(&path, O_RDONLY | O_DIRECTORY, current_cred());
-	path_put(&path);
+	dir = dentry_open(path, O_RDONLY | O_DIRECTORY, current_cred());
 	if (IS_ERR(dir))
 		return PTR_ERR(dir);
 	/* As getdents does: a file system may return a directory in parts. */
@@ -288,10 +284,14 @@ bool khttpd_listing_next(struct khttpd_listing *l, const char **buf,
 	return true;
 }
 
-/* rel (NUL-terminated, "" for the root) names a directory beneath root. */
+/*
+ * rel (NUL-terminated, "" for the root) names a directory beneath root;
+ * dir is that directory, already looked up.
+ */
 void khttpd_listing_respond(struct khttpd_server *srv,
 			    const struct khttpd_request *req,
-			    const char *rel, struct khttpd_tx *tx)
+			    const char *rel, const struct path *dir,
+			    struct khttpd_tx *tx)
 {
 	struct khttpd_response resp;
 	struct khttpd_listing *l;
@@ -326,7 +326,7 @@ void khttpd_listing_respond(struct khttpd_server *srv,
 	l->chunked = resp.chunked;
 	l->dir_len = strscpy(l->path, rel, PATH_MAX);
 
-	err = khttpd_listing_read(l, rel);
+	err = khttpd_listing_read(l, dir);
 	if (err) {
 		khttpd_listing_free(l);
 		khttpd_http_error(khttpd_http_errno_status(err), req, tx);

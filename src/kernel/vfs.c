@@ -39,8 +39,8 @@ int khttpd_vfs_root_open(const char *name, struct path *root)
 }
 
 /* rel is relative to root, NUL-terminated, "" for the root itself. */
-int khttpd_vfs_lookup(const struct path *root, const char *rel,
-		      struct path *out)
+static int khttpd_vfs_lookup(const struct path *root, const char *rel,
+			     struct path *out)
 {
 	return vfs_path_lookup(root->dentry, root->mnt, *rel ? rel : ".",
 			       LOOKUP_FOLLOW | LOOKUP_BENEATH, out);
