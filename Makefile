@@ -4,6 +4,8 @@
 # everything userspace (unit tests, fuzzers, tools) is built here into build/.
 #
 #   make            module + userspace
+#   make install    the module into /lib/modules/<ver>/updates + depmod
+#   make module-matrix  the module for every tested kernel installed
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
@@ -14,10 +16,16 @@
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
 
-# Debian's generic kernel headers are what the QEMU guest runs; prefer the
-# running kernel's build tree when it has one (a real machine).
-KVER ?= $(shell if [ -d /lib/modules/$$(uname -r)/build ]; then uname -r; \
-	else ls -1 /lib/modules 2>/dev/null | grep -- '-amd64$$' | sort -V | tail -n 1; fi)
+# The kernel to build for (scripts/kernel.sh says how it is chosen: the
+# running kernel when it has a build tree, else the newest generic one).
+# KVER= or KDIR= on the command line override; KDIR alone names its kernel.
+ifeq ($(origin KVER),undefined)
+ifeq ($(origin KDIR),undefined)
+KVER := $(shell scripts/kernel.sh bootable 2>/dev/null || scripts/kernel.sh default 2>/dev/null)
+else
+KVER := $(shell cat $(KDIR)/include/config/kernel.release 2>/dev/null)
+endif
+endif
 KDIR ?= /lib/modules/$(KVER)/build
 
 BUILD ?= build
@@ -46,7 +54,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 
-.PHONY: all module userspace unit check run stop deps \
+.PHONY: all module module-matrix install uninstall clean-module userspace unit check run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
 	bench-tools bench-deps trace profile
 .DEFAULT_GOAL := all
@@ -56,12 +64,35 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 all: module userspace
 
 help:
-	@sed -n '3,15p' Makefile
+	@sed -n '3,17p' Makefile
 
+# The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at KDIR=$(KDIR);" \
 		"run 'make deps' or pass KDIR=" >&2; exit 1; }
-	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+	@cxx=$$(scripts/kernel.sh cxx "$(KDIR)") || exit 1; \
+	echo "building khttpd.ko for $(KVER) with $$cxx"; \
+	$(MAKE) -C $(KDIR) M=$(CURDIR) KHTTPD_CXX=$$cxx modules
+
+# khttpd.ko for every installed kernel of the tested matrix, each in
+# build/kernels/<version>/ (scripts/build-module.sh).
+module-matrix:
+	@vers=$$(scripts/kernel.sh matrix); [ -n "$$vers" ] || \
+		{ echo "no kernel of the matrix is installed; run 'make deps'" >&2; exit 1; }; \
+	for v in $$vers; do scripts/build-module.sh $$v || exit 1; done
+
+# modules_install into /lib/modules/<ver>/updates (INSTALL_MOD_PATH= stages
+# elsewhere), then depmod, so that `modprobe khttpd` finds it.
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR) INSTALL_MOD_DIR=updates modules_install
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+
+uninstall:
+	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates/khttpd.ko*
+	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
+
+clean-module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
 
 userspace: $(BUILD)/unit_tests $(TOOLS)
 

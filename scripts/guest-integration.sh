@@ -28,8 +28,10 @@ baseline=$(mktemp)
 trap 'rm -f "$baseline"' EXIT
 dmesg >"$baseline"
 
+# KHTTPD_KO: the module to test (default ./khttpd.ko; make check passes
+# build/kernels/<ver>/khttpd.ko for each kernel of the matrix).
 # KHTTPD_REQUIRE=1: a missing module is a failure here, not a skip.
-export KHTTPD_KO=$PWD/khttpd.ko KHTTPD_REQUIRE=1
+export KHTTPD_KO=${KHTTPD_KO:-$PWD/khttpd.ko} KHTTPD_REQUIRE=1
 junit=()
 [ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/integration.xml")
 # no:cacheprovider: the repo is read-only in the guest.

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Build khttpd.ko for one kernel into a directory of its own, so that
+# modules for several kernels can exist side by side (kbuild's M= builds in
+# the source tree, and one tree holds objects for one kernel at a time).
+#
+#   scripts/build-module.sh KVER [OUT]
+#       copies Kbuild, src/ and include/ into OUT/tree (default
+#       build/kernels/KVER), builds there against /lib/modules/KVER/build
+#       with the matching g++, and leaves OUT/khttpd.ko. Unchanged sources
+#       are not copied again, so kbuild rebuilds only what changed.
+
+set -euo pipefail
+
+REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+KVER=${1:?usage: build-module.sh KVER [OUT]}
+OUT=${2:-$REPO/build/kernels/$KVER}
+KDIR=/lib/modules/$KVER/build
+
+[ -d "$KDIR" ] || { echo "build-module.sh: no build tree at $KDIR" >&2; exit 1; }
+cxx=$("$REPO/scripts/kernel.sh" cxx "$KDIR")
+
+mkdir -p "$OUT/tree"
+# Only sources: objects and .cmd files of an in-tree build belong to
+# whatever kernel that was built for.
+(cd "$REPO" && find Kbuild include src -type f \
+	\( -name Kbuild -o -name '*.[ch]' -o -name '*.cpp' \) -print0) |
+	(cd "$REPO" && cpio --null -pdmu --quiet "$OUT/tree")
+make -C "$KDIR" M="$OUT/tree" KHTTPD_CXX="$cxx" modules
+cp -f "$OUT/tree/khttpd.ko" "$OUT/khttpd.ko"
+echo "build-module.sh: $OUT/khttpd.ko (kernel $KVER, $cxx)"
