@@ -2,12 +2,23 @@
 /*
  * Every difference between the kernels khttpd builds for lives here, named
  * for the capability it stands for, so the rest of the module reads as if
- * there were only one kernel. Tested on 6.1; written for 6.5+ as well.
+ * there were only one kernel.
+ *
+ * Supported: 6.1 and newer. Tested on every run of make check: Debian's
+ * 6.1 LTS, 6.12 LTS and 6.12 PREEMPT_RT. Older kernels lack what the module
+ * is built on (iterate_dir actors returning bool, sockptr_t setsockopt,
+ * sock_set_reuseaddr and friends), so they are refused here rather than
+ * failing somewhere in the middle of the build.
  */
 #ifndef KHTTPD_COMPAT_H
 #define KHTTPD_COMPAT_H
 
 #include <linux/version.h>
+
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 1, 0)
+#error "khttpd needs Linux 6.1 or newer"
+#endif
+
 #include <linux/net.h>
 #include <linux/path.h>
 #include <linux/workqueue.h>

@@ -6,6 +6,9 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/inet.h>
+#include <linux/in.h>
+#include <linux/in6.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
@@ -14,6 +17,10 @@
 static unsigned int port = 8081;
 module_param(port, uint, 0444);
 MODULE_PARM_DESC(port, "TCP port to listen on, 1-65535 (default 8081)");
+
+static char *bind_addr = "";
+module_param_named(bind, bind_addr, charp, 0444);
+MODULE_PARM_DESC(bind, "address to serve on, an IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (default: every address, IPv6 and IPv4)");
 
 static unsigned int backlog = 1024;
 module_param(backlog, uint, 0444);
@@ -56,6 +63,41 @@ static int khttpd_config_range(const char *name, unsigned int val,
 	return -EINVAL;
 }
 
+/*
+ * bind= as a socket address with the port filled in. Empty means every
+ * address; the listener then tries one dual-stack IPv6 socket first.
+ */
+static int khttpd_config_addr(struct khttpd_config *cfg, const char *str,
+			      u16 port)
+{
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->addr;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->addr;
+	size_t len = str ? strlen(str) : 0;
+	const char *end;
+
+	memset(&cfg->addr, 0, sizeof(cfg->addr));
+	cfg->addr_any = !len;
+	if (!len)
+		return 0;
+	if (in4_pton(str, len, (u8 *)&sin->sin_addr.s_addr, -1, &end) &&
+	    end == str + len) {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons(port);
+		cfg->addr_len = sizeof(*sin);
+		return 0;
+	}
+	if (in6_pton(str, len, sin6->sin6_addr.s6_addr, -1, &end) &&
+	    end == str + len) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons(port);
+		cfg->addr_len = sizeof(*sin6);
+		return 0;
+	}
+	pr_err("bind=%s is not an IPv4 or IPv6 address literal (e.g. 127.0.0.1 or ::1)\n",
+	       str);
+	return -EINVAL;
+}
+
 int khttpd_config_load(struct khttpd_config *cfg)
 {
 	int err;
@@ -66,6 +108,9 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	      khttpd_config_range("max_conns", max_conns, 1, 1000000) ?:
 	      khttpd_config_range("cache_size", cache_size, 0, 65536) ?:
 	      khttpd_config_range("cache_file_max", cache_file_max, 0, 16384);
+	if (err)
+		return err;
+	err = khttpd_config_addr(cfg, bind_addr, port);
 	if (err)
 		return err;
 	if (!root || !*root) {

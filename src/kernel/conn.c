@@ -19,6 +19,7 @@
 #include <linux/net.h>
 #include <linux/splice.h>
 #include <linux/uio.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
 #include <net/tcp.h>
 
@@ -51,6 +52,13 @@ struct khttpd_conn {
 	struct list_head node;		/* on srv->conns, under conns_lock */
 	unsigned long flags;
 	unsigned long expires;		/* jiffies; read by the sweeper */
+
+	/* The client's address and port, for tracepoints; set at accept. */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
 
 	void (*saved_data_ready)(struct sock *sk);
 	void (*saved_write_space)(struct sock *sk);
@@ -314,7 +322,8 @@ static void khttpd_conn_trace_request(struct khttpd_conn *conn,
 	} else if (tx->listing) {
 		source = 3;
 	}
-	trace_khttpd_request(conn, req->method_name.ptr, req->method_name.len,
+	trace_khttpd_request(conn, &conn->peer.sa, req->method_name.ptr,
+			     req->method_name.len,
 			     req->target.ptr, req->target.len, tx->status, body,
 			     source);
 }
@@ -468,6 +477,29 @@ static void khttpd_conn_release_work(struct work_struct *work)
 		wake_up(&srv->conns_empty);
 }
 
+/*
+ * Where the client is, as tracepoints print it: an IPv4 client of the
+ * dual-stack listener reads as a v4-mapped IPv6 address and is shown as
+ * the IPv4 address it is.
+ */
+static void khttpd_conn_peer(struct khttpd_conn *conn)
+{
+	const struct in6_addr *a6 = &conn->peer.in6.sin6_addr;
+
+	memset(&conn->peer, 0, sizeof(conn->peer));
+	if (kernel_getpeername(conn->sock, &conn->peer.sa) < 0)
+		return;
+	if (conn->peer.sa.sa_family == AF_INET6 && ipv6_addr_v4mapped(a6)) {
+		__be16 port = conn->peer.in6.sin6_port;
+		__be32 v4 = a6->s6_addr32[3];
+
+		memset(&conn->peer, 0, sizeof(conn->peer));
+		conn->peer.in.sin_family = AF_INET;
+		conn->peer.in.sin_port = port;
+		conn->peer.in.sin_addr.s_addr = v4;
+	}
+}
+
 /* Called on the accept thread with a freshly accepted socket it hands over. */
 void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 {
@@ -491,6 +523,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
 	khttpd_conn_touch(conn, srv->cfg.timeout_secs * HZ);
+	khttpd_conn_peer(conn);
 
 	/* The splice path needs the socket as a file; it owns sock from now. */
 	file = sock_alloc_file(sock, O_NONBLOCK, NULL);
@@ -511,7 +544,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 		return;
 	}
 	khttpd_conns_link(srv, conn);
-	trace_khttpd_conn_open(conn, srv->nconns);
+	trace_khttpd_conn_open(conn, &conn->peer.sa, srv->nconns);
 	mutex_unlock(&srv->conns_lock);
 	khttpd_stat_inc(KHTTPD_STAT_ACCEPTED);
 

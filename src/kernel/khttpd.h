@@ -24,6 +24,7 @@
 #include <linux/percpu.h>
 #include <linux/stat.h>
 #include <linux/slab.h>
+#include <linux/socket.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
@@ -36,6 +37,9 @@
 
 struct khttpd_config {
 	unsigned int port;
+	bool addr_any;			/* no bind=: every address */
+	struct sockaddr_storage addr;	/* bind= with the port, if !addr_any */
+	int addr_len;
 	unsigned int backlog;
 	const char *root;
 	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
@@ -61,6 +65,7 @@ struct khttpd_server {
 	struct khttpd_config cfg;
 	struct path root;
 	struct socket *listen_sock;
+	struct sockaddr_storage listen_addr;	/* for the start-up line */
 	struct task_struct *accept_thread;
 	struct workqueue_struct *wq;
 	struct kmem_cache *conn_cache;

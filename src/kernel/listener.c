@@ -12,9 +12,12 @@
 
 #include <linux/delay.h>
 #include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/sockptr.h>
 #include <linux/kthread.h>
 #include <linux/net.h>
 #include <linux/sched.h>
+#include <net/ipv6.h>
 #include <net/sock.h>
 
 #include "compat.h"
@@ -48,18 +51,64 @@ static int khttpd_listener_thread(void *data)
 	return 0;
 }
 
-int khttpd_listener_start(struct khttpd_server *srv)
+/*
+ * Without bind=, one IPv6 socket with IPV6_V6ONLY cleared takes IPv4 as
+ * well (as v4-mapped addresses), whatever net.ipv6.bindv6only says. On a
+ * kernel booted with ipv6.disable=1 there is no IPv6 socket to be had, and
+ * the listener falls back to IPv4 alone.
+ */
+static int khttpd_listener_socket(struct khttpd_server *srv,
+				  struct socket **sockp,
+				  struct sockaddr_storage *addr, int *addr_len)
 {
-	struct sockaddr_in addr = {
-		.sin_family = AF_INET,
-		.sin_port = htons(srv->cfg.port),
-		.sin_addr.s_addr = htonl(INADDR_ANY),
-	};
-	struct socket *sock;
+	const struct khttpd_config *cfg = &srv->cfg;
+	struct sockaddr_in6 *any6 = (struct sockaddr_in6 *)addr;
+	struct sockaddr_in *any4 = (struct sockaddr_in *)addr;
+	int off = 0;
 	int err;
 
-	err = sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
-			       &sock);
+	if (!cfg->addr_any) {
+		*addr = cfg->addr;
+		*addr_len = cfg->addr_len;
+		return sock_create_kern(&init_net, addr->ss_family, SOCK_STREAM,
+					IPPROTO_TCP, sockp);
+	}
+
+	memset(addr, 0, sizeof(*addr));
+	err = sock_create_kern(&init_net, PF_INET6, SOCK_STREAM, IPPROTO_TCP,
+			       sockp);
+	if (!err) {
+		any6->sin6_family = AF_INET6;
+		any6->sin6_port = htons(cfg->port);
+		*addr_len = sizeof(*any6);
+		err = (*sockp)->ops->setsockopt(*sockp, SOL_IPV6, IPV6_V6ONLY,
+						KERNEL_SOCKPTR(&off),
+						sizeof(off));
+		if (err) {
+			sock_release(*sockp);
+			*sockp = NULL;
+		}
+		return err;
+	}
+	if (err != -EAFNOSUPPORT)
+		return err;
+	pr_info("IPv6 is disabled; listening on IPv4 only\n");
+	any4->sin_family = AF_INET;
+	any4->sin_port = htons(cfg->port);
+	any4->sin_addr.s_addr = htonl(INADDR_ANY);
+	*addr_len = sizeof(*any4);
+	return sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
+				sockp);
+}
+
+int khttpd_listener_start(struct khttpd_server *srv)
+{
+	struct sockaddr_storage addr;
+	struct socket *sock;
+	int addr_len;
+	int err;
+
+	err = khttpd_listener_socket(srv, &sock, &addr, &addr_len);
 	if (err) {
 		pr_err("cannot create the listening socket: %d\n", err);
 		return err;
@@ -67,18 +116,23 @@ int khttpd_listener_start(struct khttpd_server *srv)
 	/* Lets insmod follow rmmod at once despite TIME_WAIT connections. */
 	sock_set_reuseaddr(sock->sk);
 
-	err = khttpd_compat_bind(sock, &addr, sizeof(addr));
+	err = khttpd_compat_bind(sock, &addr, addr_len);
 	if (err) {
-		pr_err("cannot bind port %u: %d%s\n", srv->cfg.port, err,
-		       err == -EADDRINUSE ? " (address in use)" : "");
+		if (err == -EADDRNOTAVAIL)
+			pr_err("cannot bind %pISpc: no interface has that address\n",
+			       &addr);
+		else
+			pr_err("cannot bind %pISpc: %d%s\n", &addr, err,
+			       err == -EADDRINUSE ? " (address in use)" : "");
 		goto err_release;
 	}
 	err = kernel_listen(sock, srv->cfg.backlog);
 	if (err) {
-		pr_err("cannot listen on port %u: %d\n", srv->cfg.port, err);
+		pr_err("cannot listen on %pISpc: %d\n", &addr, err);
 		goto err_release;
 	}
 	srv->listen_sock = sock;
+	srv->listen_addr = addr;
 
 	srv->accept_thread = kthread_run(khttpd_listener_thread, srv,
 					 KBUILD_MODNAME "-accept");

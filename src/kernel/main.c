@@ -58,7 +58,9 @@ static int __init khttpd_init(void)
 	if (err)
 		goto err_sweeper;
 
-	pr_info("serving %s on port %u\n", srv->cfg.root, srv->cfg.port);
+	pr_info("serving %s on %pISpc%s\n", srv->cfg.root, &srv->listen_addr,
+		srv->cfg.addr_any && srv->listen_addr.ss_family == AF_INET6 ?
+		" (IPv6 and IPv4)" : "");
 	return 0;
 
 err_sweeper:
@@ -96,3 +98,5 @@ module_exit(khttpd_exit);
 MODULE_LICENSE("GPL");
 MODULE_DESCRIPTION("HTTP/1.1 static-file server in the kernel");
 MODULE_AUTHOR("khttpd developers");
+/* Kept equal to PACKAGE_VERSION in dkms.conf (tests/host check it). */
+MODULE_VERSION("0.3.0");

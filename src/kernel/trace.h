@@ -12,20 +12,31 @@
 #if !defined(KHTTPD_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
 #define KHTTPD_TRACE_H
 
+#include <linux/in6.h>
 #include <linux/tracepoint.h>
 
+/*
+ * Client addresses are copied whole (an IPv6 one is the larger) and printed
+ * with %pISpc: "192.0.2.1:40000" or "[2001:db8::1]:40000".
+ */
+#define KHTTPD_TRACE_ADDR_LEN sizeof(struct sockaddr_in6)
+
 TRACE_EVENT(khttpd_conn_open,
-	TP_PROTO(const void *conn, unsigned int nconns),
-	TP_ARGS(conn, nconns),
+	TP_PROTO(const void *conn, const struct sockaddr *client,
+		 unsigned int nconns),
+	TP_ARGS(conn, client, nconns),
 	TP_STRUCT__entry(
 		__field(const void *, conn)
+		__array(u8, client, KHTTPD_TRACE_ADDR_LEN)
 		__field(unsigned int, nconns)
 	),
 	TP_fast_assign(
 		__entry->conn = conn;
+		memcpy(__entry->client, client, KHTTPD_TRACE_ADDR_LEN);
 		__entry->nconns = nconns;
 	),
-	TP_printk("conn=%p open=%u", __entry->conn, __entry->nconns)
+	TP_printk("conn=%p client=%pISpc open=%u", __entry->conn,
+		  __entry->client, __entry->nconns)
 );
 
 TRACE_EVENT(khttpd_conn_close,
@@ -44,13 +55,15 @@ TRACE_EVENT(khttpd_conn_close,
 
 /* One request answered: what was asked and what is being sent. */
 TRACE_EVENT(khttpd_request,
-	TP_PROTO(const void *conn, const char *method, size_t method_len,
+	TP_PROTO(const void *conn, const struct sockaddr *client,
+		 const char *method, size_t method_len,
 		 const char *path, size_t path_len, int status, u64 body,
 		 int source),
-	TP_ARGS(conn, method, method_len, path, path_len, status, body,
+	TP_ARGS(conn, client, method, method_len, path, path_len, status, body,
 		source),
 	TP_STRUCT__entry(
 		__field(const void *, conn)
+		__array(u8, client, KHTTPD_TRACE_ADDR_LEN)
 		__array(char, method, 8)
 		__dynamic_array(char, path, min_t(size_t, path_len, 255) + 1)
 		__field(int, status)
@@ -61,6 +74,7 @@ TRACE_EVENT(khttpd_request,
 		size_t n = min_t(size_t, path_len, 255);
 
 		__entry->conn = conn;
+		memcpy(__entry->client, client, KHTTPD_TRACE_ADDR_LEN);
 		memset(__entry->method, 0, sizeof(__entry->method));
 		memcpy(__entry->method, method,
 		       min_t(size_t, method_len, sizeof(__entry->method) - 1));
@@ -70,8 +84,9 @@ TRACE_EVENT(khttpd_request,
 		__entry->body = body;
 		__entry->source = source;
 	),
-	TP_printk("conn=%p %s %s -> %d body=%llu from=%s",
-		  __entry->conn, __entry->method, __get_str(path),
+	TP_printk("conn=%p client=%pISpc %s %s -> %d body=%llu from=%s",
+		  __entry->conn, __entry->client, __entry->method,
+		  __get_str(path),
 		  __entry->status, __entry->body,
 		  __print_symbolic(__entry->source,
 				   { 0, "none" }, { 1, "splice" },
