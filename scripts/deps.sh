@@ -14,13 +14,20 @@ set -euo pipefail
 
 PACKAGES=(
 	build-essential g++ make
-	# The generic kernel the QEMU guest boots, and its headers to build
-	# the module against (the cloud kernel lacks 9p).
-	linux-image-amd64 linux-headers-amd64
+	# pahole: kbuild encodes a module's BTF with it on kernels built with
+	# CONFIG_DEBUG_INFO_BTF_MODULES (6.12); bpftool shows that BTF.
+	dwarves bpftool
+	# DKMS, to build and install the module the way users do (tests/host).
+	dkms
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 	python3 python3-pytest curl wget apache2-utils wrk
 	libgtest-dev clang iproute2 procps
 )
+# The kernels of the tested matrix, images for the QEMU guest and headers
+# to build against (6.1, 6.12 and 6.12 PREEMPT_RT, all from Debian 12's own
+# suites; the cloud flavour lacks 9p). scripts/kernel.sh lists them.
+mapfile -t KERNEL_PACKAGES < <("$(dirname "${BASH_SOURCE[0]}")/kernel.sh" packages)
+PACKAGES+=("${KERNEL_PACKAGES[@]}")
 
 # Optional package groups, named on the command line.
 BENCH_PACKAGES=(nginx gnuplot-nox wrk trace-cmd linux-perf)
@@ -90,16 +97,14 @@ if [ -n "$clang_ver" ]; then
 	fi
 fi
 
-# The VM runner boots the newest -amd64 kernel that has both an image and a
-# build tree; make sure there is one (the meta packages pull in the same
-# version of each, but a half-finished upgrade can leave them apart).
-for d in $(printf '%s\n' /lib/modules/*-amd64 | sort -rV); do
-	v=${d##*/}
-	if [ -e "/boot/vmlinuz-$v" ] && [ -d "$d/build" ]; then
-		say "ok (guest kernel $v)"
-		exit 0
-	fi
-done
-say "no kernel version has both /boot/vmlinuz-<ver> and /lib/modules/<ver>/build;" \
-	"install matching linux-image-<ver> and linux-headers-<ver>"
-exit 1
+# Every kernel of the matrix needs an image to boot and a build tree (the
+# meta packages pull in the same version of each, but a half-finished
+# upgrade can leave them apart).
+mapfile -t matrix < <("$(dirname "${BASH_SOURCE[0]}")/kernel.sh" matrix)
+if [ ${#matrix[@]} -lt 3 ]; then
+	say "only ${#matrix[@]} of the 3 kernels of the matrix have both" \
+		"/boot/vmlinuz-<ver> and /lib/modules/<ver>/build: ${matrix[*]:-none};" \
+		"install matching linux-image-<ver> and linux-headers-<ver>"
+	exit 1
+fi
+say "ok (kernels: ${matrix[*]})"

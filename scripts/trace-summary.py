@@ -50,7 +50,7 @@ def table(rows, header, fmt):
 
 # ---------------------------------------------------------------- events
 
-REQ = re.compile(r"conn=(?P<conn>\S+) (?P<method>\S+) (?P<path>\S*) -> "
+REQ = re.compile(r"conn=(?P<conn>\S+) (?:client=(?P<client>\S+) )?(?P<method>\S+) (?P<path>\S*) -> "
                  r"(?P<status>-?\d+) body=(?P<body>\d+) from=(?P<src>\w+)")
 CLOSE = re.compile(r"conn=\S+ requests=(?P<n>\d+)")
 

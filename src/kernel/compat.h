@@ -24,15 +24,36 @@
 #include <linux/workqueue.h>
 
 /*
- * vfs_path_lookup() is exported (ksmbd and nfsd use it) but on 6.1 only
- * declared in fs/internal.h. An identical redeclaration is harmless where a
- * public header does declare it.
+ * The capabilities, each decided once, here, from the version that brought
+ * it. Only this block compares version numbers; the shims below and the
+ * rest of the module test the capabilities.
  */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
+#define KHTTPD_HAVE_PUBLIC_VFS_PATH_LOOKUP 1	/* in <linux/namei.h> */
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#define KHTTPD_HAVE_SPLICE_PAGES_SENDMSG 1	/* ->sendpage gone */
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#define KHTTPD_HAVE_WQ_PERCPU 1
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
+#define KHTTPD_HAVE_SOCKADDR_UNSIZED 1		/* kernel_bind() */
+#endif
+
+/*
+ * vfs_path_lookup() is exported (ksmbd and nfsd use it) but before 6.4
+ * only declared in fs/internal.h.
+ */
+#ifdef KHTTPD_HAVE_PUBLIC_VFS_PATH_LOOKUP
+#include <linux/namei.h>
+#else
 int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
 		    const char *name, unsigned int flags, struct path *path);
+#endif
 
 /* kernel_bind() takes a struct sockaddr_unsized from 6.19 on. */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
+#ifdef KHTTPD_HAVE_SOCKADDR_UNSIZED
 #define khttpd_compat_bind(sock, addr, len) \
 	kernel_bind((sock), (struct sockaddr_unsized *)(addr), (len))
 #else
@@ -45,7 +66,7 @@ int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
  * what the absence of WQ_UNBOUND meant. WQ_PERCPU is an enum, so it cannot
  * be tested with #ifdef.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
+#ifdef KHTTPD_HAVE_WQ_PERCPU
 #define KHTTPD_WQ_PERCPU WQ_PERCPU
 #else
 #define KHTTPD_WQ_PERCPU 0
@@ -57,7 +78,7 @@ int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
  * MSG_SPLICE_PAGES. Not chosen by #ifdef MSG_SPLICE_PAGES: Debian's 6.1
  * defines it without honouring it in TCP.
  */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
+#ifdef KHTTPD_HAVE_SPLICE_PAGES_SENDMSG
 #include <linux/bvec.h>
 #include <linux/uio.h>
 

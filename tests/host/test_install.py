@@ -77,6 +77,9 @@ def test_dkms_build(dkms_tree, kver):
     rc, out = sh(["dkms", "build", "-k", kver, "--force"] + common)
     log = base / "tree" / "khttpd" / ver / "build" / "make.log"
     assert rc == 0, out + (log.read_text() if log.exists() else "")
+    # The module builds without a warning, C++ objects included.
+    warnings = [ln for ln in log.read_text().split("\n") if "warning" in ln]
+    assert not warnings, "\n".join(warnings)
     ko = base / "tree" / "khttpd" / ver / kver / "x86_64" / "module" / "khttpd.ko"
     if not ko.exists():
         ko = ko.with_suffix(".ko.xz")
