@@ -28,10 +28,11 @@
  *    of the root, the userspace spelling of LOOKUP_BENEATH (-EXDEV alike);
  *  - file bodies go out with sendfile(2) (the module's do_splice_direct()
  *    is the same machinery); small files may instead come from a per-thread
- *    cache validated on every request by (dev, ino, size, mtime), sent with
- *    the head in one sendmsg;
- *  - the twin runs with its user's credentials, the module with the
- *    kernel's: a file that user cannot open is a 403 here.
+ *    cache validated on every request by (dev, ino, size, mtime, ctime),
+ *    sent with the head in one sendmsg;
+ *  - started as root, the twin becomes -u/-g (default 65534, as the
+ *    module's user=/group=) before it opens the root, so both servers read
+ *    files with the same permissions.
  *
  * Memory: a connection (receive buffer, response head) is allocated once
  * and recycled through a per-thread free list; a listing's buffers belong
@@ -43,6 +44,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <grp.h>
 #include <linux/openat2.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -100,6 +102,8 @@ struct config {
 	std::string bind_addr = "0.0.0.0";
 	size_t cache_file_max = 64 * 1024;	/* 0: no cache */
 	size_t cache_max = 64 * 1024 * 1024;	/* per thread */
+	uid_t uid = 65534;			/* when started as root */
+	gid_t gid = 65534;
 };
 
 config cfg;
@@ -155,6 +159,7 @@ struct blob {
 	ino_t ino;
 	off_t size;
 	struct timespec mtime;
+	struct timespec ctime;
 	std::unique_ptr<char[]> data;
 };
 
@@ -170,13 +175,38 @@ bool same_file(const blob &b, const struct stat &st)
 {
 	return b.dev == st.st_dev && b.ino == st.st_ino &&
 	       b.size == st.st_size && b.mtime.tv_sec == st.st_mtim.tv_sec &&
-	       b.mtime.tv_nsec == st.st_mtim.tv_nsec;
+	       b.mtime.tv_nsec == st.st_mtim.tv_nsec &&
+	       b.ctime.tv_sec == st.st_ctim.tv_sec &&
+	       b.ctime.tv_nsec == st.st_ctim.tv_nsec;
+}
+
+int64_t ts_ns(const struct timespec &ts)
+{
+	return int64_t(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * The module's racy-window rule (cache.c): timestamps move once a clock
+ * tick, so a file that changed less than a tick before it was read may
+ * change again without them moving; such a read is not kept. Userspace
+ * sees no change counter, so the twin always applies the rule.
+ */
+bool racy(const struct stat &st)
+{
+	struct timespec res, now;
+
+	if (clock_getres(CLOCK_REALTIME_COARSE, &res))
+		res = { 0, 10000000 };
+	clock_gettime(CLOCK_REALTIME, &now);
+	int64_t last = std::max(ts_ns(st.st_mtim), ts_ns(st.st_ctim));
+	return last + ts_ns(res) > ts_ns(now);
 }
 
 /*
  * Per thread, so unlocked. Keyed by the path relative to the root of the
  * file actually sent (".gz" included); an entry is used only while the
- * file it was read from still has the same identity, size and mtime.
+ * file it was read from still has the same identity, size, mtime and
+ * ctime.
  * Entries are shared_ptrs: one being sent survives its replacement.
  */
 class file_cache {
@@ -208,6 +238,7 @@ public:
 		b->ino = st.st_ino;
 		b->size = st.st_size;
 		b->mtime = st.st_mtim;
+		b->ctime = st.st_ctim;
 		b->data.reset(new char[size ? size : 1]);
 		size_t got = 0;
 		while (got < size) {
@@ -222,6 +253,8 @@ public:
 		struct stat after;
 		if (fstat(fd, &after) || !same_file(*b, after))
 			return nullptr;	/* changed while read: not cached */
+		if (racy(after))
+			return b;	/* good for this response only */
 		while (bytes_ + size > cfg.cache_max && !map_.empty()) {
 			auto victim = map_.begin();
 			bytes_ -= size_t(victim->second->size);
@@ -398,9 +431,14 @@ int errno_status(int err)
 
 /* ---- file.c ------------------------------------------------------------ */
 
-bool file_servable(const struct stat &st)
+/*
+ * Regular files the server's user may read: the kernel's own check (mode,
+ * ACLs, LSMs), made here too because a response from the cache opens
+ * nothing. The path was just resolved beneath the root.
+ */
+bool file_servable(const char *rel, const struct stat &st)
 {
-	return S_ISREG(st.st_mode) && (st.st_mode & S_IROTH);
+	return S_ISREG(st.st_mode) && !faccessat(root_fd, rel, R_OK, 0);
 }
 
 bool file_gzip_variant(char *rel, size_t len, struct stat *st)
@@ -409,7 +447,7 @@ bool file_gzip_variant(char *rel, size_t len, struct stat *st)
 
 	strcpy(rel + len, ".gz");
 	int err = vfs_lookup_stat(rel, &gz);
-	if (err || !file_servable(gz)) {
+	if (err || !file_servable(rel, gz)) {
 		rel[len] = '\0';
 		return false;
 	}
@@ -439,7 +477,7 @@ void file_respond(worker *w, const khttpd_request *req, struct stat *st,
 	khttpd_range range;
 	int status;
 
-	if (!file_servable(*st)) {
+	if (!file_servable(rel, *st)) {
 		http_error(403, req, t);
 		return;
 	}
@@ -1242,12 +1280,14 @@ void worker_run(worker *w)
 {
 	fprintf(rc ? stderr : stdout,
 		"usage: twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing]\n"
-		"            [--timeout SECS] [-b ADDR]\n"
+		"            [--timeout SECS] [-b ADDR] [-u UID] [-g GID]\n"
 		"            [--cache-file-max BYTES] [--cache-max BYTES]\n"
 		"  -p PORT              TCP port (default 8081)\n"
 		"  -r ROOT              document root (default .)\n"
 		"  -t THREADS           worker threads (default: CPUs)\n"
 		"  -b ADDR              address to bind (default 0.0.0.0)\n"
+		"  -u UID, -g GID       started as root, serve as this numeric\n"
+		"                       user and group (default 65534, 65534)\n"
 		"  --no-listing         403 for directories without index.html\n"
 		"  --timeout SECS       idle/stalled connection timeout (default 60)\n"
 		"  --cache-file-max N   serve files up to N bytes from memory\n"
@@ -1279,6 +1319,8 @@ void parse_args(int argc, char **argv)
 		{ "root", required_argument, nullptr, 'r' },
 		{ "threads", required_argument, nullptr, 't' },
 		{ "bind", required_argument, nullptr, 'b' },
+		{ "user", required_argument, nullptr, 'u' },
+		{ "group", required_argument, nullptr, 'g' },
 		{ "no-listing", no_argument, nullptr, OPT_NO_LISTING },
 		{ "timeout", required_argument, nullptr, OPT_TIMEOUT },
 		{ "cache-file-max", required_argument, nullptr, OPT_CACHE_FILE },
@@ -1288,7 +1330,7 @@ void parse_args(int argc, char **argv)
 	};
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, "p:r:t:b:h", longopts,
+	while ((opt = getopt_long(argc, argv, "p:r:t:b:u:g:h", longopts,
 				  nullptr)) != -1) {
 		switch (opt) {
 		case 'p':
@@ -1302,6 +1344,12 @@ void parse_args(int argc, char **argv)
 			break;
 		case 'b':
 			cfg.bind_addr = optarg;
+			break;
+		case 'u':
+			cfg.uid = uid_t(parse_num("-u", optarg, 0, 4294967294UL));
+			break;
+		case 'g':
+			cfg.gid = gid_t(parse_num("-g", optarg, 0, 4294967294UL));
 			break;
 		case OPT_NO_LISTING:
 			cfg.listing = false;
@@ -1385,6 +1433,21 @@ void die_bind(int err)
 	exit(1);
 }
 
+/*
+ * Started as root: become cfg.uid/cfg.gid for good, with no supplementary
+ * groups, before anything is opened for clients.
+ */
+void drop_privileges()
+{
+	if (geteuid() != 0)
+		return;
+	if (setgroups(0, nullptr) || setgid(cfg.gid) || setuid(cfg.uid)) {
+		fprintf(stderr, "twin: cannot become %u:%u: %s\n",
+			unsigned(cfg.uid), unsigned(cfg.gid), strerror(errno));
+		exit(1);
+	}
+}
+
 void open_root()
 {
 	struct stat st;
@@ -1414,6 +1477,7 @@ void open_root()
 int main(int argc, char **argv)
 {
 	parse_args(argc, argv);
+	drop_privileges();
 	open_root();
 
 	/* Room for many connections: raise the soft fd limit to the hard one. */

@@ -11,14 +11,27 @@
  *
  * Never stale: every request still looks the path up (which it must anyway,
  * to honour permissions, symlinks and the root), and an entry is used only
- * if the file's device, inode, size and mtime are still what they were when
+ * if the file's device, inode, size, mtime and ctime, and its change counter
+ * (i_version) where the filesystem keeps one, are still what they were when
  * it was read. A changed file is re-read on the request that notices it.
+ * ctime catches what mtime alone misses: a file rewritten and its mtime put
+ * back (touch -r), a chmod. Timestamps only move once a clock tick (the
+ * coarse clock), so two writes within one tick leave them equal: without a
+ * change counter, an entry read within a tick of the file's last change is
+ * not kept (the "racy" window git's index guards against too); it serves
+ * the response that read it and is filled again later.
  *
  * Readers find entries under RCU without taking a lock and keep one by its
  * reference count while it is being sent. Writers (fills, evictions) hold
- * cache->lock. Memory is bounded by cfg.cache_size; eviction is CLOCK
- * (second chance) over insertion order, so a hit costs one store, not a
- * list move under the lock.
+ * cache->lock. Eviction is CLOCK (second chance) over insertion order, so a
+ * hit costs one store, not a list move under the lock.
+ *
+ * Memory: cache->bytes counts every page an entry may hold from the moment
+ * its fill is decided until the entry is freed: entries in the table, being
+ * filled, and evicted ones a response still sends from. A fill reserves its
+ * pages first, evicting to make room; when even that cannot bring the total
+ * under cfg.cache_size the file is sent by splice instead. A shrinker lets
+ * reclaim evict too, so the cache gives memory back under pressure.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,13 +39,18 @@
 #include <linux/fs.h>
 #include <linux/file.h>
 #include <linux/hash.h>
+#include <linux/iversion.h>
 #include <linux/jhash.h>
 #include <linux/mm.h>
 #include <linux/rculist.h>
+#include <linux/shrinker.h>
 #include <linux/slab.h>
 #include <linux/stat.h>
 #include <linux/string.h>
+#include <linux/time64.h>
+#include <linux/timekeeping.h>
 
+#include "compat.h"
 #include "khttpd.h"
 
 #define KHTTPD_CACHE_HASH_BITS 12
@@ -42,10 +60,15 @@ struct khttpd_cache_entry {
 	struct list_head clock;		/* eviction order; under cache->lock */
 	struct rcu_head rcu;
 	refcount_t ref;			/* the table's, plus one per sender */
+	struct khttpd_cache *cache;
+	size_t charged;			/* bytes reserved in cache->bytes */
 	bool referenced;		/* hit since the clock hand last passed */
 	u32 hash;
 	dev_t dev;
 	struct khttpd_file_meta meta;
+	struct timespec64 ctime;
+	u64 change;			/* i_version when has_change */
+	bool has_change;
 	size_t key_len;
 	char *key;			/* inside this allocation */
 	unsigned int npages;
@@ -57,13 +80,49 @@ static u32 khttpd_cache_hash(const char *key, size_t len)
 	return jhash(key, len, 0);
 }
 
+/*
+ * The inode's change counter, if its filesystem keeps one. Querying it
+ * marks it seen, so the next change to the file is sure to move it.
+ */
+static bool khttpd_cache_change(const struct path *path, u64 *change)
+{
+	struct inode *inode = d_inode(path->dentry);
+
+	if (!IS_I_VERSION(inode))
+		return false;
+	*change = inode_query_iversion(inode);
+	return true;
+}
+
 static bool khttpd_cache_fresh(const struct khttpd_cache_entry *e,
+			       const struct path *path,
 			       const struct kstat *stat)
 {
+	u64 change;
+
+	if (e->has_change && (!khttpd_cache_change(path, &change) ||
+			      change != e->change))
+		return false;
 	return e->dev == stat->dev && e->meta.ino == stat->ino &&
 	       e->meta.size == stat->size &&
 	       e->meta.mtime_sec == stat->mtime.tv_sec &&
-	       e->meta.mtime_nsec == stat->mtime.tv_nsec;
+	       e->meta.mtime_nsec == stat->mtime.tv_nsec &&
+	       timespec64_equal(&e->ctime, &stat->ctime);
+}
+
+/*
+ * Whether the file may still change without its timestamps moving: it last
+ * changed less than one timestamp tick (the coarse clock's, or the
+ * filesystem's if coarser) before now, which is after the read.
+ */
+static bool khttpd_cache_racy(const struct path *path,
+			      const struct kstat *stat)
+{
+	s64 gran = max_t(s64, TICK_NSEC, path->dentry->d_sb->s_time_gran);
+	s64 last = max(timespec64_to_ns(&stat->mtime),
+		       timespec64_to_ns(&stat->ctime));
+
+	return last + gran > ktime_get_real_ns();
 }
 
 static void khttpd_cache_free(struct khttpd_cache_entry *e)
@@ -73,6 +132,8 @@ static void khttpd_cache_free(struct khttpd_cache_entry *e)
 	/* Readers under RCU look only at the entry, never at its pages. */
 	for (i = 0; i < e->npages; i++)
 		put_page(e->pages[i]);
+	/* Adds happen under cache->lock, this only ever lowers the total. */
+	atomic_long_sub(e->charged, &e->cache->bytes);
 	kvfree_rcu(e, rcu);
 }
 
@@ -90,9 +151,10 @@ struct page *khttpd_cache_page(const struct khttpd_cache_entry *e, u64 off,
 	return e->pages[off >> PAGE_SHIFT];
 }
 
-/* The entry for key if it still describes the file stat describes. */
+/* The entry for key if it still describes the file at path (with stat). */
 struct khttpd_cache_entry *khttpd_cache_get(struct khttpd_cache *cache,
 					    const char *key, size_t len,
+					    const struct path *path,
 					    const struct kstat *stat)
 {
 	struct khttpd_cache_entry *e, *found = NULL;
@@ -107,7 +169,7 @@ struct khttpd_cache_entry *khttpd_cache_get(struct khttpd_cache *cache,
 		if (e->hash != hash || e->key_len != len ||
 		    memcmp(e->key, key, len))
 			continue;
-		if (khttpd_cache_fresh(e, stat) &&
+		if (khttpd_cache_fresh(e, path, stat) &&
 		    refcount_inc_not_zero(&e->ref)) {
 			if (!READ_ONCE(e->referenced))
 				WRITE_ONCE(e->referenced, true);
@@ -125,19 +187,22 @@ static void khttpd_cache_unlink(struct khttpd_cache *cache,
 	lockdep_assert_held(&cache->lock);
 	hlist_del_rcu(&e->hnode);
 	list_del(&e->clock);
-	cache->bytes -= (size_t)e->npages << PAGE_SHIFT;
+	cache->table_bytes -= e->charged;
 	cache->entries--;
 	khttpd_cache_put(e);
 }
 
-/* Make room for need more bytes: the clock hand gives hit entries a pass. */
-static void khttpd_cache_evict(struct khttpd_cache *cache, size_t need)
+/*
+ * Unlink the entry the clock hand stops at (hit entries get a pass);
+ * returns the bytes it held in the table, 0 when the table is empty.
+ */
+static size_t khttpd_cache_evict_one(struct khttpd_cache *cache)
 {
 	struct khttpd_cache_entry *e;
+	size_t bytes;
 
 	lockdep_assert_held(&cache->lock);
-	while (cache->bytes + need > cache->max_bytes &&
-	       !list_empty(&cache->clock)) {
+	while (!list_empty(&cache->clock)) {
 		e = list_first_entry(&cache->clock, struct khttpd_cache_entry,
 				     clock);
 		if (READ_ONCE(e->referenced)) {
@@ -145,8 +210,58 @@ static void khttpd_cache_evict(struct khttpd_cache *cache, size_t need)
 			list_move_tail(&e->clock, &cache->clock);
 			continue;
 		}
+		bytes = e->charged;
 		khttpd_cache_unlink(cache, e);
+		return bytes;
 	}
+	return 0;
+}
+
+/*
+ * Reserve need bytes for a fill, evicting to make room. Evicted entries
+ * still being sent keep their bytes until their last sender is done, so
+ * the reservation can fail even with an empty table.
+ */
+static bool khttpd_cache_reserve(struct khttpd_cache *cache, size_t need)
+{
+	bool ok;
+
+	spin_lock(&cache->lock);
+	while (atomic_long_read(&cache->bytes) + need > cache->max_bytes &&
+	       khttpd_cache_evict_one(cache))
+		;
+	ok = atomic_long_read(&cache->bytes) + need <= cache->max_bytes;
+	if (ok)
+		atomic_long_add(need, &cache->bytes);
+	spin_unlock(&cache->lock);
+	return ok;
+}
+
+static unsigned long khttpd_cache_shrink_count(struct shrinker *shrinker,
+					       struct shrink_control *sc)
+{
+	struct khttpd_cache *cache = khttpd_compat_shrinker_priv(shrinker);
+
+	return READ_ONCE(cache->table_bytes) >> PAGE_SHIFT;
+}
+
+static unsigned long khttpd_cache_shrink_scan(struct shrinker *shrinker,
+					      struct shrink_control *sc)
+{
+	struct khttpd_cache *cache = khttpd_compat_shrinker_priv(shrinker);
+	unsigned long freed = 0;
+	size_t bytes;
+
+	spin_lock(&cache->lock);
+	while (freed < sc->nr_to_scan) {
+		bytes = khttpd_cache_evict_one(cache);
+		if (!bytes)
+			break;
+		freed += bytes >> PAGE_SHIFT;
+	}
+	spin_unlock(&cache->lock);
+	khttpd_stat_add(KHTTPD_STAT_CACHE_SHRUNK, freed << PAGE_SHIFT);
+	return freed ?: SHRINK_STOP;
 }
 
 /*
@@ -198,16 +313,23 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 {
 	struct khttpd_cache_entry *e, *old;
 	struct hlist_head *bucket;
-	size_t npages;
+	size_t npages, charge;
 
 	if (!cache->buckets || stat->size > cache->max_file ||
 	    PAGE_ALIGN(stat->size) > cache->max_bytes)
 		return NULL;
 	npages = DIV_ROUND_UP(stat->size, PAGE_SIZE);
+	charge = npages << PAGE_SHIFT;
+	if (!khttpd_cache_reserve(cache, charge))
+		return NULL;
 	e = kvmalloc(struct_size(e, pages, npages) + len,
 		     GFP_KERNEL | __GFP_NOWARN);
-	if (!e)
+	if (!e) {
+		atomic_long_sub(charge, &cache->bytes);
 		return NULL;
+	}
+	e->cache = cache;
+	e->charged = charge;
 	e->hash = khttpd_cache_hash(key, len);
 	e->dev = stat->dev;
 	e->meta = (struct khttpd_file_meta){
@@ -216,6 +338,9 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 		.mtime_sec = stat->mtime.tv_sec,
 		.mtime_nsec = stat->mtime.tv_nsec,
 	};
+	e->ctime = stat->ctime;
+	/* Before the read: a change during it must show at the next check. */
+	e->has_change = khttpd_cache_change(path, &e->change);
 	e->key = (char *)&e->pages[npages];
 	e->key_len = len;
 	memcpy(e->key, key, len);
@@ -225,6 +350,11 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 	if (!khttpd_cache_read(e, path)) {
 		khttpd_cache_free(e);
 		return NULL;
+	}
+	if (!e->has_change && khttpd_cache_racy(path, stat)) {
+		/* Good for this response, not to be trusted for the next. */
+		refcount_set(&e->ref, 1);
+		return e;
 	}
 	refcount_set(&e->ref, 2);	/* the table's and the caller's */
 
@@ -237,10 +367,9 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 			break;
 		}
 	}
-	khttpd_cache_evict(cache, npages << PAGE_SHIFT);
 	hlist_add_head_rcu(&e->hnode, bucket);
 	list_add_tail(&e->clock, &cache->clock);
-	cache->bytes += npages << PAGE_SHIFT;
+	cache->table_bytes += charge;
 	cache->entries++;
 	spin_unlock(&cache->lock);
 	return e;
@@ -251,16 +380,28 @@ int khttpd_cache_init(struct khttpd_cache *cache, size_t max_bytes,
 {
 	spin_lock_init(&cache->lock);
 	INIT_LIST_HEAD(&cache->clock);
-	cache->bytes = 0;
+	atomic_long_set(&cache->bytes, 0);
+	cache->table_bytes = 0;
 	cache->entries = 0;
 	cache->max_bytes = max_bytes;
 	cache->max_file = max_file;
 	cache->buckets = NULL;
+	cache->shrinker = NULL;
 	if (!max_bytes || !max_file)
 		return 0;	/* disabled */
 	cache->buckets = kvcalloc(1 << KHTTPD_CACHE_HASH_BITS,
 				  sizeof(*cache->buckets), GFP_KERNEL);
-	return cache->buckets ? 0 : -ENOMEM;
+	if (!cache->buckets)
+		return -ENOMEM;
+	cache->shrinker = khttpd_compat_shrinker_register(
+		khttpd_cache_shrink_count, khttpd_cache_shrink_scan, cache,
+		KBUILD_MODNAME "-cache");
+	if (!cache->shrinker) {
+		kvfree(cache->buckets);
+		cache->buckets = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 /* Every sender has put its entries: only the table's references are left. */
@@ -268,9 +409,12 @@ void khttpd_cache_exit(struct khttpd_cache *cache)
 {
 	struct khttpd_cache_entry *e, *tmp;
 
+	if (cache->shrinker)
+		khttpd_compat_shrinker_unregister(cache->shrinker);
 	spin_lock(&cache->lock);
 	list_for_each_entry_safe(e, tmp, &cache->clock, clock)
 		khttpd_cache_unlink(cache, e);
 	spin_unlock(&cache->lock);
+	WARN_ON_ONCE(atomic_long_read(&cache->bytes));
 	kvfree(cache->buckets);
 }

@@ -21,6 +21,8 @@
 
 #include <linux/net.h>
 #include <linux/path.h>
+#include <linux/shrinker.h>
+#include <linux/slab.h>
 #include <linux/workqueue.h>
 
 /*
@@ -33,6 +35,9 @@
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define KHTTPD_HAVE_SPLICE_PAGES_SENDMSG 1	/* ->sendpage gone */
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+#define KHTTPD_HAVE_SHRINKER_ALLOC 1		/* shrinker_alloc() */
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #define KHTTPD_HAVE_WQ_PERCPU 1
@@ -99,6 +104,76 @@ static inline int khttpd_compat_send_page(struct socket *sock,
 					  size_t len, int flags)
 {
 	return kernel_sendpage(sock, page, offset, len, flags);
+}
+#endif
+
+/*
+ * A shrinker with a private pointer. From 6.7 shrinkers are allocated by
+ * the kernel and carry private_data; before, the caller embeds struct
+ * shrinker, so here it is embedded in a small holder with the pointer.
+ */
+typedef unsigned long (*khttpd_shrink_fn)(struct shrinker *,
+					  struct shrink_control *);
+
+#ifdef KHTTPD_HAVE_SHRINKER_ALLOC
+static inline struct shrinker *
+khttpd_compat_shrinker_register(khttpd_shrink_fn count, khttpd_shrink_fn scan,
+				void *priv, const char *name)
+{
+	struct shrinker *s = shrinker_alloc(0, "%s", name);
+
+	if (!s)
+		return NULL;
+	s->count_objects = count;
+	s->scan_objects = scan;
+	s->private_data = priv;
+	shrinker_register(s);
+	return s;
+}
+
+static inline void *khttpd_compat_shrinker_priv(struct shrinker *s)
+{
+	return s->private_data;
+}
+
+static inline void khttpd_compat_shrinker_unregister(struct shrinker *s)
+{
+	shrinker_free(s);
+}
+#else
+struct khttpd_compat_shrinker {
+	struct shrinker shrinker;
+	void *priv;
+};
+
+static inline struct shrinker *
+khttpd_compat_shrinker_register(khttpd_shrink_fn count, khttpd_shrink_fn scan,
+				void *priv, const char *name)
+{
+	struct khttpd_compat_shrinker *h = kzalloc(sizeof(*h), GFP_KERNEL);
+
+	if (!h)
+		return NULL;
+	h->shrinker.count_objects = count;
+	h->shrinker.scan_objects = scan;
+	h->shrinker.seeks = DEFAULT_SEEKS;
+	h->priv = priv;
+	if (register_shrinker(&h->shrinker, "%s", name)) {
+		kfree(h);
+		return NULL;
+	}
+	return &h->shrinker;
+}
+
+static inline void *khttpd_compat_shrinker_priv(struct shrinker *s)
+{
+	return container_of(s, struct khttpd_compat_shrinker, shrinker)->priv;
+}
+
+static inline void khttpd_compat_shrinker_unregister(struct shrinker *s)
+{
+	unregister_shrinker(s);
+	kfree(container_of(s, struct khttpd_compat_shrinker, shrinker));
 }
 #endif
 

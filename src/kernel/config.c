@@ -9,8 +9,11 @@
 #include <linux/inet.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/uidgid.h>
+#include <linux/user_namespace.h>
 
 #include "khttpd.h"
 
@@ -29,6 +32,14 @@ MODULE_PARM_DESC(backlog, "listen() backlog, 1-65535 (default 1024; capped by ne
 static char *root = "/var/www";
 module_param(root, charp, 0444);
 MODULE_PARM_DESC(root, "document root, an existing directory (default /var/www)");
+
+static unsigned int user = 65534;
+module_param(user, uint, 0444);
+MODULE_PARM_DESC(user, "numeric user id files are read as (default 65534, nobody)");
+
+static unsigned int group = 65534;
+module_param(group, uint, 0444);
+MODULE_PARM_DESC(group, "numeric group id files are read as (default 65534, nogroup)");
 
 static unsigned int timeout = 60;
 module_param(timeout, uint, 0444);
@@ -113,6 +124,22 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	err = khttpd_config_addr(cfg, bind_addr, port);
 	if (err)
 		return err;
+	/*
+	 * Ids as the initial namespace numbers them (insmod runs there); the
+	 * kernel cannot resolve names, so they are numbers. -1 is no id.
+	 */
+	cfg->uid = make_kuid(&init_user_ns, user);
+	cfg->gid = make_kgid(&init_user_ns, group);
+	if (!uid_valid(cfg->uid)) {
+		pr_err("user=%u is not a valid user id\n", user);
+		return -EINVAL;
+	}
+	if (!gid_valid(cfg->gid)) {
+		pr_err("group=%u is not a valid group id\n", group);
+		return -EINVAL;
+	}
+	if (!user)
+		pr_warn("user=0: files are read with root's permissions (no capabilities)\n");
 	if (!root || !*root) {
 		pr_err("root= is empty; give the document root directory\n");
 		return -EINVAL;
@@ -126,6 +153,15 @@ int khttpd_config_load(struct khttpd_config *cfg)
 	cfg->listing = listing;
 	cfg->unbound_wq = unbound_wq;
 	cfg->cache_bytes = (size_t)cache_size << 20;
+	/*
+	 * The cache is reclaimable (it has a shrinker), but pages in flight
+	 * are not: keep it to a quarter of the machine's memory.
+	 */
+	if (cfg->cache_bytes > (totalram_pages() << PAGE_SHIFT) / 4) {
+		cfg->cache_bytes = (totalram_pages() << PAGE_SHIFT) / 4;
+		pr_warn("cache_size=%u MiB is over a quarter of this machine's memory; using %zu MiB\n",
+			cache_size, cfg->cache_bytes >> 20);
+	}
 	cfg->cache_file_max = (size_t)cache_file_max << 10;
 	return 0;
 }

@@ -13,6 +13,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
@@ -41,6 +42,7 @@
 enum khttpd_conn_flags {
 	KHTTPD_CONN_CLOSING,	/* release queued */
 	KHTTPD_CONN_LINGER,	/* response out, write side shut, draining */
+	KHTTPD_CONN_IDLE,	/* kept alive, waiting for its next request */
 };
 
 struct khttpd_conn {
@@ -410,23 +412,33 @@ static void khttpd_conn_io_work(struct work_struct *work)
 {
 	struct khttpd_conn *conn = container_of(work, struct khttpd_conn,
 						io_work);
+	enum khttpd_step step = KHTTPD_STEP_PROGRESS;
 	int budget = KHTTPD_IO_BUDGET;
+	const struct cred *old;
 
 	if (test_bit(KHTTPD_CONN_CLOSING, &conn->flags))
 		return;
-	while (budget--) {
-		switch (khttpd_conn_step(conn)) {
-		case KHTTPD_STEP_PROGRESS:
-			continue;
-		case KHTTPD_STEP_WAIT:
-			return;
-		case KHTTPD_STEP_CLOSE:
-			khttpd_conn_schedule_release(conn);
-			return;
-		}
-	}
-	/* Budget spent with work left: let other connections run first. */
-	queue_work(conn->srv->wq, &conn->io_work);
+	/*
+	 * Everything a step does to files (lookups, opens, getattr, reading
+	 * directories, filling the cache) is done as user=/group=.
+	 */
+	clear_bit(KHTTPD_CONN_IDLE, &conn->flags);
+	old = override_creds(conn->srv->cred);
+	while (budget-- && step == KHTTPD_STEP_PROGRESS)
+		step = khttpd_conn_step(conn);
+	revert_creds(old);
+
+	/* Between requests: what a full server may close to make room. */
+	if (step == KHTTPD_STEP_WAIT && conn->requests && !conn->rx_len &&
+	    !conn->tx_busy && !conn->discard &&
+	    !test_bit(KHTTPD_CONN_LINGER, &conn->flags))
+		set_bit(KHTTPD_CONN_IDLE, &conn->flags);
+
+	if (step == KHTTPD_STEP_CLOSE)
+		khttpd_conn_schedule_release(conn);
+	else if (step == KHTTPD_STEP_PROGRESS)
+		/* Budget spent with work left: let other connections run first. */
+		queue_work(conn->srv->wq, &conn->io_work);
 }
 
 static void khttpd_conns_link(struct khttpd_server *srv,
@@ -475,6 +487,29 @@ static void khttpd_conn_release_work(struct work_struct *work)
 	khttpd_stat_inc(KHTTPD_STAT_CLOSED);
 	if (last)
 		wake_up(&srv->conns_empty);
+}
+
+/*
+ * max_conns is reached: close the oldest connection that is idle between
+ * keep-alive requests, as nginx does when it runs out of connections, so
+ * that idle clients cannot lock new ones out for a whole timeout. The new
+ * connection is let in at once; the total is over max_conns only until the
+ * release work has run. Returns whether one was closed.
+ */
+static bool khttpd_conns_close_idle(struct khttpd_server *srv)
+{
+	struct khttpd_conn *conn;
+
+	lockdep_assert_held(&srv->conns_lock);
+	/* srv->conns is in accept order: the oldest first. */
+	list_for_each_entry(conn, &srv->conns, node) {
+		if (test_bit(KHTTPD_CONN_IDLE, &conn->flags) &&
+		    !test_bit(KHTTPD_CONN_CLOSING, &conn->flags)) {
+			khttpd_conn_schedule_release(conn);
+			return true;
+		}
+	}
+	return false;
 }
 
 /*
@@ -535,13 +570,16 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 
 	mutex_lock(&srv->conns_lock);
 	if (srv->nconns >= srv->cfg.max_conns) {
-		mutex_unlock(&srv->conns_lock);
-		khttpd_stat_inc(KHTTPD_STAT_REFUSED);
-		pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
-				    srv->cfg.max_conns);
-		fput(file);
-		kmem_cache_free(srv->conn_cache, conn);
-		return;
+		if (!khttpd_conns_close_idle(srv)) {
+			mutex_unlock(&srv->conns_lock);
+			khttpd_stat_inc(KHTTPD_STAT_REFUSED);
+			pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
+					    srv->cfg.max_conns);
+			fput(file);
+			kmem_cache_free(srv->conn_cache, conn);
+			return;
+		}
+		khttpd_stat_inc(KHTTPD_STAT_IDLE_CLOSED);
 	}
 	khttpd_conns_link(srv, conn);
 	trace_khttpd_conn_open(conn, &conn->peer.sa, srv->nconns);

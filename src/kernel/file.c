@@ -11,6 +11,7 @@
 #include <linux/cred.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/magic.h>
 #include <linux/mm.h>
 #include <linux/stat.h>
 #include <linux/string.h>
@@ -18,13 +19,41 @@
 #include "khttpd.h"
 
 /*
- * Workers run with full privileges: serve only regular files any local user
- * could read, as a web server under its own user id would. Anything else
- * (FIFOs and devices included) is never opened.
+ * The kernel's pseudo filesystems report sizes their files do not have (a
+ * sysfs attribute says 4096 and yields 23 bytes, most procfs files say 0)
+ * and generate contents on each read: a Content-Length taken from them
+ * would be a lie. Their files are not served (403).
  */
-static bool khttpd_file_servable(const struct kstat *stat)
+static bool khttpd_file_size_is_real(const struct path *path)
 {
-	return S_ISREG(stat->mode) && (stat->mode & S_IROTH);
+	switch (path->mnt->mnt_sb->s_magic) {
+	case SYSFS_MAGIC:
+	case PROC_SUPER_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case BPF_FS_MAGIC:
+	case PSTOREFS_MAGIC:
+	case EFIVARFS_MAGIC:
+		return false;
+	default:
+		return true;
+	}
+}
+
+/*
+ * Only regular files (FIFOs and devices are never opened), and only those
+ * the serving credential may read. The check is the VFS's own, the one
+ * open(2) makes (mode bits, ACLs, LSMs); it has to be made here because
+ * dentry_open() makes none, and a response from the cache opens nothing.
+ */
+static bool khttpd_file_servable(const struct path *path,
+				 const struct kstat *stat)
+{
+	return S_ISREG(stat->mode) && khttpd_file_size_is_real(path) &&
+	       !path_permission(path, MAY_READ);
 }
 
 /*
@@ -42,7 +71,7 @@ static bool khttpd_file_gzip_variant(struct khttpd_server *srv, char *rel,
 
 	strcpy(rel + len, ".gz");
 	err = khttpd_vfs_lookup_stat(&srv->root, rel, &gz_path, &gz_stat);
-	if (!err && !khttpd_file_servable(&gz_stat)) {
+	if (!err && !khttpd_file_servable(&gz_path, &gz_stat)) {
 		path_put(&gz_path);
 		err = -EACCES;
 	}
@@ -68,7 +97,7 @@ static bool khttpd_file_stage_cached(struct khttpd_server *srv,
 
 	if (stat->size > srv->cache.max_file)
 		return false;
-	e = khttpd_cache_get(&srv->cache, key, len, stat);
+	e = khttpd_cache_get(&srv->cache, key, len, path, stat);
 	if (e) {
 		khttpd_stat_inc(KHTTPD_STAT_CACHE_HITS);
 	} else {
@@ -120,7 +149,7 @@ void khttpd_file_respond(struct khttpd_server *srv,
 	struct file *file;
 	int status;
 
-	if (!khttpd_file_servable(stat)) {
+	if (!khttpd_file_servable(path, stat)) {
 		path_put(path);
 		khttpd_http_error(403, req, tx);
 		return;

@@ -3,6 +3,7 @@
  * Internal interfaces between the module's C files. One concern per file:
  *   main.c      orders init and exit
  *   config.c    module parameters and their validation
+ *   creds.c     the unprivileged credential requests are served with
  *   listener.c  listening socket and the accept kthread
  *   conn.c      one connection: socket callbacks, the I/O work, release
  *   sweeper.c   idle-connection timeouts
@@ -24,6 +25,7 @@
 #include <linux/percpu.h>
 #include <linux/stat.h>
 #include <linux/slab.h>
+#include <linux/uidgid.h>
 #include <linux/socket.h>
 #include <linux/wait.h>
 #include <linux/workqueue.h>
@@ -40,6 +42,8 @@ struct khttpd_config {
 	bool addr_any;			/* no bind=: every address */
 	struct sockaddr_storage addr;	/* bind= with the port, if !addr_any */
 	int addr_len;
+	kuid_t uid;			/* files are read as uid:gid */
+	kgid_t gid;
 	unsigned int backlog;
 	const char *root;
 	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
@@ -55,14 +59,22 @@ struct khttpd_cache {
 	spinlock_t lock;
 	struct hlist_head *buckets;	/* NULL: cache disabled */
 	struct list_head clock;		/* eviction order, under lock */
-	size_t bytes;			/* page bytes held, under lock */
+	/*
+	 * Page bytes of every live entry (in the table, being filled, or
+	 * evicted but still sent from): raised only under lock, lowered
+	 * without it when an entry is freed. Never above max_bytes.
+	 */
+	atomic_long_t bytes;
+	size_t table_bytes;		/* of entries in the table, under lock */
 	unsigned int entries;		/* under lock */
 	size_t max_bytes;
 	size_t max_file;
+	struct shrinker *shrinker;
 };
 
 struct khttpd_server {
 	struct khttpd_config cfg;
+	const struct cred *cred;	/* for every file access; creds.c */
 	struct path root;
 	struct socket *listen_sock;
 	struct sockaddr_storage listen_addr;	/* for the start-up line */
@@ -87,6 +99,10 @@ struct khttpd_server {
 /* config.c */
 int khttpd_config_load(struct khttpd_config *cfg);
 
+/* creds.c */
+int khttpd_creds_init(struct khttpd_server *srv);
+void khttpd_creds_exit(struct khttpd_server *srv);
+
 /* listener.c */
 int khttpd_listener_start(struct khttpd_server *srv);
 void khttpd_listener_stop(struct khttpd_server *srv);
@@ -103,7 +119,8 @@ void khttpd_sweeper_start(struct khttpd_server *srv);
 void khttpd_sweeper_stop(struct khttpd_server *srv);
 
 /* vfs.c */
-int khttpd_vfs_root_open(const char *name, struct path *root);
+int khttpd_vfs_root_open(const char *name, const struct cred *cred,
+			 struct path *root);
 int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
 			   struct path *out, struct kstat *stat);
 
@@ -174,6 +191,7 @@ int khttpd_cache_init(struct khttpd_cache *cache, size_t max_bytes,
 void khttpd_cache_exit(struct khttpd_cache *cache);
 struct khttpd_cache_entry *khttpd_cache_get(struct khttpd_cache *cache,
 					    const char *key, size_t len,
+					    const struct path *path,
 					    const struct kstat *stat);
 struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 					     const char *key, size_t len,
@@ -187,6 +205,7 @@ void khttpd_cache_put(struct khttpd_cache_entry *e);
 enum khttpd_stat {
 	KHTTPD_STAT_ACCEPTED,
 	KHTTPD_STAT_REFUSED,
+	KHTTPD_STAT_IDLE_CLOSED,
 	KHTTPD_STAT_CLOSED,
 	KHTTPD_STAT_TIMED_OUT,
 	KHTTPD_STAT_REQUESTS,
@@ -197,6 +216,7 @@ enum khttpd_stat {
 	KHTTPD_STAT_STATUS_5XX,
 	KHTTPD_STAT_CACHE_HITS,
 	KHTTPD_STAT_CACHE_MISSES,
+	KHTTPD_STAT_CACHE_SHRUNK,
 	KHTTPD_STAT_SPLICED_BYTES,
 	KHTTPD_STAT_MEMORY_BYTES,
 	KHTTPD_STAT_MAX

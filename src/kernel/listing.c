@@ -297,6 +297,16 @@ void khttpd_listing_respond(struct khttpd_server *srv,
 	struct khttpd_listing *l;
 	int err;
 
+	/*
+	 * dentry_open() makes no permission check (open(2) makes it before):
+	 * a directory the serving user may not read is not listed.
+	 */
+	err = path_permission(dir, MAY_READ);
+	if (err) {
+		khttpd_http_error(khttpd_http_errno_status(err), req, tx);
+		return;
+	}
+
 	khttpd_http_response_init(&resp, 200, req);
 	resp.content_type = (struct khttpd_str){ "text/html; charset=utf-8",
 						 24 };

@@ -22,9 +22,12 @@ static int __init khttpd_init(void)
 	err = khttpd_config_load(&srv->cfg);
 	if (err)
 		return err;
-	err = khttpd_vfs_root_open(srv->cfg.root, &srv->root);
+	err = khttpd_creds_init(srv);
 	if (err)
 		return err;
+	err = khttpd_vfs_root_open(srv->cfg.root, srv->cred, &srv->root);
+	if (err)
+		goto err_creds;
 	err = khttpd_cache_init(&srv->cache, srv->cfg.cache_bytes,
 				srv->cfg.cache_file_max);
 	if (err)
@@ -74,6 +77,8 @@ err_cache:
 	khttpd_cache_exit(&srv->cache);
 err_root:
 	path_put(&srv->root);
+err_creds:
+	khttpd_creds_exit(srv);
 	return err;
 }
 
@@ -89,6 +94,7 @@ static void __exit khttpd_exit(void)
 	khttpd_conns_exit(srv);
 	khttpd_cache_exit(&srv->cache);
 	path_put(&srv->root);
+	khttpd_creds_exit(srv);
 	pr_info("stopped\n");
 }
 

@@ -13,6 +13,7 @@
 static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
 	[KHTTPD_STAT_ACCEPTED] = "connections_accepted",
 	[KHTTPD_STAT_REFUSED] = "connections_refused",
+	[KHTTPD_STAT_IDLE_CLOSED] = "connections_idle_closed",
 	[KHTTPD_STAT_CLOSED] = "connections_closed",
 	[KHTTPD_STAT_TIMED_OUT] = "connections_timed_out",
 	[KHTTPD_STAT_REQUESTS] = "requests",
@@ -23,6 +24,7 @@ static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
 	[KHTTPD_STAT_STATUS_5XX] = "responses_5xx",
 	[KHTTPD_STAT_CACHE_HITS] = "cache_hits",
 	[KHTTPD_STAT_CACHE_MISSES] = "cache_misses",
+	[KHTTPD_STAT_CACHE_SHRUNK] = "cache_bytes_reclaimed",
 	[KHTTPD_STAT_SPLICED_BYTES] = "body_bytes_spliced",
 	[KHTTPD_STAT_MEMORY_BYTES] = "body_bytes_from_memory",
 };
@@ -43,7 +45,8 @@ static int khttpd_stats_show(struct seq_file *m, void *v)
 	}
 	seq_printf(m, "connections_open %u\n", READ_ONCE(srv->nconns));
 	seq_printf(m, "cache_entries %u\n", READ_ONCE(srv->cache.entries));
-	seq_printf(m, "cache_bytes %zu\n", READ_ONCE(srv->cache.bytes));
+	seq_printf(m, "cache_bytes %ld\n", atomic_long_read(&srv->cache.bytes));
+	seq_printf(m, "cache_limit %zu\n", srv->cache.max_bytes);
 	return 0;
 }
 

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Path resolution confined to the document root.
+ * Path resolution confined to the document root. Every function here runs
+ * under the serving credential (creds.c), so the walk needs search
+ * permission on each directory, as it would for a userspace server.
  *
  * A client path never reaches filp_open(): it has already been decoded and
  * normalised by the core (no ".." left), and is then walked from the root
@@ -10,6 +12,7 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/cred.h>
 #include <linux/fs.h>
 #include <linux/namei.h>
 #include <linux/stat.h>
@@ -17,14 +20,28 @@
 #include "compat.h"
 #include "khttpd.h"
 
-int khttpd_vfs_root_open(const char *name, struct path *root)
+/*
+ * The root is resolved, and must be searchable, as the serving credential:
+ * a root that user= cannot enter would answer 403 to everything, so it
+ * fails insmod instead.
+ */
+int khttpd_vfs_root_open(const char *name, const struct cred *cred,
+			 struct path *root)
 {
+	const struct cred *old;
 	struct kstat stat;
 	int err;
 
+	if (*name != '/') {
+		pr_err("root=%s: not an absolute path\n", name);
+		return -EINVAL;
+	}
+	old = override_creds(cred);
 	err = kern_path(name, LOOKUP_FOLLOW, root);
 	if (err) {
-		pr_err("root=%s: cannot open (error %d)\n", name, err);
+		revert_creds(old);
+		pr_err("root=%s: cannot open as user %u (error %d)\n", name,
+		       from_kuid(&init_user_ns, cred->fsuid), err);
 		return err;
 	}
 	err = vfs_getattr(root, &stat, STATX_TYPE, AT_STATX_SYNC_AS_STAT);
@@ -32,10 +49,21 @@ int khttpd_vfs_root_open(const char *name, struct path *root)
 		err = -ENOTDIR;
 	if (err) {
 		pr_err("root=%s: not a directory\n", name);
-		path_put(root);
-		return err;
+		goto err_put;
 	}
+	err = path_permission(root, MAY_EXEC);
+	if (err) {
+		pr_err("root=%s: user %u may not search it (error %d)\n",
+		       name, from_kuid(&init_user_ns, cred->fsuid), err);
+		goto err_put;
+	}
+	revert_creds(old);
 	return 0;
+
+err_put:
+	revert_creds(old);
+	path_put(root);
+	return err;
 }
 
 /* rel is relative to root, NUL-terminated, "" for the root itself. */

@@ -13,9 +13,11 @@ import gzip
 import hashlib
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 
@@ -183,9 +185,24 @@ def mkfile(path, data, mode=0o644):
     os.chmod(path, mode)
 
 
+def public_dir():
+    """A directory the twin's user (65534 when the suite runs as root) can
+    reach: pytest's own temporary directories are private to root."""
+    d = tempfile.mkdtemp(prefix="twin-test-", dir="/tmp")
+    os.chmod(d, 0o755)
+    return d
+
+
 @pytest.fixture(scope="session")
-def docroot(tmp_path_factory):
-    base = tmp_path_factory.mktemp("twin")
+def docroot():
+    base = public_dir()
+    yield from make_docroot(base)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def make_docroot(base):
+    import pathlib
+    base = pathlib.Path(base)
     root = str(base / "root")
     os.makedirs(root)
     mkfile(str(base / "secret.txt"), b"TOP SECRET\n")
@@ -211,7 +228,7 @@ def docroot(tmp_path_factory):
     mkfile(os.path.join(root, "big.txt"), b"x" * 300000)
     mkfile(os.path.join(root, "big.txt.gz"), gzip.compress(b"x" * 300000))
     mkfile(os.path.join(root, "style.css"), b"body{}")
-    return root
+    yield root
 
 
 @pytest.fixture(scope="session")
@@ -582,7 +599,7 @@ def test_no_listing_and_timeout(docroot):
 
 def test_start_errors(twin, tmp_path):
     p = subprocess.run([TWIN, "-p", str(twin.port), "-b", "127.0.0.1",
-                        "-r", str(tmp_path)],
+                        "-r", twin.root],
                        capture_output=True, text=True, timeout=10)
     assert p.returncode == 1 and "cannot listen" in p.stderr
     p = subprocess.run([TWIN, "-p", str(free_port()), "-r",
