@@ -105,6 +105,12 @@ def ab_field(text, name):
 
 
 def check_ab(rc, so, se, n):
+    if rc < 0:
+        # The client died of a signal: say where (the kernel logs it).
+        _, log, _ = run_cmd(["dmesg"], 30)
+        died = [ln for ln in log.splitlines()
+                if "segfault" in ln or "traps:" in ln][-5:]
+        pytest.fail("ab died of signal %d; kernel log: %s" % (-rc, died))
     assert rc == 0, "ab failed (%d): %s\n%s" % (rc, se, so)
     assert re.search(r"^Complete requests:\s+%d$" % n, so, re.M), so
     assert re.search(r"^Failed requests:\s+0$", so, re.M), so
