@@ -7,7 +7,9 @@ others) and leaves the module loaded on the test root when it passes; if
 one fails, the `srv` fixture reloads it for the next."""
 
 import os
+import shutil
 import socket
+import subprocess
 import time
 
 import pytest
@@ -162,12 +164,22 @@ def www_dir():
                         os.pardir, os.pardir, "www")
 
 
+def public_copy_of_www(srv):
+    """As make run does: a copy of www/ the serving user (65534) can
+    reach, since a checkout may sit in a private home directory."""
+    www = os.path.join(srv.base, "sample-www")
+    shutil.rmtree(www, ignore_errors=True)
+    shutil.copytree(os.path.realpath(www_dir()), www, symlinks=True)
+    subprocess.run(["chmod", "-R", "a+rX", www], check=True)
+    return www
+
+
 def test_serves_sample_site(srv):
-    """`make run` serves www/ (from wherever the repo lives, 9p in the
-    guest): every file comes back byte-exact."""
-    www = os.path.realpath(www_dir())
-    if not os.path.isfile(os.path.join(www, "index.html")):
+    """`make run` serves (a copy of) www/: every file comes back
+    byte-exact."""
+    if not os.path.isfile(os.path.join(www_dir(), "index.html")):
         pytest.skip("no www/index.html")
+    www = public_copy_of_www(srv)
     files = []
     for d, _, names in os.walk(www):
         for n in names:
@@ -217,7 +229,7 @@ def test_wget_mirrors_sample_site(srv, tmp_path):
     import subprocess
     if not shutil.which("wget"):
         pytest.skip("wget not installed")
-    www = os.path.realpath(www_dir())
+    www = public_copy_of_www(srv)
     want = {}
     for d, _, names in os.walk(www):
         for n in names:
