@@ -9,6 +9,7 @@
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
+#   make soak       100 insmod/load/rmmod cycles, memory back at baseline
 #   make run        serve www/ from the module in a QEMU guest on localhost:8081
 #   make stop       stop the guest started by make run
 #   make bench      khttpd vs twin vs nginx in a QEMU guest (~20 min) -> docs/bench/
@@ -54,7 +55,7 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 
-.PHONY: all module module-matrix install uninstall clean-module userspace unit check run stop deps \
+.PHONY: soak all module module-matrix install uninstall clean-module userspace unit check run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
 	bench-tools bench-deps trace profile
 .DEFAULT_GOAL := all
@@ -64,7 +65,7 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 all: module userspace
 
 help:
-	@sed -n '3,17p' Makefile
+	@sed -n '3,18p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -159,6 +160,14 @@ integration: module
 
 check: deps
 	@scripts/check.sh
+
+# The load-and-unload soak of tests/integration/test_soak.py, 100 cycles
+# (make check runs 3), in a guest booted with the default kernel.
+SOAK_CYCLES ?= 100
+soak: deps module
+	KHTTPD_SOAK_CYCLES=$(SOAK_CYCLES) KHTTPD_KO=$(CURDIR)/khttpd.ko KHTTPD_REQUIRE=1 \
+		scripts/vm.sh run --timeout 7200 -- /usr/bin/python3 -m pytest -v \
+		-p no:cacheprovider tests/integration/test_soak.py
 
 run: deps module
 	scripts/vm.sh serve
