@@ -660,21 +660,28 @@ cut:
 	return 0;
 }
 
+/* khttpd_listing_put_begin() */
+long listing_put_begin(listing *l, char *buf, size_t cap)
+{
+	size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
+
+	memmove(l->path + 1, l->path, l->dir_len);
+	l->path[0] = '/';
+	l->path[title_len - 1] = '/';
+	long n = khttpd_listing_begin(buf, cap,
+				      khttpd_str{ l->path, title_len },
+				      !l->dir_len);
+	memmove(l->path, l->path + 1, l->dir_len);
+	l->path[l->dir_len] = '\0';
+	return n;
+}
+
 size_t listing_fill(listing *l, size_t pos, size_t cap)
 {
 	long n;
 
 	if (l->state == listing_state::BEGIN) {
-		size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
-
-		memmove(l->path + 1, l->path, l->dir_len);
-		l->path[0] = '/';
-		l->path[title_len - 1] = '/';
-		n = khttpd_listing_begin(l->buf + pos, cap - pos,
-					 khttpd_str{ l->path, title_len },
-					 !l->dir_len);
-		memmove(l->path, l->path + 1, l->dir_len);
-		l->path[l->dir_len] = '\0';
+		n = listing_put_begin(l, l->buf + pos, cap - pos);
 		if (n < 0)
 			return pos;
 		pos += size_t(n);
@@ -714,20 +721,23 @@ size_t listing_fill(listing *l, size_t pos, size_t cap)
 	return pos;
 }
 
-bool listing_next(listing *l, const char **buf, size_t *len)
+/* khttpd_listing_next(): 1 a piece, 0 the end, -EMSGSIZE stuck. */
+int listing_next(listing *l, const char **buf, size_t *len)
 {
 	char head[KHTTPD_CHUNK_HEAD_MAX];
 	size_t start, end, head_len;
 
 	if (l->state == listing_state::DONE)
-		return false;
+		return 0;
 	if (!l->chunked) {
 		*len = listing_fill(l, 0, sizeof(l->buf));
 		*buf = l->buf;
-		return true;
+		return *len ? 1 : -EMSGSIZE;
 	}
 	start = KHTTPD_CHUNK_HEAD_MAX;
 	end = listing_fill(l, start, sizeof(l->buf) - LISTING_CHUNK_TAIL);
+	if (end == start && l->state != listing_state::DONE)
+		return -EMSGSIZE;
 	head_len = khttpd_chunk_head(end - start, head);
 	memcpy(l->buf + start - head_len, head, head_len);
 	memcpy(l->buf + end, "\r\n", 2);
@@ -738,7 +748,7 @@ bool listing_next(listing *l, const char **buf, size_t *len)
 	}
 	*buf = l->buf + start - head_len;
 	*len = end - (start - head_len);
-	return true;
+	return 1;
 }
 
 void listing_respond(worker *w, conn *c, const khttpd_request *req,
@@ -769,6 +779,11 @@ void listing_respond(worker *w, conn *c, const khttpd_request *req,
 	l->chunked = resp.chunked;
 	l->dir_len = strlen(rel);
 	memcpy(l->path, rel, l->dir_len + 1);
+	if (listing_put_begin(l, l->buf, sizeof(l->buf) - KHTTPD_CHUNK_HEAD_MAX -
+					 LISTING_CHUNK_TAIL) < 0) {
+		http_error(500, req, t);
+		return;
+	}
 
 	int err = listing_read(w, l, rel);
 	if (err) {
@@ -958,9 +973,10 @@ step send_listing(conn *c)
 	tx *t = &c->tx;
 
 	if (t->piece_off == t->piece_len) {
-		if (!listing_next(c->lst.get(), &t->piece, &t->piece_len)) {
+		int ret = listing_next(c->lst.get(), &t->piece, &t->piece_len);
+		if (ret <= 0) {
 			t->listing = false;
-			return step::PROGRESS;
+			return ret ? step::CLOSE : step::PROGRESS;
 		}
 		t->piece_off = 0;
 	}

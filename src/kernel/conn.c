@@ -225,15 +225,21 @@ static noinline enum khttpd_step khttpd_conn_send_pages(struct khttpd_conn *conn
 	return KHTTPD_STEP_PROGRESS;
 }
 
-/* The next piece of a generated body (a listing), or its end. */
-static void khttpd_conn_next_piece(struct khttpd_tx *tx)
+/*
+ * The next piece of a generated body (a listing), or its end. A body that
+ * cannot go on ends the connection: its length was promised by the head.
+ */
+static enum khttpd_step khttpd_conn_next_piece(struct khttpd_tx *tx)
 {
-	if (khttpd_listing_next(tx->listing, &tx->piece, &tx->piece_len)) {
+	int ret = khttpd_listing_next(tx->listing, &tx->piece, &tx->piece_len);
+
+	if (ret > 0) {
 		tx->piece_off = 0;
-		return;
+		return KHTTPD_STEP_PROGRESS;
 	}
 	khttpd_listing_free(tx->listing);
 	tx->listing = NULL;
+	return ret ? KHTTPD_STEP_CLOSE : KHTTPD_STEP_PROGRESS;
 }
 
 /* Zero-copy: the page cache pages go to TCP as they are (sendfile's path). */
@@ -258,8 +264,13 @@ static noinline enum khttpd_step khttpd_conn_send_body(struct khttpd_conn *conn)
 static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 {
 	struct khttpd_tx *tx = &conn->tx;
-	enum khttpd_step step = KHTTPD_STEP_PROGRESS;
+	enum khttpd_step step;
 
+	/*
+	 * Only bytes that went out push the deadline back: a step that moved
+	 * nothing (producing a listing's next piece) must not keep a
+	 * connection alive.
+	 */
 	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len)
 		step = khttpd_conn_send_mem(conn);
 	else if (tx->pos < tx->end && tx->cached)
@@ -267,7 +278,9 @@ static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 	else if (tx->pos < tx->end)
 		step = khttpd_conn_send_body(conn);
 	else if (tx->listing)
-		khttpd_conn_next_piece(tx);
+		return khttpd_conn_next_piece(tx);
+	else
+		step = KHTTPD_STEP_PROGRESS;
 	if (step != KHTTPD_STEP_PROGRESS)
 		return step;
 	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);

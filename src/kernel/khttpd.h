@@ -181,8 +181,8 @@ void khttpd_listing_respond(struct khttpd_server *srv,
 			    const struct khttpd_request *req,
 			    const char *rel, const struct path *dir,
 			    struct khttpd_tx *tx);
-bool khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
-			 size_t *len);
+int khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
+			size_t *len);
 void khttpd_listing_free(struct khttpd_listing *listing);
 
 /* cache.c */

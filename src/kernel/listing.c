@@ -186,6 +186,28 @@ void khttpd_listing_free(struct khttpd_listing *l)
 	kfree(l);
 }
 
+/*
+ * The page's beginning into buf[0..cap), or -1 if it does not fit. The
+ * heading shows the decoded path, "/" or "/dir/": it is built in the
+ * scratch path, which is not in use then, and the directory put back.
+ */
+static long khttpd_listing_put_begin(struct khttpd_listing *l, char *buf,
+				     size_t cap)
+{
+	size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
+	long n;
+
+	memmove(l->path + 1, l->path, l->dir_len);
+	l->path[0] = '/';
+	l->path[title_len - 1] = '/';
+	n = khttpd_listing_begin(buf, cap,
+				 (struct khttpd_str){ l->path, title_len },
+				 !l->dir_len);
+	memmove(l->path, l->path + 1, l->dir_len);
+	l->path[l->dir_len] = '\0';
+	return n;
+}
+
 /* Write as much of the page as fits into buf[pos..cap); returns the new pos. */
 static size_t khttpd_listing_fill(struct khttpd_listing *l, size_t pos,
 				  size_t cap)
@@ -195,21 +217,7 @@ static size_t khttpd_listing_fill(struct khttpd_listing *l, size_t pos,
 	long n;
 
 	if (l->state == KHTTPD_LISTING_BEGIN) {
-		/*
-		 * The heading shows the decoded path, "/" or "/dir/": build it
-		 * in the scratch path, which is not in use yet, and put the
-		 * directory back afterwards.
-		 */
-		size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
-
-		memmove(l->path + 1, l->path, l->dir_len);
-		l->path[0] = '/';
-		l->path[title_len - 1] = '/';
-		n = khttpd_listing_begin(l->buf + pos, cap - pos,
-					 (struct khttpd_str){ l->path, title_len },
-					 !l->dir_len);
-		memmove(l->path, l->path + 1, l->dir_len);
-		l->path[l->dir_len] = '\0';
+		n = khttpd_listing_put_begin(l, l->buf + pos, cap - pos);
 		if (n < 0)
 			return pos;
 		pos += n;
@@ -249,28 +257,37 @@ static size_t khttpd_listing_fill(struct khttpd_listing *l, size_t pos,
 	return pos;
 }
 
+/* Room for the page's parts once the chunk framing is set aside. */
+#define KHTTPD_LISTING_ROOM \
+	(KHTTPD_LISTING_BUF - KHTTPD_CHUNK_HEAD_MAX - KHTTPD_LISTING_CHUNK_TAIL)
+
 /*
- * The next piece of the body, or false once it has all been handed out.
- * The piece stays valid until the next call.
+ * The next piece of the body: 1 with a piece, valid until the next call;
+ * 0 once it has all been handed out; -EMSGSIZE if a part of the page does
+ * not fit in an empty buffer, which would otherwise hand out empty pieces
+ * for ever (names are at most 255 bytes, so only a pathological title can;
+ * khttpd_listing_respond() answers 500 for that before anything is sent).
  */
-bool khttpd_listing_next(struct khttpd_listing *l, const char **buf,
-			 size_t *len)
+int khttpd_listing_next(struct khttpd_listing *l, const char **buf,
+			size_t *len)
 {
 	char head[KHTTPD_CHUNK_HEAD_MAX];
 	size_t start, end, head_len;
 
 	if (l->state == KHTTPD_LISTING_DONE)
-		return false;
+		return 0;
 	if (!l->chunked) {
 		*len = khttpd_listing_fill(l, 0, sizeof(l->buf));
 		*buf = l->buf;
-		return true;
+		return *len ? 1 : -EMSGSIZE;
 	}
 
 	/* Leave room in front for the chunk size and behind for the tail. */
 	start = KHTTPD_CHUNK_HEAD_MAX;
 	end = khttpd_listing_fill(l, start,
 				  sizeof(l->buf) - KHTTPD_LISTING_CHUNK_TAIL);
+	if (end == start && l->state != KHTTPD_LISTING_DONE)
+		return -EMSGSIZE;
 	head_len = khttpd_chunk_head(end - start, head);
 	memcpy(l->buf + start - head_len, head, head_len);
 	memcpy(l->buf + end, "\r\n", 2);
@@ -281,7 +298,7 @@ bool khttpd_listing_next(struct khttpd_listing *l, const char **buf,
 	}
 	*buf = l->buf + start - head_len;
 	*len = end - (start - head_len);
-	return true;
+	return 1;
 }
 
 /*
@@ -335,6 +352,12 @@ void khttpd_listing_respond(struct khttpd_server *srv,
 	l->state = KHTTPD_LISTING_BEGIN;
 	l->chunked = resp.chunked;
 	l->dir_len = strscpy(l->path, rel, PATH_MAX);
+	/* A heading that can never be sent: say so now, not mid-body. */
+	if (khttpd_listing_put_begin(l, l->buf, KHTTPD_LISTING_ROOM) < 0) {
+		khttpd_listing_free(l);
+		khttpd_http_error(500, req, tx);
+		return;
+	}
 
 	err = khttpd_listing_read(l, dir);
 	if (err) {

@@ -4,6 +4,8 @@ listing of a directory without one (chunked on HTTP/1.1, to EOF on 1.0),
 its order, escaping, hidden names, symlinks leaving the root, a 10,000-entry
 directory, HEAD, and the listing=0 parameter (a reload, run last)."""
 
+import os
+import time
 import urllib.parse
 
 import pytest
@@ -362,3 +364,29 @@ def test_root_listing_has_no_parent_link(srv, http_tree):
     finally:
         reload(srv)
     srv.assert_alive()
+
+
+def test_listing_title_too_long_is_500_not_a_livelock(srv):
+    """Three nested directories named with 250 '"' each: the escaped
+    heading cannot fit the listing buffer. The answer is a clean 500, for
+    HTTP/1.1 and 1.0 alike, and nothing keeps running afterwards."""
+    name = '"' * 250
+    d = srv.path("/%s/%s/%s" % (name, name, name))
+    os.makedirs(d, exist_ok=True)
+    url = "/" + "/".join(["%22" * 250] * 3) + "/"
+    try:
+        for version in ("HTTP/1.1", "HTTP/1.0"):
+            t0 = time.monotonic()
+            r = srv.get(url, version=version, timeout=20)
+            assert r.status == 500, (version, r.status)
+            assert time.monotonic() - t0 < 10
+        with open("/proc/khttpd") as f:
+            opened = dict(ln.split() for ln in f)["connections_open"]
+        time.sleep(1)
+        with open("/proc/khttpd") as f:
+            assert int(dict(ln.split() for ln in f)["connections_open"]) <= \
+                int(opened)
+        srv.assert_alive()
+    finally:
+        import shutil
+        shutil.rmtree(srv.path("/" + name), ignore_errors=True)

@@ -124,3 +124,12 @@ def test_group_option(tree):
         assert status(t, "/f600.txt") in (403, 404)
     finally:
         t.stop()
+
+
+def test_listing_title_too_long_is_500(twin, tree):
+    name = '"' * 250
+    os.makedirs(os.path.join(tree, name, name, name), exist_ok=True)
+    url = "/" + "/".join(["%22" * 250] * 3) + "/"
+    for version in ("1.1", "1.0"):
+        assert get(twin.port, url, version=version).status == 500
+    assert status(twin, "/f644.txt") == 200
