@@ -15,7 +15,8 @@
 #       files CMD writes to $VM_RESULTS end up in build/vm/out.
 #   scripts/vm.sh serve [--smp N] [--mem MB] [-- CMD ARGS...]
 #       Boot with host 127.0.0.1:$PORT (default 8081) forwarded to the guest
-#       and run CMD (default: insmod ./khttpd.ko port=$PORT root=<repo>/www)
+#       and run CMD (default: insmod ./khttpd.ko port=$PORT on a copy of
+#       <repo>/www in the guest's /tmp)
 #       from the repo root; stay up until Ctrl-C or 'scripts/vm.sh stop'.
 #   scripts/vm.sh stop
 #       Stop the guest started by 'serve'.
@@ -218,7 +219,7 @@ boot() {
 		if [ "$mode" = serve ] && [ -z "$announced" ] && [ -e "$dir/out/ready" ]; then
 			announced=1
 			say "guest up after $((SECONDS - start)) s"
-			echo "khttpd is serving $REPO/www at http://localhost:$PORT/ — Ctrl-C or 'make stop' stops the guest"
+			echo "khttpd is serving (a copy of) $REPO/www at http://localhost:$PORT/ — Ctrl-C or 'make stop' stops the guest"
 		fi
 		# A signal kills the sleep too; on_signal has dealt with it.
 		sleep 0.2 || true
@@ -322,7 +323,11 @@ cmd_serve() {
 	[[ $PORT =~ ^[0-9]+$ ]] || die "PORT must be a number"
 	if [ ${#CMD[@]} -eq 0 ]; then
 		[ -e "$REPO/khttpd.ko" ] || die "no $REPO/khttpd.ko; build it first (make module)"
-		CMD=(insmod ./khttpd.ko "port=$PORT" "root=$REPO/www")
+		# A copy on the guest's tmpfs: khttpd reads files as user 65534,
+		# and a checkout may sit in a directory only its owner can enter.
+		CMD=(sh -c 'rm -rf /tmp/khttpd-www && cp -r www /tmp/khttpd-www &&
+			chmod -R a+rX /tmp/khttpd-www &&
+			exec insmod ./khttpd.ko "port=$1" root=/tmp/khttpd-www' sh "$PORT")
 	fi
 	if [ -s "$PIDFILE" ] && kill -0 "$(cat "$PIDFILE")" 2>/dev/null; then
 		die "a guest is already serving (pid $(cat "$PIDFILE")); run 'scripts/vm.sh stop'"
