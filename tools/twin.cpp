@@ -161,6 +161,20 @@ struct blob {
 	struct timespec mtime;
 	struct timespec ctime;
 	std::unique_ptr<char[]> data;
+	/*
+	 * Its thread's count of cached bytes alive, lowered when it goes;
+	 * shared so that a blob outliving its cache (at exit) stays safe.
+	 */
+	std::shared_ptr<size_t> live;
+
+	blob() = default;
+	blob(const blob &) = delete;
+	blob &operator=(const blob &) = delete;
+	~blob()
+	{
+		if (live)
+			*live -= size_t(size);
+	}
 };
 
 struct sv_hash {
@@ -208,6 +222,9 @@ bool racy(const struct stat &st)
  * file it was read from still has the same identity, size, mtime and
  * ctime.
  * Entries are shared_ptrs: one being sent survives its replacement.
+ * Bounded like the module's cache: live_ counts the bytes of every blob
+ * alive, in the map or still being sent after eviction, and a fill that
+ * cannot fit under cache_max even after evicting is sent by sendfile.
  */
 class file_cache {
 public:
@@ -233,7 +250,17 @@ public:
 
 		if (size > cfg.cache_file_max || size > cfg.cache_max)
 			return nullptr;
+		while (*live_ + size > cfg.cache_max && !map_.empty()) {
+			auto victim = map_.begin();
+			bytes_ -= size_t(victim->second->size);
+			map_.erase(victim);
+		}
+		if (*live_ + size > cfg.cache_max)
+			return nullptr;	/* pinned by responses: send uncached */
 		auto b = std::make_shared<blob>();
+		b->size = st.st_size;
+		*live_ += size;
+		b->live = live_;
 		b->dev = st.st_dev;
 		b->ino = st.st_ino;
 		b->size = st.st_size;
@@ -255,11 +282,6 @@ public:
 			return nullptr;	/* changed while read: not cached */
 		if (racy(after))
 			return b;	/* good for this response only */
-		while (bytes_ + size > cfg.cache_max && !map_.empty()) {
-			auto victim = map_.begin();
-			bytes_ -= size_t(victim->second->size);
-			map_.erase(victim);
-		}
 		auto it = map_.find(rel);
 		if (it != map_.end()) {
 			bytes_ -= size_t(it->second->size);
@@ -272,6 +294,7 @@ public:
 	}
 
 private:
+	std::shared_ptr<size_t> live_ = std::make_shared<size_t>(0);
 	std::unordered_map<std::string, std::shared_ptr<const blob>, sv_hash,
 			   std::equal_to<>> map_;
 	size_t bytes_ = 0;

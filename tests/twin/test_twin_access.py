@@ -133,3 +133,41 @@ def test_listing_title_too_long_is_500(twin, tree):
     for version in ("1.1", "1.0"):
         assert get(twin.port, url, version=version).status == 500
     assert status(twin, "/f644.txt") == 200
+
+
+def test_cache_memory_bounded_with_pinned_entries(tree):
+    """100 slow clients, 100 names of one 16 MiB file: entries pinned by
+    responses count against --cache-max, so the twin's peak RSS stays near
+    the bound instead of 100 x 16 MiB."""
+    import socket
+    d = os.path.join(tree, "mem")
+    os.makedirs(d, exist_ok=True)
+    big = os.path.join(d, "big.bin")
+    with open(big, "wb") as f:
+        f.write(os.urandom(16 << 20))
+    os.chmod(big, 0o644)
+    os.utime(big, (1_600_000_000, 1_600_000_000))
+    for i in range(100):
+        os.link(big, os.path.join(d, "l%03d.bin" % i))
+    t = Twin(tree, "-t", "1", "--cache-file-max", str(16 << 20),
+             "--cache-max", str(64 << 20))
+    socks = []
+    try:
+        for i in range(100):
+            s = socket.create_connection(("127.0.0.1", t.port), timeout=30)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.sendall(b"GET /mem/l%03d.bin HTTP/1.1\r\nHost: x\r\n\r\n" % i)
+            socks.append(s)
+        for _ in range(10):
+            for s in socks:
+                s.recv(4096)
+            time.sleep(0.1)
+        with open("/proc/%d/status" % t.proc.pid) as f:
+            hwm = [int(ln.split()[1]) for ln in f
+                   if ln.startswith("VmHWM:")][0] * 1024
+        assert hwm < 200 << 20, "peak RSS %d MiB" % (hwm >> 20)
+    finally:
+        for s in socks:
+            s.close()
+        t.stop()
+        shutil.rmtree(d, ignore_errors=True)
