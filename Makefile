@@ -7,6 +7,7 @@
 #   make install    the module into /lib/modules/<ver>/updates + depmod
 #   make module-matrix  the module for every tested kernel installed
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
+#   make check-debug the integration suite + soak on a KASAN/kmemleak/lockdep kernel
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
 #   make soak       100 insmod/load/rmmod cycles, memory back at baseline
@@ -55,7 +56,8 @@ FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
 CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 
-.PHONY: soak all module module-matrix install uninstall clean-module userspace unit check run stop deps \
+.PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
+	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
 	bench-tools bench-deps trace profile
 .DEFAULT_GOAL := all
@@ -65,7 +67,7 @@ CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
 all: module userspace
 
 help:
-	@sed -n '3,18p' Makefile
+	@sed -n '3,19p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -168,6 +170,11 @@ soak: deps module
 	KHTTPD_SOAK_CYCLES=$(SOAK_CYCLES) KHTTPD_KO=$(CURDIR)/khttpd.ko KHTTPD_REQUIRE=1 \
 		scripts/vm.sh run --timeout 7200 -- /usr/bin/python3 -m pytest -v \
 		-p no:cacheprovider tests/integration/test_soak.py
+
+# The integration suite, a load/unload soak and kmemleak on a debug kernel
+# with the sanitizers (scripts/check-debug.sh). Slow: not part of check.
+check-debug: deps
+	@scripts/check-debug.sh
 
 run: deps module
 	scripts/vm.sh serve

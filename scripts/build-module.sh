@@ -10,13 +10,33 @@
 #       build/kernels/KVER), builds there against /lib/modules/KVER/build
 #       with the matching g++, and leaves OUT/khttpd.ko. Unchanged sources
 #       are not copied again, so kbuild rebuilds only what changed.
+#   scripts/build-module.sh --kdir KDIR [OUT]
+#       the same against the kernel build tree KDIR, wherever it is (a
+#       kernel built from source, such as scripts/debug-kernel.sh's); KVER
+#       is read from KDIR/include/config/kernel.release. An option rather
+#       than a KDIR variable: `make KDIR=...` exports KDIR to every command
+#       it runs, and module-matrix must still build for each kernel.
 
 set -euo pipefail
 
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-KVER=${1:?usage: build-module.sh KVER [OUT]}
-OUT=${2:-$REPO/build/kernels/$KVER}
-KDIR=/lib/modules/$KVER/build
+usage="usage: build-module.sh KVER [OUT] | --kdir KDIR [OUT]"
+if [ "${1:-}" = --kdir ]; then
+	KDIR=$(cd "${2:?$usage}" && pwd)
+	KVER=$(cat "$KDIR/include/config/kernel.release" 2>/dev/null) || {
+		echo "build-module.sh: $KDIR/include/config/kernel.release missing: is $KDIR a built kernel tree?" >&2
+		exit 1
+	}
+	shift 2
+	OUT=${1:-$REPO/build/kernels/$KVER}
+else
+	KVER=${1:?$usage}
+	OUT=${2:-$REPO/build/kernels/$KVER}
+	KDIR=/lib/modules/$KVER/build
+fi
+
+# kbuild resolves M= from the kernel tree: the output must be absolute.
+OUT=$(realpath -m "$OUT")
 
 [ -d "$KDIR" ] || { echo "build-module.sh: no build tree at $KDIR" >&2; exit 1; }
 cxx=$("$REPO/scripts/kernel.sh" cxx "$KDIR")

@@ -11,7 +11,10 @@
 # Protocol with vm.sh (all files live in the results share):
 #   config     sourced here: MODE (run|serve), RESULTS (host path of the
 #              share, bind-mounted at the same path inside the chroot), PORT,
-#              REPO (host path of the repository, its own share)
+#              REPO (host path of the repository, its own share),
+#              MODDIR (host path of the booted kernel's modules directory,
+#              when it is not /lib/modules/<release>: a kernel built
+#              elsewhere, scripts/vm.sh's KHTTPD_VM_MODDIR)
 #   cmd.sh     POSIX sh script run in the chroot (cd + exec of the command)
 #   cmd.log    written here: the command's stdout+stderr
 #   status     written here: the command's exit status
@@ -56,7 +59,7 @@ mkdir -p /out /mnt
 mount -t 9p -o trans=virtio,version=9p2000.L,msize=512000 results /out ||
 	die "cannot mount the results share"
 [ -r /out/config ] || die "no /out/config from the host"
-MODE=run PORT=8081 RESULTS= REPO=
+MODE=run PORT=8081 RESULTS= REPO= MODDIR=
 # shellcheck disable=SC1091
 . /out/config
 
@@ -64,6 +67,21 @@ MODE=run PORT=8081 RESULTS= REPO=
 # makes python/pytest start several times faster over 9p.
 mount -t 9p -o trans=virtio,version=9p2000.L,ro,msize=512000,cache=loose \
 	hostroot /mnt || die "cannot mount the host root over 9p"
+
+# A kernel that is not installed on the host: show its modules directory at
+# /lib/modules/<release>, where modprobe and depmod look (before /tmp gets
+# a tmpfs, in case the directory lies under the host's /tmp).
+if [ -n "$MODDIR" ]; then
+	kmods=/mnt/lib/modules/$(uname -r)
+	if ! [ -d "$kmods" ]; then
+		# The host root is read-only: a tmpfs over /lib/modules to
+		# create the mount point in (other kernels' modules are of no use
+		# to this one).
+		mount -t tmpfs -o mode=0755 tmpfs /mnt/lib/modules &&
+			mkdir -p "$kmods" || die "cannot make $kmods"
+	fi
+	mount --bind "/mnt$MODDIR" "$kmods" || die "cannot bind $MODDIR at /lib/modules/$(uname -r)"
+fi
 
 mount -t proc proc /mnt/proc
 mount -t sysfs sysfs /mnt/sys
