@@ -17,10 +17,11 @@
 #      printed.
 #
 # Environment: KHTTPD_DEBUG_TIMEOUT (guest time limit, s, default 5400),
-# KHTTPD_DEBUG_MEM (guest memory, MiB, default 4096), KHTTPD_SOAK_CYCLES
-# (default 20), KHTTPD_DEBUG_SUITE=0 (skip the integration suite: the soak
-# and kmemleak alone), KHTTPD_DEBUG_CACHE (scripts/debug-kernel.sh). Logs and the
-# guest's files (kmemleak report, kernel log) end up in build/debug/.
+# KHTTPD_DEBUG_MEM (guest memory, MiB, default 4096),
+# KHTTPD_DEBUG_SOAK_CYCLES (default 20), KHTTPD_DEBUG_SUITE=0 (skip the
+# integration suite: the soak and kmemleak alone), KHTTPD_DEBUG_CACHE
+# (scripts/debug-kernel.sh). Logs and the guest's files (kmemleak report,
+# kernel log) end up in build/debug/.
 
 set -uo pipefail
 
@@ -68,7 +69,10 @@ fi
 # --- 3. the module
 say "=== khttpd.ko for $DEBUG_KVER ==="
 modlog=$LOGDIR/module-build.log
-if ! scripts/build-module.sh --kdir "$DEBUG_KDIR" >"$modlog" 2>&1; then
+# KCFLAGS=-g: the kernel has no debug info, but the module's C should, so
+# that faddr2line turns a report's khttpd_fn+0x1a/0x200 into a line (the
+# C++ objects keep their own -g1, which comes after it).
+if ! KCFLAGS=-g scripts/build-module.sh --kdir "$DEBUG_KDIR" >"$modlog" 2>&1; then
 	tail -n 40 "$modlog"
 	say "FAIL: building the module failed (log: $modlog)"
 	exit 1
@@ -129,6 +133,10 @@ if grep -qaE "$REPORT" "$LOGDIR/console.log"; then
 			/---\[ end (trace|Kernel panic)/ && left > 0 { left = 0 }' |
 		head -n 1200
 	[ "$status" -ne 0 ] || status=1
+fi
+if [ "$status" -ne 0 ]; then
+	say "a frame such as khttpd_conn_io_work+0x100/0x10c0 [khttpd] to a source line:"
+	say "  $DEBUG_KDIR/scripts/faddr2line $KO khttpd_conn_io_work+0x100/0x10c0"
 fi
 
 if [ "$status" -eq 0 ]; then

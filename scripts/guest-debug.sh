@@ -10,7 +10,7 @@
 #      sets kmemleak's baseline (what boot left behind is not ours);
 #   2. the whole integration suite: scripts/guest-integration.sh (which
 #      includes the hostile-client barrage and the twin comparison);
-#   3. a load/unload soak: KHTTPD_SOAK_CYCLES (20) times insmod with varied
+#   3. a load/unload soak: KHTTPD_DEBUG_SOAK_CYCLES (20) times insmod with varied
 #      parameters, a mixed load (htstress with and without keep-alive, curl
 #      ranges/listings/gzip/conditionals over IPv4 and IPv6, idle, half-sent
 #      and unread connections, a slow large download), then rmmod while all
@@ -28,8 +28,8 @@
 set -uo pipefail
 
 KO=${KHTTPD_KO:-$PWD/khttpd.ko}
-CYCLES=${KHTTPD_SOAK_CYCLES:-20}
-PORT=${KHTTPD_SOAK_PORT:-8085}
+CYCLES=${KHTTPD_DEBUG_SOAK_CYCLES:-20}
+PORT=${KHTTPD_DEBUG_SOAK_PORT:-8085}
 HTSTRESS=$PWD/build/htstress
 OUT=${VM_RESULTS:-/tmp}
 KMEMLEAK=/sys/kernel/debug/kmemleak
