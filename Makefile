@@ -124,6 +124,15 @@ $(BUILD)/%: $(BUILD)/tools/%.o $(CORE_OBJS)
 unit: $(BUILD)/unit_tests
 	./$(BUILD)/unit_tests --gtest_brief=1
 
+# htstress is linked from its own sources in tools/htstress/ (the pattern
+# rule above is for one-file tools).
+HTSTRESS_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/htstress/*.cpp))
+
+$(BUILD)/htstress: $(HTSTRESS_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+userspace: $(BUILD)/htstress
+
 $(BUILD)/core-fuzz/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(CXXSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \
