@@ -125,13 +125,20 @@ unit: $(BUILD)/unit_tests
 	./$(BUILD)/unit_tests --gtest_brief=1
 
 # htstress is linked from its own sources in tools/htstress/ (the pattern
-# rule above is for one-file tools).
+# rule above is for one-file tools); its histogram is also linked,
+# sanitized, into the unit tests.
 HTSTRESS_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/htstress/*.cpp))
 
 $(BUILD)/htstress: $(HTSTRESS_OBJS)
 	$(CXX) -o $@ $^ -pthread
 
 userspace: $(BUILD)/htstress
+
+$(BUILD)/tools-san/htstress/%.o: tools/htstress/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -MMD -MP -c -o $@ $<
+
+$(BUILD)/unit_tests: $(BUILD)/tools-san/htstress/histogram.o
 
 $(BUILD)/core-fuzz/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)

@@ -38,8 +38,18 @@ uint64_t Histogram::percentile(double p) const
 {
 	if (!n)
 		return 0;
-	uint64_t rank = static_cast<uint64_t>(
-		std::ceil(p / 100.0 * static_cast<double>(n) - 1e-9));
+	// The rank is computed in integers: in doubles, 99.9 / 100 * n comes
+	// out just above a whole number for some n (16913000 is the first),
+	// and its ceiling then picked the sample after the right one. p is
+	// scaled to millionths so that 99.9 is exact; the rank is
+	// ceil(n * q / 1e6), split so that n * q cannot overflow.
+	constexpr uint64_t kScale = 1000000;
+	uint64_t q = 0;
+	if (p >= 100)
+		q = kScale;
+	else if (p > 0)
+		q = static_cast<uint64_t>(std::llround(p * (kScale / 100)));
+	uint64_t rank = n / kScale * q + (n % kScale * q + kScale - 1) / kScale;
 	rank = std::clamp<uint64_t>(rank, 1, n);
 	uint64_t seen = 0;
 	for (int i = 0; i < kBuckets; i++) {

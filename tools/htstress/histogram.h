@@ -58,7 +58,8 @@ struct Histogram {
 
 	// The p-th percentile by nearest rank: the midpoint of the bucket
 	// holding the ceil(p% of n)-th smallest sample (the first when that
-	// is 0), clamped to [min, max]; 0 when empty.
+	// is 0), clamped to [min, max]; 0 when empty. p is in [0, 100],
+	// taken to 1/10000 of a percent.
 	uint64_t percentile(double p) const;
 };
 
