@@ -137,7 +137,7 @@ def test_listing_title_too_long_is_500(twin, tree):
 
 def test_cache_memory_bounded_with_pinned_entries(tree):
     """100 slow clients, 100 names of one 16 MiB file: entries pinned by
-    responses count against --cache-max, so the twin's peak RSS stays near
+    responses count against --cache-size, so the twin's peak RSS stays near
     the bound instead of 100 x 16 MiB."""
     import socket
     d = os.path.join(tree, "mem")
@@ -149,8 +149,8 @@ def test_cache_memory_bounded_with_pinned_entries(tree):
     os.utime(big, (1_600_000_000, 1_600_000_000))
     for i in range(100):
         os.link(big, os.path.join(d, "l%03d.bin" % i))
-    t = Twin(tree, "-t", "1", "--cache-file-max", str(16 << 20),
-             "--cache-max", str(64 << 20))
+    t = Twin(tree, "-t", "1", "--cache-file-max", "16384",
+             "--cache-size", "64")
     socks = []
     try:
         for i in range(100):
