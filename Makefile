@@ -198,8 +198,8 @@ run: deps module
 stop:
 	scripts/vm.sh stop
 
-# Benchmarks (design.md section 6; scripts/bench.sh). The twin is built when
-# it can be; without build/twin the bench skips it and says so.
+# Benchmarks (docs/design.md, "Measuring"; scripts/bench.sh). The twin is
+# built when it can be; without build/twin the bench skips it and says so.
 bench-tools: module $(BUILD)/htstress
 	@if [ -e tools/twin.cpp ]; then $(MAKE) --no-print-directory $(BUILD)/twin || \
 		echo "bench: building the twin failed; using the existing build/twin, if any" >&2; fi

@@ -4,7 +4,7 @@
 # The measuring half of `make bench`, run inside the QEMU guest by
 #     scripts/vm.sh run -- scripts/bench-guest.py [--smoke] [options]
 # as root, chrooted into the host's root filesystem (read-only), cwd = the
-# repo, /tmp a tmpfs. See design.md section 6 and scripts/bench.sh.
+# repo, /tmp a tmpfs. See docs/design.md ("Measuring") and scripts/bench.sh.
 #
 # Creates the files on tmpfs, starts khttpd (the module), the userspace twin
 # (build/twin, skipped with a note when it has not been built) and nginx

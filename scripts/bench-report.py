@@ -89,7 +89,7 @@ def main():
     L.append("Requests per second, median of %d interleaved repetitions of "
              "%d s per run, every server serving the same files from tmpfs in "
              "one QEMU guest. Absolute numbers under TCG mean little; the "
-             "ratios are what to read (design.md section 6)."
+             "ratios are what to read (docs/design.md, \"Measuring\")."
              % (cfg["reps"], cfg["duration_s"]))
     L.append("")
     L.append("## Environment")

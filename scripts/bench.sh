@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Benchmark khttpd against its userspace twin and nginx in a QEMU guest
-# (design.md section 6). What `make bench` and `make bench-smoke` run.
+# (docs/design.md, "Measuring"). What `make bench` and `make bench-smoke` run.
 #
 #   scripts/bench.sh            full run: 0 B .. 1 MiB, keep-alive (wrk and
 #                               htstress -k at 8 and 64 connections) and one

@@ -8,7 +8,7 @@
 #   1. scripts/debug-kernel.sh build: the kernel, built once from Debian's
 #      linux-source-6.12 and cached outside the repository (the first build
 #      takes about an hour on 2 cores; later runs reuse it);
-#   2. build/htstress and build/twin (the soak and the parity check use them);
+#   2. build/htstress (the soak uses it);
 #   3. khttpd.ko for that kernel (scripts/build-module.sh --kdir) into
 #      build/kernels/<release>/; any compiler or modpost warning fails;
 #   4. scripts/vm.sh run -- scripts/guest-debug.sh with that kernel and module;
@@ -59,8 +59,8 @@ fi
 
 # --- 2. userspace tools the guest uses
 t0=$SECONDS
-say "=== build/htstress, build/twin ==="
-if ! make -j"$JOBS" build/htstress build/twin >"$LOGDIR/tools.log" 2>&1; then
+say "=== build/htstress ==="
+if ! make -j"$JOBS" build/htstress >"$LOGDIR/tools.log" 2>&1; then
 	tail -n 30 "$LOGDIR/tools.log"
 	say "FAIL: building the tools failed (log: $LOGDIR/tools.log)"
 	exit 1

@@ -9,7 +9,7 @@
 #   1. checks that the kernel really has KASAN, kmemleak and lockdep on, and
 #      sets kmemleak's baseline (what boot left behind is not ours);
 #   2. the whole integration suite: scripts/guest-integration.sh (which
-#      includes the hostile-client barrage and the twin comparison);
+#      includes the hostile-client barrage and the parity check);
 #   3. a load/unload soak: KHTTPD_DEBUG_SOAK_CYCLES (20) times insmod with varied
 #      parameters, a mixed load (htstress with and without keep-alive, curl
 #      ranges/listings/gzip/conditionals over IPv4 and IPv6, idle, half-sent

@@ -4,7 +4,7 @@
 # Run commands in a QEMU (TCG) guest booted with Debian's generic kernel, for
 # machines whose own kernel cannot load modules. The guest sees the host's
 # root filesystem read-only over 9p and chroots into it, so the repo, python3,
-# curl, wrk, ... are all there at the same paths. See design.md section 5.
+# curl, wrk, ... are all there at the same paths (docs/design.md, "Testing").
 #
 #   scripts/vm.sh run [--timeout SECS] [--smp N] [--mem MB] -- CMD ARGS...
 #       Boot, run CMD in the current directory, power off. Exits with CMD's

@@ -3,7 +3,7 @@
  * twin - the userspace twin of khttpd.
  *
  *	twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing] [--timeout SECS]
- *	     [-b ADDR] [--cache-file-max BYTES] [--cache-max BYTES]
+ *	     [-b ADDR] [--cache-size MIB] [--cache-file-max KIB]
  *
  * An epoll, non-blocking HTTP/1.1 static-file server that links the same
  * freestanding C++ core as the module and ports the module's C glue
@@ -101,7 +101,7 @@ struct config {
 	unsigned timeout_secs = 60;
 	std::string bind_addr = "0.0.0.0";
 	size_t cache_file_max = 64 * 1024;	/* 0: no cache */
-	size_t cache_max = 64 * 1024 * 1024;	/* per thread */
+	size_t cache_max = 0;			/* per thread: --cache-size / threads */
 	uid_t uid = 65534;			/* when started as root */
 	gid_t gid = 65534;
 };
@@ -1320,7 +1320,7 @@ void worker_run(worker *w)
 	fprintf(rc ? stderr : stdout,
 		"usage: twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing]\n"
 		"            [--timeout SECS] [-b ADDR] [-u UID] [-g GID]\n"
-		"            [--cache-file-max BYTES] [--cache-max BYTES]\n"
+		"            [--cache-size MIB] [--cache-file-max KIB]\n"
 		"  -p PORT              TCP port (default 8081)\n"
 		"  -r ROOT              document root (default .)\n"
 		"  -t THREADS           worker threads (default: CPUs)\n"
@@ -1329,9 +1329,11 @@ void worker_run(worker *w)
 		"                       user and group (default 65534, 65534)\n"
 		"  --no-listing         403 for directories without index.html\n"
 		"  --timeout SECS       idle/stalled connection timeout (default 60)\n"
-		"  --cache-file-max N   serve files up to N bytes from memory\n"
-		"                       (default 65536; 0 disables the cache)\n"
-		"  --cache-max N        memory cache bound per thread (default 64 MiB)\n");
+		"  --cache-size MIB     response cache size, shared out among the\n"
+		"                       threads (default 64; 0 disables the cache)\n"
+		"  --cache-file-max KIB largest file kept in the cache (default 64)\n"
+		"  (the units and ranges of the module's cache_size= and\n"
+		"  cache_file_max= parameters)\n");
 	exit(rc);
 }
 
@@ -1353,6 +1355,7 @@ unsigned long parse_num(const char *opt, const char *s, unsigned long lo,
 void parse_args(int argc, char **argv)
 {
 	enum { OPT_NO_LISTING = 256, OPT_TIMEOUT, OPT_CACHE_FILE, OPT_CACHE };
+	unsigned long cache_mib = 64;
 	static const struct option longopts[] = {
 		{ "port", required_argument, nullptr, 'p' },
 		{ "root", required_argument, nullptr, 'r' },
@@ -1363,7 +1366,7 @@ void parse_args(int argc, char **argv)
 		{ "no-listing", no_argument, nullptr, OPT_NO_LISTING },
 		{ "timeout", required_argument, nullptr, OPT_TIMEOUT },
 		{ "cache-file-max", required_argument, nullptr, OPT_CACHE_FILE },
-		{ "cache-max", required_argument, nullptr, OPT_CACHE },
+		{ "cache-size", required_argument, nullptr, OPT_CACHE },
 		{ "help", no_argument, nullptr, 'h' },
 		{},
 	};
@@ -1399,11 +1402,11 @@ void parse_args(int argc, char **argv)
 			break;
 		case OPT_CACHE_FILE:
 			cfg.cache_file_max = parse_num("--cache-file-max",
-						       optarg, 0, 1UL << 30);
+						       optarg, 0, 16384) << 10;
 			break;
 		case OPT_CACHE:
-			cfg.cache_max = parse_num("--cache-max", optarg, 0,
-						  1UL << 40);
+			cache_mib = parse_num("--cache-size", optarg, 0,
+					      65536);
 			break;
 		case 'h':
 			usage(0);
@@ -1417,6 +1420,9 @@ void parse_args(int argc, char **argv)
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 		cfg.threads = n > 0 ? unsigned(n) : 1;
 	}
+	cfg.cache_max = (cache_mib << 20) / cfg.threads;
+	if (!cfg.cache_max)
+		cfg.cache_file_max = 0;
 }
 
 struct sockaddr_storage bind_sockaddr(socklen_t *len)

@@ -1,29 +1,46 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Fixtures for the khttpd integration suite.
-
-Run as root, from the repository root:
+"""Fixtures for the khttpd integration suite, run against either server:
+the module (in a guest, as root) or the userspace twin, build/twin (on the
+host). From the repository root:
 
     KHTTPD_KO=./khttpd.ko /usr/bin/python3 -m pytest -v tests/integration
+    make build/twin && KHTTPD_SERVER=twin \\
+        /usr/bin/python3 -m pytest -v tests/integration
 
 Environment:
+    KHTTPD_SERVER         module (default) or twin: the server under test
     KHTTPD_KO             path of the module (default ./khttpd.ko)
-    KHTTPD_PORT           port to load it on (default 8081, or the next free
+    TWIN                  path of the twin (default build/twin)
+    KHTTPD_PORT           port to serve on (default 8081, or the next free
                           one up to 8099 when 8081 is taken)
-    KHTTPD_REQUIRE=1      a missing module or not being root is a failure,
-                          not a skip (the QEMU guest runner sets this)
+    KHTTPD_REQUIRE=1      a missing server (or, for the module, not being
+                          root) is a failure, not a skip (the QEMU guest
+                          runner and make check set this)
     KHTTPD_RMMOD_TIMEOUT  seconds rmmod may take under load (default 10)
 
-The session fixture builds a document root on tmpfs, loads the module on it
-and unloads it at the end; tests that unload/reload the module (marked
-`lifecycle`) run after all others, and the kernel log is checked for
-warnings, BUGs and oopses at the very end.
+The session fixture builds a document root on tmpfs and starts the server
+on it: insmod for the module; for the twin, a process on the same root
+with the equivalent flags, listening on 127.0.0.1 only (a test that wants
+every address, the module's default, asks for bind= explicitly). Both run
+as user and group 65534 when the suite runs as root. A test may restart
+the server with module parameters (srv.restart(listing=0), ...), which the
+twin gets as its flags; tests that unload/reload (marked `lifecycle`) run
+after all others. Markers also say which tests apply to one server only
+(`module_only`, `twin_only`, each with its reason) and which need root
+under the twin (`needs_root`: the twin reads files as 65534 only when
+started as root). For the module, the kernel log is checked for warnings,
+BUGs and oopses at the very end; the twin must exit with status 0 on
+SIGTERM every time it is stopped.
 """
 
 import errno
 import os
 import random
+import re
 import resource
+import select
 import shutil
+import signal
 import socket
 import stat
 import struct
@@ -41,6 +58,11 @@ from khttp_client import Conn, get  # noqa: E402
 MODULE = "khttpd"
 HOST = "127.0.0.1"
 MiB = 1 << 20
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__))))
+
+SERVER = os.environ.get("KHTTPD_SERVER", "") or "module"
+SERVERS = ("module", "twin")
 
 # Kernel log lines that must never appear while the suite runs.
 BAD_KMSG = ("WARNING:", "BUG:", "Oops", "general protection fault",
@@ -57,8 +79,19 @@ def ko_path():
     return os.path.abspath(os.environ.get("KHTTPD_KO", "./khttpd.ko"))
 
 
+def twin_path():
+    return os.path.abspath(os.environ.get("TWIN", os.path.join(REPO, "build",
+                                                               "twin")))
+
+
 def suite_precondition_problem():
     """Why the suite cannot run here, or None."""
+    if SERVER == "twin":
+        twin = twin_path()
+        if not os.access(twin, os.X_OK):
+            return ("the twin not found at %s (build it with 'make "
+                    "build/twin' or set TWIN)" % twin)
+        return None
     if os.geteuid() != 0:
         return "khttpd integration tests need root (insmod/rmmod)"
     ko = ko_path()
@@ -71,12 +104,35 @@ def suite_precondition_problem():
 # --------------------------------------------------------------------------
 # pytest hooks: markers, ordering, skip-or-fail policy
 
+MARKERS = (
+    "lifecycle: unloads/reloads the server; runs after the ordinary tests",
+    "final: runs last of all (kernel log check)",
+    "module_only(reason): about the kernel module itself; skipped under "
+    "the twin",
+    "twin_only(reason): about the twin itself; skipped under the module",
+    "needs_root(reason): under the twin, needs the suite to run as root "
+    "(the twin then reads files as 65534, as the module does)",
+)
+
+
 def pytest_configure(config):
-    config.addinivalue_line(
-        "markers", "lifecycle: unloads/reloads the module; runs after the "
-        "ordinary tests")
-    config.addinivalue_line(
-        "markers", "final: runs last of all (kernel log check)")
+    if SERVER not in SERVERS:
+        raise pytest.UsageError("KHTTPD_SERVER=%s: want one of %s"
+                                % (SERVER, ", ".join(SERVERS)))
+    for m in MARKERS:
+        config.addinivalue_line("markers", m)
+
+
+def pytest_report_header(config):
+    return "khttpd server under test: %s (%s)" % (
+        SERVER, twin_path() if SERVER == "twin" else ko_path())
+
+
+def marker_reason(item, name):
+    m = item.get_closest_marker(name)
+    if m is None:
+        return None
+    return (m.args[0] if m.args else m.kwargs.get("reason", "")) or name
 
 
 def pytest_collection_modifyitems(session, config, items):
@@ -91,6 +147,19 @@ def pytest_collection_modifyitems(session, config, items):
         return 0
     # Stable sort: file/definition order is kept within each rank.
     items.sort(key=rank)
+
+    for it in mine:
+        why = marker_reason(it, "module_only")
+        if SERVER == "twin" and why:
+            it.add_marker(pytest.mark.skip(reason="module only: " + why))
+        why = marker_reason(it, "twin_only")
+        if SERVER == "module" and why:
+            it.add_marker(pytest.mark.skip(reason="twin only: " + why))
+        why = marker_reason(it, "needs_root")
+        if SERVER == "twin" and why and os.geteuid() != 0:
+            it.add_marker(pytest.mark.skip(
+                reason="needs root (the twin reads files as 65534 only "
+                "when started as root): " + why))
 
     problem = suite_precondition_problem()
     if problem and not env_flag("KHTTPD_REQUIRE"):
@@ -220,6 +289,14 @@ def build_files():
         "/b4k.bin": random.Random(4096).randbytes(4096),
         "/b1m.bin": random.Random(MiB).randbytes(MiB),
         "/b20m.bin": random.Random(20 * MiB).randbytes(20 * MiB),
+        # Either side of a page and of the cache's 64 KiB file limit, and a
+        # large file whose last piece is not a whole page.
+        "/b100.bin": random.Random(100).randbytes(100),
+        "/b4095.bin": random.Random(4095).randbytes(4095),
+        "/b65535.bin": random.Random(65535).randbytes(65535),
+        "/b65536.bin": random.Random(65536).randbytes(65536),
+        "/b65537.bin": random.Random(65537).randbytes(65537),
+        "/b20m7.bin": random.Random(20 * MiB + 7).randbytes(20 * MiB + 7),
         "/index.html": (b"<!DOCTYPE html>\n<html lang=\"en\"><head>"
                         b"<meta charset=\"utf-8\"><title>root</title></head>"
                         b"<body><h1>khttpd test root</h1>"
@@ -244,22 +321,26 @@ SECRET_CONTENT = b"mode 0600: must never be served\n"
 
 
 class Server:
-    """The module under test, loaded on `root`. Tests use host/port/root,
-    files (URL path -> expected bytes) and the helper methods."""
+    """The server under test, serving `root`. Tests use host/port/root,
+    files (URL path -> expected bytes) and the helper methods; the two
+    flavours below differ in how they are started and stopped.
+
+    start(**params)/restart(**params) take the module's parameter names
+    (port, root, bind, timeout, listing, cache_size, cache_file_max, user,
+    group, ...); port and root default to the suite's. restore() goes back
+    to the suite's settings."""
 
     host = HOST
+    kind = None
+    has_stats = False           # /proc/khttpd's counters (the module's)
 
-    def __init__(self, ko, port, base, kmsg):
-        self.ko = ko
+    def __init__(self, port, base):
         self.port = port
         self.base = base                        # tmp dir holding root
         self.root = os.path.join(base, "www")
         self.outside = os.path.join(base, "outside.txt")
-        self.kmsg = kmsg
         self.files = build_files()
-        self.loaded = False
-        self.rmmod_timeout = float(os.environ.get("KHTTPD_RMMOD_TIMEOUT",
-                                                  "10"))
+        self.params = {}        # what the running server was started with
 
     # -- document root ----------------------------------------------------
     def build_root(self):
@@ -306,45 +387,44 @@ class Server:
     def expected(self, url):
         return self.files[url]
 
-    # -- module control -------------------------------------------------------
-    def insmod_args(self, port=None, root=None, extra=()):
-        port = self.port if port is None else port
-        root = self.root if root is None else root
-        return ["insmod", self.ko, "port=%s" % port, "root=%s" % root] + \
-            list(extra)
+    # -- control ------------------------------------------------------------
+    @property
+    def running(self):
+        raise NotImplementedError
 
-    def insmod_raw(self, args, timeout=60.0):
-        """Run insmod with exactly these arguments; (rc, stdout, stderr)."""
-        rc, out, err = run_cmd(args, timeout)
-        if rc == 0:
-            self.loaded = True
-        return rc, out, err
+    def check_params(self, params):
+        """Skips the test when a parameter has no equivalent here."""
 
-    def insmod(self, port=None, root=None, extra=(), wait=True):
-        """Load the module (default: test port and root); asserts success
-        and that it accepts connections."""
-        self.kmsg.note("insmod %s" % " ".join(self.insmod_args(port, root,
-                                                              extra)[2:]))
-        rc, out, err = self.insmod_raw(self.insmod_args(port, root, extra))
-        if rc != 0:
-            raise AssertionError(
-                "insmod failed (rc %d): %s%s\nkernel log:\n%s"
-                % (rc, out, err, "\n".join(self.kmsg.read_new()[-20:])))
-        if wait:
-            self.wait_ready(self.port if port is None else port)
+    def start(self, wait=True, **params):
+        raise NotImplementedError
 
-    def rmmod(self, timeout=None):
-        """Unload; returns the seconds it took. Asserts success."""
-        timeout = self.rmmod_timeout if timeout is None else timeout
-        self.kmsg.note("rmmod")
-        t0 = time.monotonic()
-        rc, out, err = run_cmd(["rmmod", MODULE], timeout)
-        took = time.monotonic() - t0
-        if rc != 0:
-            raise AssertionError("rmmod failed (rc %d): %s%s" % (rc, out,
-                                                                 err))
-        self.loaded = False
-        return took
+    def stop(self):
+        """Stop serving; returns the seconds it took."""
+        raise NotImplementedError
+
+    def restart(self, wait=True, **params):
+        """Stop (if running) and start with these parameters."""
+        self.check_params(params)
+        if self.running:
+            self.stop()
+        self.start(wait=wait, **params)
+
+    def restore(self):
+        """Serve as the suite set up, and check that it does."""
+        if not self.running or self.params:
+            self.restart()
+        self.assert_alive()
+
+    def open_connections(self):
+        """Client connections the server holds right now."""
+        raise NotImplementedError
+
+    def stats(self):
+        """The module's /proc/khttpd counters (only if has_stats)."""
+        raise NotImplementedError
+
+    def check_crash(self):
+        """Raise if the server stopped by itself (after each test)."""
 
     def wait_ready(self, port=None, timeout=30.0):
         port = self.port if port is None else port
@@ -383,6 +463,216 @@ class Server:
         assert r.body == self.files["/hello.txt"]
 
 
+class ModuleServer(Server):
+    """The module, loaded on the test root with insmod."""
+
+    kind = "module"
+    has_stats = True
+
+    def __init__(self, ko, port, base, kmsg):
+        super().__init__(port, base)
+        self.ko = ko
+        self.kmsg = kmsg
+        self.loaded = False
+        self.rmmod_timeout = float(os.environ.get("KHTTPD_RMMOD_TIMEOUT",
+                                                  "10"))
+        self.stop_timeout = self.rmmod_timeout
+
+    @property
+    def running(self):
+        return self.loaded
+
+    def start(self, wait=True, **params):
+        port = params.pop("port", None)
+        root = params.pop("root", None)
+        self.insmod(port, root, ["%s=%s" % kv for kv in params.items()],
+                    wait)
+
+    def stop(self):
+        return self.rmmod()
+
+    def stats(self):
+        with open("/proc/khttpd") as f:
+            return {k: int(v) for k, v in (line.split() for line in f)}
+
+    def open_connections(self):
+        return self.stats()["connections_open"]
+
+    # -- module control -------------------------------------------------------
+    def insmod_args(self, port=None, root=None, extra=()):
+        port = self.port if port is None else port
+        root = self.root if root is None else root
+        return ["insmod", self.ko, "port=%s" % port, "root=%s" % root] + \
+            list(extra)
+
+    def insmod_raw(self, args, timeout=60.0):
+        """Run insmod with exactly these arguments; (rc, stdout, stderr)."""
+        rc, out, err = run_cmd(args, timeout)
+        if rc == 0:
+            self.loaded = True
+            self.params = {"args": args[2:]}
+        return rc, out, err
+
+    def insmod(self, port=None, root=None, extra=(), wait=True):
+        """Load the module (default: test port and root); asserts success
+        and that it accepts connections."""
+        args = self.insmod_args(port, root, extra)
+        self.kmsg.note("insmod %s" % " ".join(args[2:]))
+        rc, out, err = self.insmod_raw(args)
+        if rc != 0:
+            raise AssertionError(
+                "insmod failed (rc %d): %s%s\nkernel log:\n%s"
+                % (rc, out, err, "\n".join(self.kmsg.read_new()[-20:])))
+        if args == self.insmod_args():
+            self.params = {}
+        if wait:
+            self.wait_ready(self.port if port is None else port)
+
+    def rmmod(self, timeout=None):
+        """Unload; returns the seconds it took. Asserts success."""
+        timeout = self.rmmod_timeout if timeout is None else timeout
+        self.kmsg.note("rmmod")
+        t0 = time.monotonic()
+        rc, out, err = run_cmd(["rmmod", MODULE], timeout)
+        took = time.monotonic() - t0
+        if rc != 0:
+            raise AssertionError("rmmod failed (rc %d): %s%s" % (rc, out,
+                                                                 err))
+        self.loaded = False
+        return took
+
+
+# The twin's flags for the module's parameters (listing= and bind= below).
+TWIN_FLAGS = {"port": "-p", "root": "-r", "timeout": "--timeout",
+              "cache_size": "--cache-size",
+              "cache_file_max": "--cache-file-max", "user": "-u",
+              "group": "-g"}
+# Where the suite's twin listens: loopback only, because it runs on the
+# host (the module's every-address default is exposed only inside the
+# guest). bind= (empty) asks for every address, as the module does.
+TWIN_DEFAULT_BIND = "127.0.0.1"
+
+
+class TwinProcess:
+    """One build/twin process, ready once it printed its banner (which it
+    does after listen()). stop() sends SIGTERM, which must end it with
+    status 0."""
+
+    def __init__(self, args, twin=None, timeout=30.0):
+        self.args = [twin or twin_path()] + [str(a) for a in args]
+        self.log = tempfile.TemporaryFile()         # its stderr
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE,
+                                     stderr=self.log)
+        self.pid = self.proc.pid
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        line = self.proc.stdout.readline() if ready else b""
+        self.banner = line.decode("utf-8", "replace").strip()
+        m = re.match(r"twin: serving .* on port (\d+) with (\d+) threads$",
+                     self.banner)
+        if not m:
+            if self.proc.poll() is None:
+                self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("%s did not start (exit status %d, "
+                                 "banner %r): %s" % (" ".join(self.args), rc,
+                                                     self.banner,
+                                                     self.stderr()))
+        self.port, self.threads = int(m.group(1)), int(m.group(2))
+
+    def stderr(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def exited(self):
+        return self.proc.poll() is not None
+
+    def stop(self, timeout=10.0):
+        """SIGTERM; asserts exit status 0. Returns the seconds it took."""
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            raise AssertionError("the twin did not exit within %.0f s of "
+                                 "SIGTERM" % timeout) from None
+        finally:
+            self.proc.stdout.close()
+        took = time.monotonic() - t0
+        assert rc == 0, "the twin exited with status %d on SIGTERM:\n%s" % (
+            rc, self.stderr())
+        self.log.close()
+        return took
+
+    def sockets(self):
+        """Number of sockets the process has open."""
+        n = 0
+        fd_dir = "/proc/%d/fd" % self.pid
+        for fd in os.listdir(fd_dir):
+            try:
+                if os.readlink(os.path.join(fd_dir, fd)).startswith(
+                        "socket:"):
+                    n += 1
+            except FileNotFoundError:
+                pass                # closed while we looked
+        return n
+
+
+class TwinServer(Server):
+    """build/twin serving the test root, started with the flags that match
+    the module's parameters."""
+
+    kind = "twin"
+
+    def __init__(self, twin, port, base):
+        super().__init__(port, base)
+        self.twin = twin
+        self.proc = None
+        self.stop_timeout = 10.0
+
+    @property
+    def running(self):
+        return self.proc is not None and not self.proc.exited()
+
+    def twin_args(self, params):
+        p = dict(params)
+        args = ["-p", p.pop("port", self.port), "-r", p.pop("root", self.root)]
+        bind = p.pop("bind", None)
+        args += ["-b", TWIN_DEFAULT_BIND if bind is None else bind or "::"]
+        listing = p.pop("listing", None)
+        if listing is not None and str(listing) in ("0", "N", "n"):
+            args.append("--no-listing")
+        for k, v in p.items():
+            if k not in TWIN_FLAGS:
+                pytest.skip("the twin has no equivalent of the module's "
+                            "%s= parameter" % k)
+            args += [TWIN_FLAGS[k], v]
+        return args
+
+    def check_params(self, params):
+        self.twin_args(params)
+
+    def start(self, wait=True, **params):
+        # Ready when it returns: the twin prints its banner after listen().
+        self.proc = TwinProcess(self.twin_args(params), self.twin)
+        self.params = params
+
+    def stop(self):
+        proc, self.proc = self.proc, None
+        return proc.stop(self.stop_timeout)
+
+    def open_connections(self):
+        # Every socket but the listeners (one per thread).
+        return self.proc.sockets() - self.proc.threads
+
+    def check_crash(self):
+        if self.proc is not None and self.proc.exited():
+            proc, self.proc = self.proc, None
+            raise AssertionError("the twin exited by itself (status %d):\n%s"
+                                 % (proc.proc.returncode, proc.stderr()))
+
+
 def raise_nofile(want=8192):
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft >= want:
@@ -410,7 +700,7 @@ def pick_port():
 
 @pytest.fixture(scope="session")
 def khttpd():
-    """The loaded module serving the test document root."""
+    """The server under test, serving the test document root."""
     problem = suite_precondition_problem()
     if problem:
         if env_flag("KHTTPD_REQUIRE"):
@@ -419,26 +709,33 @@ def khttpd():
         pytest.skip(problem)
 
     raise_nofile()
-    kmsg = Kmsg()
-    kmsg.note("integration session start")
-    if module_loaded():
-        rc, out, err = run_cmd(["rmmod", MODULE], 30)
-        if rc != 0:
-            pytest.fail("module already loaded and rmmod failed: %s%s"
-                        % (out, err), pytrace=False)
+    kmsg = None
+    if SERVER == "module":
+        kmsg = Kmsg()
+        kmsg.note("integration session start")
+        if module_loaded():
+            rc, out, err = run_cmd(["rmmod", MODULE], 30)
+            if rc != 0:
+                pytest.fail("module already loaded and rmmod failed: %s%s"
+                            % (out, err), pytrace=False)
 
     base = tempfile.mkdtemp(prefix="khttpd-itest-", dir="/tmp")
-    srv = Server(ko_path(), pick_port(), base, kmsg)
+    if SERVER == "module":
+        srv = ModuleServer(ko_path(), pick_port(), base, kmsg)
+    else:
+        srv = TwinServer(twin_path(), pick_port(), base)
     try:
         srv.build_root()
-        srv.insmod()
+        srv.start()
         srv.assert_alive()
     except BaseException as e:
-        if srv.loaded or module_loaded():
+        if SERVER == "module" and (srv.loaded or module_loaded()):
             run_cmd(["rmmod", MODULE], 30)
+        elif SERVER == "twin" and srv.running:
+            srv.proc.proc.kill()
         shutil.rmtree(base, ignore_errors=True)
         if isinstance(e, Exception):
-            # Nothing can run without the module: stop with one failure.
+            # Nothing can run without the server: stop with one failure.
             pytest.exit("could not start khttpd for the suite: %s" % e,
                         returncode=1)
         raise
@@ -446,27 +743,39 @@ def khttpd():
     yield srv
 
     problems = []
-    if srv.loaded or module_loaded():
+    if SERVER == "module":
+        if srv.loaded or module_loaded():
+            try:
+                srv.rmmod(timeout=max(30.0, srv.rmmod_timeout))
+            except AssertionError as e:
+                problems.append("teardown: %s" % e)
+    else:
         try:
-            srv.rmmod(timeout=max(30.0, srv.rmmod_timeout))
+            srv.check_crash()
+            if srv.running:
+                srv.stop()
         except AssertionError as e:
             problems.append("teardown: %s" % e)
     shutil.rmtree(base, ignore_errors=True)
-    bad = kmsg.bad_lines()
-    kmsg.close()
-    if bad:
-        problems.append("kernel log has warnings/oopses:\n" + "\n".join(bad))
+    if kmsg is not None:
+        bad = kmsg.bad_lines()
+        kmsg.close()
+        if bad:
+            problems.append("kernel log has warnings/oopses:\n"
+                            + "\n".join(bad))
     if problems:
         pytest.fail("\n".join(problems), pytrace=False)
 
 
 @pytest.fixture
 def srv(khttpd):
-    """Per-test handle; makes sure the module is loaded (a failed lifecycle
-    test must not take every later test down with it)."""
-    if not khttpd.loaded:
-        khttpd.insmod()
-    return khttpd
+    """Per-test handle; makes sure the server runs as the suite set it up
+    (a failed lifecycle test must not take every later test down with
+    it), and after the test that the twin did not die on its own."""
+    if not khttpd.running or khttpd.params:
+        khttpd.restart()
+    yield khttpd
+    khttpd.check_crash()
 
 
 # --------------------------------------------------------------------------
@@ -582,6 +891,9 @@ def build_http_tree(srv):
         t.put("/gz/" + name, data)
         t.put("/gz/%s.gz" % name, gzip.compress(data, 9, mtime=0))
     t.put("/gz/plain-only.txt", b"no .gz beside me\n" * 20)
+    # Both over the cache's 64 KiB file limit.
+    t.put("/gz/big.txt", b"x" * 300000)
+    t.put("/gz/big.txt.gz", gzip.compress(b"x" * 300000, 9, mtime=0))
 
     # /cond/ -- files for validator tests (old mtimes, one mutable).
     t.put("/cond/rfc.txt", b"mtime is the RFC 9110 example date\n",

@@ -46,6 +46,7 @@ class Response:
         self.body = body                # bytes (b"" for HEAD)
         self.raw_head = raw_head        # bytes, including the empty line
         self.body_to_eof = False        # body was delimited by EOF
+        self.chunks = None              # chunk sizes, if chunked
 
     def header(self, name, default=None):
         """Value of the (single) header field `name`, case-insensitively."""
@@ -91,13 +92,15 @@ def _is_reset(exc):
 
 
 class Conn:
-    """One TCP connection to the server with a receive buffer."""
+    """One TCP connection to the server with a receive buffer. host is an
+    IPv4 or IPv6 literal."""
 
     def __init__(self, host, port, timeout=DEFAULT_TIMEOUT, rcvbuf=None,
                  nodelay=True, connect=True):
         self.host, self.port, self.timeout = host, port, timeout
         self.buf = bytearray()
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self.sock = socket.socket(family, socket.SOCK_STREAM)
         if rcvbuf is not None:
             # Must be set before connect() to limit the advertised window.
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
@@ -213,7 +216,7 @@ class Conn:
             if cl:
                 raise ProtocolError("response has both Transfer-Encoding "
                                     "and Content-Length")
-            resp.body = self._read_chunked(end)
+            resp.body, resp.chunks = self._read_chunked(end)
             return resp
         if cl:
             if len(set(cl)) != 1 or not cl[0].isdigit():
@@ -242,12 +245,16 @@ class Conn:
         return resp
 
     def _read_chunked(self, end):
+        """(body, [chunk sizes]): the framing is compared between servers
+        too."""
         body = bytearray()
+        sizes = []
         while True:
             while b"\r\n" not in self.buf:
                 self._recv_more(end)
             line, _, rest = bytes(self.buf).partition(b"\r\n")
             size = int(line.split(b";")[0].strip(), 16)
+            sizes.append(size)
             self.buf[:] = rest
             if size == 0:
                 while True:         # trailers up to the empty line
@@ -256,7 +263,7 @@ class Conn:
                     line, _, rest = bytes(self.buf).partition(b"\r\n")
                     self.buf[:] = rest
                     if line == b"":
-                        return bytes(body)
+                        return bytes(body), sizes
             while len(self.buf) < size + 2:
                 self._recv_more(end)
             body += self.buf[:size]

@@ -43,8 +43,10 @@ def check_common_headers(r, expected_len=None):
 # ---------------------------------------------------------------------------
 # bodies
 
-@pytest.mark.parametrize("path", ["/b0.bin", "/b1.bin", "/b4k.bin",
-                                  "/b1m.bin", "/b20m.bin"])
+@pytest.mark.parametrize("path", ["/b0.bin", "/b1.bin", "/b100.bin",
+                                  "/b4095.bin", "/b4k.bin", "/b65535.bin",
+                                  "/b65536.bin", "/b65537.bin", "/b1m.bin",
+                                  "/b20m.bin", "/b20m7.bin"])
 def test_get_body_exact(srv, path):
     expected = srv.expected(path)
     with srv.conn(timeout=BIG_TIMEOUT) as c:

@@ -4,7 +4,9 @@ entries a response still sends from count too, a fill that does not fit is
 sent by splice instead, reclaim can take the cache's memory (a shrinker),
 and cache_size is clamped to a share of the machine's memory.
 
-Marked `lifecycle`: the module is reloaded with other cache parameters."""
+Marked `lifecycle`: the module is reloaded with other cache parameters.
+Module only: they read the kernel's memory figures and the module's
+counters; the twin's own bound (its peak RSS) is in test_twin.py."""
 
 import os
 import socket
@@ -45,6 +47,7 @@ def restore(srv):
     srv.assert_alive()
 
 
+@pytest.mark.module_only("/proc/khttpd's cache counters and MemAvailable")
 def test_concurrent_big_fills_stay_within_cache_size(srv):
     """100 clients each ask for a different name of one 16 MiB file and
     read slowly: every response would pin a 16 MiB entry if fills and
@@ -95,6 +98,7 @@ def test_concurrent_big_fills_stay_within_cache_size(srv):
         shutil.rmtree(srv.path("/memcache"), ignore_errors=True)
 
 
+@pytest.mark.module_only("the kernel's shrinker")
 def test_shrinker_gives_memory_back(srv):
     d = srv.path("/shrink")
     os.makedirs(d, exist_ok=True)
@@ -122,6 +126,7 @@ def test_shrinker_gives_memory_back(srv):
         shutil.rmtree(d, ignore_errors=True)
 
 
+@pytest.mark.module_only("cache_size= clamped, with a kernel log line")
 def test_cache_size_clamped_to_a_share_of_memory(srv):
     try:
         srv.kmsg.read_new()

@@ -3,6 +3,7 @@
 client from being served (workers must not block on a client)."""
 
 import selectors
+import threading
 import time
 
 from khttp_client import (Conn, ConnectionClosed, build_request,
@@ -129,3 +130,29 @@ def test_1000_idle_connections_do_not_block_new_client(srv):
         for s in idle:
             s.close()
     srv.assert_alive()
+
+
+def test_threads_keepalive_in_parallel(srv):
+    """8 clients at once, each 50 keep-alive requests for a 64 KiB + 1
+    file: every body exact."""
+    want = srv.expected("/b65537.bin")
+    errors = []
+
+    def run():
+        try:
+            with srv.conn(timeout=60) as c:
+                for i in range(50):
+                    c.request("GET", "/b65537.bin")
+                    r = c.read_response()
+                    assert r.status == 200 and r.body == want, \
+                        "request %d: %r" % (i, r)
+        except Exception as e:      # noqa: BLE001 - reported below
+            errors.append(repr(e))
+
+    ts = [threading.Thread(target=run) for _ in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    assert not any(t.is_alive() for t in ts), "a client hung"
+    assert not errors, errors[:3]

@@ -57,6 +57,18 @@ def test_plain_without_gzip(srv, http_tree, headers):
     assert r.body == http_tree.files[url]
 
 
+def test_gzip_variant_of_a_large_file(srv, http_tree):
+    url = "/gz/big.txt"
+    r = srv.get(url, headers={"Accept-Encoding": "gzip, br"})
+    assert r.status == 200, r
+    assert r.header("Content-Encoding") == "gzip", r.raw_head
+    assert ctype(r) == "text/plain"
+    assert r.body == http_tree.files[url + ".gz"]
+    r = srv.get(url)
+    assert r.header("Content-Encoding") is None, r.raw_head
+    assert r.body == http_tree.files[url]
+
+
 def test_no_variant_plain(srv, http_tree):
     url = "/gz/plain-only.txt"
     r = srv.get(url, headers={"Accept-Encoding": "gzip"})

@@ -1,10 +1,12 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Loading and unloading: bad parameters, port in use, reload cycles, rmmod
-under load, serving the sample site, and a clean kernel log at the end.
+"""Starting and stopping: bad parameters, port in use, reload cycles, rmmod
+(the twin: SIGTERM) under load, serving the sample site, the timeout, and a
+clean kernel log at the end.
 
 Every test here is marked `lifecycle` (conftest runs them after all the
-others) and leaves the module loaded on the test root when it passes; if
-one fails, the `srv` fixture reloads it for the next."""
+others) and leaves the server running on the test root when it passes; if
+one fails, the `srv` fixture restarts it for the next. The parameter
+checks at insmod are the module's; the twin's are in test_twin.py."""
 
 import os
 import shutil
@@ -61,6 +63,8 @@ def bad_param_cases():
     ]
 
 
+@pytest.mark.module_only("insmod's parameter checks, reasons in the kernel "
+                         "log")
 @pytest.mark.parametrize("case", bad_param_cases(), ids=lambda c: c[0])
 def test_bad_module_parameter(srv, case):
     what, make = case
@@ -72,6 +76,7 @@ def test_bad_module_parameter(srv, case):
     srv.assert_alive()
 
 
+@pytest.mark.module_only("insmod's checks, reasons in the kernel log")
 def test_insmod_port_in_use_fails(srv):
     blocker = socket.socket()
     blocker.bind(("0.0.0.0", 0))
@@ -87,6 +92,8 @@ def test_insmod_port_in_use_fails(srv):
     srv.assert_alive()
 
 
+@pytest.mark.module_only("backlog=: the twin has no such flag (it listens "
+                         "with the module's default, 1024)")
 def test_backlog_parameter(srv):
     srv.rmmod()
     srv.insmod(extra=["backlog=16"])
@@ -101,16 +108,17 @@ def test_quick_reload_cycles(srv):
         with srv.conn() as keep:        # an open keep-alive connection
             keep.request("GET", "/hello.txt")
             assert keep.read_response().status == 200
-            srv.rmmod()
+            srv.stop()
             state, _ = keep.wait_closed(30)
             assert state in ("eof", "reset"), "cycle %d: still open" % i
-        srv.insmod()
+        srv.start()
         srv.assert_alive()
 
 
 def test_rmmod_with_open_connections(srv):
-    """rmmod must not wait for clients: idle ones, ones stuck mid-request and
-    ones whose 20 MiB download is stalled because they do not read."""
+    """rmmod (the twin: SIGTERM) must not wait for clients: idle ones, ones
+    stuck mid-request and ones whose 20 MiB download is stalled because
+    they do not read."""
     idle = [srv.conn() for _ in range(20)]
     half = []
     for _ in range(15):
@@ -133,8 +141,8 @@ def test_rmmod_with_open_connections(srv):
             first[c] = data
         time.sleep(1.0)
 
-        took = srv.rmmod()      # bounded by KHTTPD_RMMOD_TIMEOUT
-        assert took <= srv.rmmod_timeout
+        took = srv.stop()       # bounded by KHTTPD_RMMOD_TIMEOUT
+        assert took <= srv.stop_timeout
 
         for c in idle + half:
             state, extra = c.wait_closed(30)
@@ -155,7 +163,7 @@ def test_rmmod_with_open_connections(srv):
         for c in conns:
             c.close()
     # Immediately load again on the same port.
-    srv.insmod()
+    srv.start()
     srv.assert_alive()
 
 
@@ -186,8 +194,7 @@ def test_serves_sample_site(srv):
             p = os.path.join(d, n)
             if os.path.isfile(p) and not os.path.islink(p):
                 files.append("/" + os.path.relpath(p, www))
-    srv.rmmod()
-    srv.insmod(root=www)
+    srv.restart(root=www)
     try:
         with srv.conn(timeout=60) as c:
             for url in sorted(files):
@@ -208,12 +215,11 @@ def test_serves_sample_site(srv):
                 assert r.status == 301
                 assert r.header("Location", "").endswith("/docs/")
     finally:
-        srv.rmmod()
-        srv.insmod()
-    srv.assert_alive()
+        srv.restore()
 
 
 @pytest.mark.final
+@pytest.mark.module_only("the kernel log")
 def test_kernel_log_clean(khttpd):
     """No WARNING/BUG/Oops (or similar) in the kernel log since the session
     began. (Session teardown checks again after the final rmmod.)"""
@@ -237,8 +243,7 @@ def test_wget_mirrors_sample_site(srv, tmp_path):
             if os.path.isfile(p) and not os.path.islink(p):
                 with open(p, "rb") as f:
                     want[os.path.relpath(p, www)] = f.read()
-    srv.rmmod()
-    srv.insmod(root=www)
+    srv.restart(root=www)
     try:
         dest = tmp_path / "mirror"
         proc = subprocess.run(
@@ -259,16 +264,14 @@ def test_wget_mirrors_sample_site(srv, tmp_path):
         for name, data in want.items():
             assert got[name] == data, name
     finally:
-        srv.rmmod()
-        srv.insmod()
+        srv.restore()
 
 
 def test_timeout_idle_and_slowloris(srv):
     """With timeout=2: an idle keep-alive connection is closed after about
     2 s, and so is a client dribbling a request head a byte at a time, whose
     deadline runs from the head's first byte, not from its last."""
-    srv.rmmod()
-    srv.insmod(extra=["timeout=2"])
+    srv.restart(timeout=2)
     try:
         idle = socket.create_connection((srv.host, srv.port), timeout=10)
         slow = socket.create_connection((srv.host, srv.port), timeout=10)
@@ -303,5 +306,4 @@ def test_timeout_idle_and_slowloris(srv):
         slow.close()
         srv.assert_alive()
     finally:
-        srv.rmmod()
-        srv.insmod()
+        srv.restore()

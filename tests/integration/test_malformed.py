@@ -75,6 +75,20 @@ def test_malformed_400_and_close(srv, name):
     srv.assert_alive()
 
 
+@pytest.mark.parametrize("name", ["garbage_line", "header_without_colon",
+                                  "target_not_starting_with_slash",
+                                  "non_numeric_content_length"])
+def test_malformed_then_request_in_same_segment_not_answered(srv, name):
+    """A valid request right behind the malformed one, in the same send:
+    400, then the close, and nothing for the second request."""
+    r, c = answer(srv, BAD_400[name] + b"GET /b1.bin HTTP/1.1\r\n" + H +
+                  b"\r\n")
+    with c:
+        assert r.status == 400, r
+        assert r.has_token("Connection", "close"), r.raw_head
+        assert_closed(c, "400")
+
+
 def test_malformed_after_good_request_on_same_connection(srv):
     """A good response first, then garbage on the same connection: 400 and
     close (the state from the first request must not leak)."""
@@ -141,6 +155,42 @@ def test_post_body_does_not_desync(srv, body_kind):
         assert r2.status == 200, r2
         assert r2.body == srv.expected("/b4k.bin"), \
             "POST body was parsed as a request (desync)"
+
+
+def test_chunked_request_body_501_and_close(srv):
+    """A body in chunked coding is not supported (its end cannot be found
+    without decoding it): 501, then the close."""
+    r, c = answer(srv, b"POST /hello.txt HTTP/1.1\r\n" + H +
+                  b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n"
+                  b"0\r\n\r\n")
+    with c:
+        assert r.status == 501, r
+        assert_closed(c, "501")
+
+
+def test_refused_body_discarded_then_next_request(srv):
+    """A POST with a 20000-byte body: 405, the body is read and dropped,
+    and the request after it on the same connection is answered."""
+    with srv.conn() as c:
+        c.send(b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: 20000"
+               b"\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 405, r
+        assert not r.has_token("Connection", "close"), r.raw_head
+        c.send(b"z" * 20000 + b"GET /b4k.bin HTTP/1.1\r\n" + H + b"\r\n")
+        r = c.read_response()
+        assert r.status == 200 and r.body == srv.expected("/b4k.bin")
+
+
+def test_refused_body_too_large_to_discard_closes(srv):
+    """A POST announcing 1,000,000 bytes: more than is worth reading to
+    keep the connection, so 405 and the close."""
+    with srv.conn() as c:
+        c.send(b"POST /x HTTP/1.1\r\n" + H + b"Content-Length: 1000000"
+               b"\r\n\r\n")
+        r = c.read_response()
+        assert r.status == 405, r
+        assert_closed(c, "405")
 
 
 def test_long_target_414(srv):

@@ -18,7 +18,8 @@ import pytest
 
 from conftest import module_loaded, run_cmd
 
-pytestmark = pytest.mark.lifecycle
+pytestmark = [pytest.mark.lifecycle,
+              pytest.mark.module_only("modprobe and /etc/modprobe.d")]
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))

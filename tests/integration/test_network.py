@@ -3,8 +3,8 @@
 for one address, bad bind= values, and the client address in the
 tracepoints.
 
-Marked `lifecycle`: these tests reload the module with other parameters
-and leave it loaded on the test root as they found it."""
+Marked `lifecycle`: these tests restart the server with other parameters
+and leave it running on the test root as they found it."""
 
 import os
 import re
@@ -13,7 +13,9 @@ import time
 
 import pytest
 
-from conftest import module_loaded, run_cmd
+from khttp_client import Conn
+
+from conftest import run_cmd
 from test_lifecycle import expect_insmod_fails
 
 pytestmark = pytest.mark.lifecycle
@@ -24,23 +26,12 @@ TRACEFS = "/sys/kernel/tracing"
 def fetch(family, addr, port, path="/hello.txt", timeout=10.0):
     """GET path over a fresh connection; (status line, body, local port).
     Raises OSError (ECONNREFUSED, ...) when the connection fails."""
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.settimeout(timeout)
-    try:
-        s.connect((addr, port))
-        local_port = s.getsockname()[1]
-        s.sendall(b"GET %s HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-                  % path.encode())
-        data = b""
-        while True:
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            data += chunk
-    finally:
-        s.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    return head.split(b"\r\n", 1)[0].decode(), body, local_port
+    with Conn(addr, port, timeout=timeout) as c:
+        assert c.sock.family == family
+        local_port = c.sock.getsockname()[1]
+        c.request("GET", path, headers=[("Connection", "close")])
+        r = c.read_response()
+    return "%s %d %s" % (r.version, r.status, r.reason), r.body, local_port
 
 
 def refused(family, addr, port):
@@ -57,19 +48,23 @@ def curl(srv, *args):
     return rc, out, err
 
 
-def reload_with(srv, *extra):
-    srv.rmmod()
-    srv.insmod(extra=list(extra), wait=False)
+@pytest.fixture
+def every_address(srv):
+    """The server on every address, IPv6 and IPv4: the module's default.
+    The suite's twin listens on 127.0.0.1 only (see conftest), so it is
+    restarted with bind= empty (its -b ::) for the test."""
+    if srv.kind == "module":
+        yield srv
+        return
+    srv.restart(bind="")
+    try:
+        yield srv
+    finally:
+        srv.restore()
 
 
-def restore(srv):
-    if module_loaded():
-        srv.rmmod()
-    srv.insmod()
-    srv.assert_alive()
-
-
-def test_dual_stack_by_default(srv):
+def test_dual_stack_by_default(every_address):
+    srv = every_address
     want = srv.files["/hello.txt"]
     for family, addr in ((socket.AF_INET, "127.0.0.1"),
                          (socket.AF_INET6, "::1")):
@@ -89,7 +84,8 @@ def test_dual_stack_by_default(srv):
     assert listeners, "no IPv6 listener on port %d" % srv.port
 
 
-def test_big_file_over_ipv6(srv):
+def test_big_file_over_ipv6(every_address):
+    srv = every_address
     status, body, _ = fetch(socket.AF_INET6, "::1", srv.port, "/b1m.bin")
     assert status == "HTTP/1.1 200 OK"
     assert body == srv.files["/b1m.bin"]
@@ -97,7 +93,7 @@ def test_big_file_over_ipv6(srv):
 
 def test_bind_ipv4_loopback_only(srv):
     try:
-        reload_with(srv, "bind=127.0.0.1")
+        srv.restart(bind="127.0.0.1", wait=False)
         srv.wait_ready()
         status, body, _ = fetch(socket.AF_INET, "127.0.0.1", srv.port)
         assert status == "HTTP/1.1 200 OK"
@@ -109,12 +105,12 @@ def test_bind_ipv4_loopback_only(srv):
         rc, _, _ = curl(srv, "-6", "http://[::1]:%d/" % srv.port)
         assert rc != 0, "curl -6 reached a server bound to 127.0.0.1"
     finally:
-        restore(srv)
+        srv.restore()
 
 
 def test_bind_ipv6_loopback_only(srv):
     try:
-        reload_with(srv, "bind=::1")
+        srv.restart(bind="::1", wait=False)
         end = time.monotonic() + 30
         while True:
             try:
@@ -129,9 +125,10 @@ def test_bind_ipv6_loopback_only(srv):
         assert rc == 0 and out.encode() == srv.files["/hello.txt"], err
         assert refused(socket.AF_INET, "127.0.0.1", srv.port)
     finally:
-        restore(srv)
+        srv.restore()
 
 
+@pytest.mark.module_only("insmod's check of bind=, reason in the kernel log")
 @pytest.mark.parametrize("value", [
     "localhost", "127.0.0.256", "1.2.3", "::g", "[::1]",
     "127.0.0.1:80", "fe80::1%eth0",
@@ -144,9 +141,10 @@ def test_bind_malformed_fails(srv, value):
         msgs = [ln for ln in srv.kmsg.lines if "bind=" in ln]
         assert msgs, "no dmesg line naming bind="
     finally:
-        restore(srv)
+        srv.restore()
 
 
+@pytest.mark.module_only("insmod's check of bind=, reason in the kernel log")
 @pytest.mark.parametrize("value", ["192.0.2.1", "2001:db8::1"])
 def test_bind_address_not_on_machine_fails(srv, value):
     srv.rmmod()
@@ -157,7 +155,7 @@ def test_bind_address_not_on_machine_fails(srv, value):
         assert any("no interface has that address" in ln
                    for ln in srv.kmsg.lines), srv.kmsg.lines[-5:]
     finally:
-        restore(srv)
+        srv.restore()
 
 
 def tracefs_write(name, value):
@@ -165,6 +163,7 @@ def tracefs_write(name, value):
         f.write(value)
 
 
+@pytest.mark.module_only("the module's tracepoints")
 def test_tracepoints_carry_client_address(srv):
     if not os.path.isdir(os.path.join(TRACEFS, "events", "khttpd")):
         pytest.skip("no tracefs with khttpd's events at " + TRACEFS)

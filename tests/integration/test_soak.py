@@ -20,7 +20,9 @@ import pytest
 
 from conftest import module_loaded
 
-pytestmark = pytest.mark.lifecycle
+pytestmark = [pytest.mark.lifecycle,
+              pytest.mark.module_only("insmod/rmmod cycles; the kernel's "
+                                      "slabs and memory")]
 
 CYCLES = int(os.environ.get("KHTTPD_SOAK_CYCLES", "3"))
 MiB = 1 << 20
