@@ -56,7 +56,10 @@ mountpoint -q /sys/kernel/debug || mount -t debugfs debugfs /sys/kernel/debug
 	log "this kernel ($(uname -r)) has no /proc/config.gz: not the debug kernel (scripts/check-debug.sh boots that)"
 	exit 1
 }
-config() { zcat /proc/config.gz | grep -qx "CONFIG_$1=y"; }
+# Read once: with pipefail, "zcat | grep -q" fails whenever grep stops
+# early and zcat dies of SIGPIPE (an option near the top of the config).
+kconfig=$(zcat /proc/config.gz)
+config() { grep -qx "CONFIG_$1=y" <<<"$kconfig"; }
 missing=
 for opt in KASAN DEBUG_KMEMLEAK PROVE_LOCKING PROVE_RCU DEBUG_ATOMIC_SLEEP \
 	DEBUG_OBJECTS_WORK DEBUG_OBJECTS_TIMERS SLUB_DEBUG TRACEPOINTS; do
