@@ -44,6 +44,9 @@ INCLUDES := -Iinclude -Isrc/core
 # Release objects of the core (tools link these); sanitized ones for tests.
 CORE_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core/%.o,$(CORE_SRCS))
 CORE_SAN_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-san/%.o,$(CORE_SRCS))
+# serve.o calls the khttpd_fs_* functions a transport implements: the unit
+# tests' fake does; the tools and fuzzers that do not serve leave it out.
+CORE_TOOL_OBJS := $(filter-out %/serve.o,$(CORE_OBJS))
 
 # libFuzzer targets (clang only), with the core built for them.
 FUZZ_CXX ?= clang++
@@ -54,7 +57,7 @@ FUZZ_SMOKE_SECONDS ?= 40
 FUZZ_SRCS := $(wildcard tests/fuzz/*.cpp)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
-CORE_FUZZ_OBJS := $(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS))
+CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core-fuzz/%.o,$(CORE_SRCS)))
 
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
@@ -118,7 +121,7 @@ $(BUILD)/tools/%.o: tools/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
 
-$(BUILD)/%: $(BUILD)/tools/%.o $(CORE_OBJS)
+$(BUILD)/%: $(BUILD)/tools/%.o $(CORE_TOOL_OBJS)
 	$(CXX) -o $@ $^ -pthread
 
 unit: $(BUILD)/unit_tests

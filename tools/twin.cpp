@@ -386,6 +386,20 @@ void touch(conn *c, int64_t ms)
 
 /* ---- http.c ------------------------------------------------------------ */
 
+/* The Date, formatted at most once a second per thread (the module's date.c). */
+const char *date_now()
+{
+	static thread_local char buf[KHTTPD_DATE_LEN];
+	static thread_local time_t formatted = -1;
+	time_t now = time(nullptr);
+
+	if (now != formatted) {
+		khttpd_format_date(now, buf);
+		formatted = now;
+	}
+	return buf;
+}
+
 void response_init(khttpd_response *resp, int status,
 		   const khttpd_request *req)
 {
@@ -393,7 +407,7 @@ void response_init(khttpd_response *resp, int status,
 	resp->status = status;
 	resp->keep_alive = req ? req->keep_alive : 0;
 	resp->version_minor = req ? req->version_minor : 1;
-	resp->date = time(nullptr);
+	resp->date = date_now();
 	resp->last_modified = -1;
 }
 

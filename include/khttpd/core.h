@@ -61,7 +61,6 @@ struct khttpd_request {
 	int has_content_length;
 	uint64_t content_length;
 	int chunked;			/* Transfer-Encoding present */
-	int expect_continue;		/* Expect: 100-continue */
 	struct khttpd_str host;
 	unsigned int num_headers;
 
@@ -182,12 +181,11 @@ struct khttpd_response {
 	struct khttpd_str content_type;	/* len 0: no Content-Type */
 	struct khttpd_str location;	/* len 0: no Location */
 	struct khttpd_str allow;	/* len 0: no Allow */
-	int64_t date;			/* Unix time for Date */
 	/*
-	 * Date already formatted (KHTTPD_DATE_LEN bytes), so a server that
-	 * formats it once a second can skip the work; NULL: format date.
+	 * The Date, already formatted (KHTTPD_DATE_LEN bytes): servers
+	 * format it once a second, not once a response.
 	 */
-	const char *date_str;
+	const char *date;
 	int64_t last_modified;		/* < 0: no Last-Modified */
 	struct khttpd_str etag;		/* len 0: no ETag */
 	int accept_ranges;		/* Accept-Ranges: bytes */

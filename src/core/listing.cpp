@@ -12,8 +12,13 @@
  * through khttpd_path_normalize(), and a name containing ':' is
  * prefixed with "./" so no browser can take it for a scheme. Times are
  * "YYYY-MM-DD HH:MM:SS" in UTC.
+ *
+ * khttpd_listing_write() streams the page a buffer at a time, pulling
+ * entries from the transport. It always makes progress because every part
+ * has a bounded size that fits an empty buffer (checked at compile time
+ * below): a title longer than title_max is shown by its end.
  */
-#include "khttpd/core.h"
+#include "khttpd/serve.h"	/* KHTTPD_LISTING_BUF */
 #include "util.h"
 
 namespace {
@@ -42,6 +47,36 @@ constexpr size_t entry_worst = lit_len(row_open) + 2 + 3 * name_max + 1 +
 static_assert(entry_worst <= KHTTPD_LISTING_ENTRY_MAX,
 	      "a NAME_MAX entry must fit KHTTPD_LISTING_ENTRY_MAX");
 
+/* Longest title shown: "..." and the end of the path beyond it. */
+constexpr size_t title_max = 512;
+constexpr char ellipsis[] = "...";
+
+constexpr char begin_part1[] =
+	"<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
+	"<meta charset=\"utf-8\">\n"
+	"<meta name=\"viewport\" content=\"width=device-width\">\n"
+	"<title>Index of ";
+constexpr char begin_part2[] = "</title>\n</head>\n<body>\n<h1>Index of ";
+constexpr char begin_part3[] =
+	"</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th>"
+	"<th>Last modified</th></tr></thead>\n<tbody>\n";
+constexpr char parent_row[] =
+	"<tr><td><a href=\"../\">../</a></td><td>-</td><td></td></tr>\n";
+constexpr char end_part[] = "</tbody>\n</table>\n</body>\n</html>\n";
+
+/* Room for a part in a piece, once chunk framing is set aside. */
+constexpr size_t piece_room = KHTTPD_LISTING_BUF - KHTTPD_CHUNK_HEAD_MAX -
+			      lit_len("\r\n0\r\n\r\n");
+
+/* The title appears twice, each byte at most 6 bytes escaped. */
+constexpr size_t begin_worst = lit_len(begin_part1) + lit_len(begin_part2) +
+			       lit_len(begin_part3) + lit_len(parent_row) +
+			       2 * 6 * title_max;
+static_assert(begin_worst <= piece_room, "a listing's heading must fit");
+static_assert(entry_worst <= piece_room, "a NAME_MAX entry must fit");
+static_assert(lit_len(end_part) <= piece_room, "a listing's end must fit");
+
+
 constexpr bool is_unreserved(unsigned char c)
 {
 	return is_alpha(c) || is_digit(c) || c == '-' || c == '.' ||
@@ -63,6 +98,29 @@ void put_html(writer &w, khttpd_str s)
 			break;
 		}
 	}
+}
+
+/*
+ * The title to show: all of dir, or the end of it that title_max allows
+ * (after "..."), cut where a UTF-8 character starts.
+ */
+khttpd_str shown_title(khttpd_str dir, bool *cut)
+{
+	*cut = dir.len > title_max;
+	if (!*cut)
+		return dir;
+	size_t skip = dir.len - (title_max - lit_len(ellipsis));
+	while (skip < dir.len &&
+	       (static_cast<unsigned char>(dir.ptr[skip]) & 0xc0) == 0x80)
+		skip++;
+	return make_str(dir.ptr + skip, dir.len - skip);
+}
+
+void put_title(writer &w, khttpd_str title, bool cut)
+{
+	if (cut)
+		w.lit(ellipsis);
+	put_html(w, title);
 }
 
 void put_href(writer &w, khttpd_str s)
@@ -112,19 +170,16 @@ extern "C" long khttpd_listing_begin(char *buf, size_t cap,
 				     struct khttpd_str dir, int at_root)
 {
 	writer w(buf, cap, 0);
+	bool cut;
+	const khttpd_str title = shown_title(dir, &cut);
 
-	w.lit("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n"
-	      "<meta charset=\"utf-8\">\n"
-	      "<meta name=\"viewport\" content=\"width=device-width\">\n"
-	      "<title>Index of ");
-	put_html(w, dir);
-	w.lit("</title>\n</head>\n<body>\n<h1>Index of ");
-	put_html(w, dir);
-	w.lit("</h1>\n<table>\n<thead><tr><th>Name</th><th>Size</th>"
-	      "<th>Last modified</th></tr></thead>\n<tbody>\n");
+	w.lit(begin_part1);
+	put_title(w, title, cut);
+	w.lit(begin_part2);
+	put_title(w, title, cut);
+	w.lit(begin_part3);
 	if (!at_root)
-		w.lit("<tr><td><a href=\"../\">../</a></td><td>-</td>"
-		      "<td></td></tr>\n");
+		w.lit(parent_row);
 	return w.result();
 }
 
@@ -159,6 +214,7 @@ extern "C" long khttpd_listing_end(char *buf, size_t cap)
 {
 	writer w(buf, cap, 0);
 
-	w.lit("</tbody>\n</table>\n</body>\n</html>\n");
+	w.lit(end_part);
 	return w.result();
 }
+

@@ -125,7 +125,6 @@ void clear_request(khttpd_request *req)
 	req->has_content_length = 0;
 	req->content_length = 0;
 	req->chunked = 0;
-	req->expect_continue = 0;
 	req->host = make_str(nullptr, 0);
 	req->num_headers = 0;
 	req->if_match = make_str(nullptr, 0);
@@ -395,11 +394,6 @@ long interpret_field(const char *name, size_t name_len, const char *v,
 			return parse_content_length(v, n, req);
 		if (eq_nocase(name, name_len, "connection"))
 			parse_connection(v, n, st);
-		break;
-	case 'e':
-		if (eq_nocase(name, name_len, "expect") &&
-		    eq_nocase(v, n, "100-continue"))
-			req->expect_continue = 1;
 		break;
 	case 'h':
 		if (eq_nocase(name, name_len, "host")) {

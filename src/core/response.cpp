@@ -20,7 +20,6 @@
 namespace {
 
 constexpr khttpd_str html_type = lit_str("text/html; charset=utf-8");
-constexpr khttpd_str default_allow = lit_str("GET, HEAD, OPTIONS");
 
 /* Responses that never carry content (RFC 9110 6.4.1). */
 constexpr bool status_has_no_content(int status)
@@ -93,10 +92,7 @@ extern "C" long khttpd_response_head(char *buf, size_t cap,
 	w.lit(" ");
 	w.put(khttpd_status_reason(resp->status));
 	w.lit("\r\nServer: khttpd\r\nDate: ");
-	if (resp->date_str)
-		w.put(khttpd_str{resp->date_str, KHTTPD_DATE_LEN});
-	else
-		w.date(resp->date);
+	w.put(khttpd_str{resp->date, KHTTPD_DATE_LEN});
 	w.lit("\r\n");
 	if (content && resp->content_type.len)
 		w.field("Content-Type: ", resp->content_type);
@@ -158,7 +154,7 @@ extern "C" long khttpd_response_error(char *buf, size_t cap,
 	const bool no_content = status_has_no_content(status);
 
 	if ((status == 405 || status == 501) && resp->allow.len == 0)
-		resp->allow = default_allow;
+		resp->allow = khttpd_allow;
 	/*
 	 * The page below is neither chunked nor encoded. A 416 keeps the
 	 * caller's Content-Range ("bytes * /size"); on other error pages a

@@ -88,6 +88,9 @@ constexpr khttpd_str lit_str(const char (&s)[N])
 	return khttpd_str{s, N - 1};
 }
 
+/* The methods khttpd implements, as Allow lists them. */
+constexpr khttpd_str khttpd_allow = lit_str("GET, HEAD, OPTIONS");
+
 /* Case-insensitive (ASCII) equality of p[0..n) with a literal. */
 template <size_t N>
 constexpr bool eq_nocase(const char *p, size_t n, const char (&lit)[N])

@@ -30,14 +30,8 @@
 #define CREATE_TRACE_POINTS
 #include "trace.h"
 
-/* Per io_work run: steps before yielding the worker to other connections. */
-#define KHTTPD_IO_BUDGET 64
-/* File bytes one splice call may push, so one fast reader cannot hog a CPU. */
-#define KHTTPD_SPLICE_CHUNK (512 * 1024)
-/* Largest request body read and dropped to keep a connection alive. */
-#define KHTTPD_DISCARD_MAX (64 * 1024)
 /* How long a closing connection waits for the client to read and hang up. */
-#define KHTTPD_LINGER_TIMEOUT (5 * HZ)
+#define KHTTPD_LINGER_TIMEOUT (KHTTPD_LINGER_SECS * HZ)
 
 enum khttpd_conn_flags {
 	KHTTPD_CONN_CLOSING,	/* release queued */
@@ -74,12 +68,6 @@ struct khttpd_conn {
 	bool tx_busy;			/* a response is staged in tx */
 	struct khttpd_tx tx;
 	char rx[KHTTPD_RX_SIZE];
-};
-
-enum khttpd_step {
-	KHTTPD_STEP_PROGRESS,	/* did something; step again */
-	KHTTPD_STEP_WAIT,	/* would block: a socket callback requeues us */
-	KHTTPD_STEP_CLOSE,	/* done with this connection */
 };
 
 static void khttpd_conn_touch(struct khttpd_conn *conn, unsigned long timeout)
@@ -125,31 +113,6 @@ static void khttpd_conn_state_change(struct sock *sk)
 	khttpd_conn_data_ready(sk);
 }
 
-static void khttpd_conn_tx_reset(struct khttpd_conn *conn)
-{
-	if (conn->tx.file) {
-		fput(conn->tx.file);
-		conn->tx.file = NULL;
-	}
-	if (conn->tx.listing) {
-		khttpd_listing_free(conn->tx.listing);
-		conn->tx.listing = NULL;
-	}
-	if (conn->tx.cached) {
-		khttpd_cache_put(conn->tx.cached);
-		conn->tx.cached = NULL;
-	}
-	conn->tx.piece_len = 0;
-	conn->tx.piece_off = 0;
-	conn->tx.head_len = 0;
-	conn->tx.head_off = 0;
-	conn->tx.pos = 0;
-	conn->tx.end = 0;
-	conn->tx.close_after = false;
-	conn->tx.status = 0;
-	conn->tx_busy = false;
-}
-
 static noinline int khttpd_conn_recv(struct khttpd_conn *conn, void *buf,
 				     size_t len)
 {
@@ -159,134 +122,22 @@ static noinline int khttpd_conn_recv(struct khttpd_conn *conn, void *buf,
 	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len, MSG_DONTWAIT);
 }
 
-/*
- * Send what is staged in memory, the rest of the head and the rest of the
- * current body piece (a cached file or a piece of a listing), in one call:
- * a response cache hit leaves in a single sendmsg.
- */
-static noinline enum khttpd_step khttpd_conn_send_mem(struct khttpd_conn *conn)
-{
-	struct khttpd_tx *tx = &conn->tx;
-	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
-	size_t head_left = tx->head_len - tx->head_off;
-	struct kvec iov[2];
-	size_t total = 0;
-	int n = 0, ret;
-
-	if (head_left) {
-		iov[n].iov_base = tx->head + tx->head_off;
-		iov[n++].iov_len = head_left;
-		total += head_left;
-	}
-	if (tx->piece_off < tx->piece_len) {
-		iov[n].iov_base = (void *)tx->piece + tx->piece_off;
-		iov[n++].iov_len = tx->piece_len - tx->piece_off;
-		total += tx->piece_len - tx->piece_off;
-	}
-	/* Let the head share a segment with the start of a spliced body. */
-	if (tx->pos < tx->end)
-		msg.msg_flags |= MSG_MORE;
-	ret = kernel_sendmsg(conn->sock, &msg, iov, n, total);
-	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
-	if (ret < 0)
-		return KHTTPD_STEP_CLOSE;
-	if (ret < head_left) {
-		tx->head_off += ret;
-	} else {
-		tx->head_off = tx->head_len;
-		tx->piece_off += ret - head_left;
-		khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret - head_left);
-	}
-	return KHTTPD_STEP_PROGRESS;
-}
-
-/* A cached file's pages go to TCP as they are, a page per call. */
-static noinline enum khttpd_step khttpd_conn_send_pages(struct khttpd_conn *conn)
-{
-	struct khttpd_tx *tx = &conn->tx;
-	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-	unsigned int off;
-	struct page *page;
-	size_t len;
-	int ret;
-
-	page = khttpd_cache_page(tx->cached, tx->pos, &off);
-	len = min_t(u64, PAGE_SIZE - off, tx->end - tx->pos);
-	if (tx->pos + len < tx->end)
-		flags |= MSG_MORE;
-	ret = khttpd_compat_send_page(conn->sock, page, off, len, flags);
-	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
-	if (ret <= 0)
-		return KHTTPD_STEP_CLOSE;
-	tx->pos += ret;
-	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
-	return KHTTPD_STEP_PROGRESS;
-}
-
-/*
- * The next piece of a generated body (a listing), or its end. A body that
- * cannot go on ends the connection: its length was promised by the head.
- */
-static enum khttpd_step khttpd_conn_next_piece(struct khttpd_tx *tx)
-{
-	int ret = khttpd_listing_next(tx->listing, &tx->piece, &tx->piece_len);
-
-	if (ret > 0) {
-		tx->piece_off = 0;
-		return KHTTPD_STEP_PROGRESS;
-	}
-	khttpd_listing_free(tx->listing);
-	tx->listing = NULL;
-	return ret ? KHTTPD_STEP_CLOSE : KHTTPD_STEP_PROGRESS;
-}
-
-/* Zero-copy: the page cache pages go to TCP as they are (sendfile's path). */
-static noinline enum khttpd_step khttpd_conn_send_body(struct khttpd_conn *conn)
-{
-	struct khttpd_tx *tx = &conn->tx;
-	size_t len = min_t(loff_t, tx->end - tx->pos, KHTTPD_SPLICE_CHUNK);
-	loff_t out_pos = 0;
-	long ret;
-
-	ret = do_splice_direct(tx->file, &tx->pos, conn->sock_file, &out_pos,
-			       len, 0);
-	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
-	/* 0: the file shrank under us; the promised length cannot be kept. */
-	if (ret <= 0)
-		return KHTTPD_STEP_CLOSE;
-	khttpd_stat_add(KHTTPD_STAT_SPLICED_BYTES, ret);
-	return KHTTPD_STEP_PROGRESS;
-}
-
 static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 {
 	struct khttpd_tx *tx = &conn->tx;
 	enum khttpd_step step;
 
+	step = khttpd_tx_send(tx, conn->sock, conn->sock_file);
+	if (step == KHTTPD_STEP_WAIT || step == KHTTPD_STEP_CLOSE)
+		return step;
 	/*
 	 * Only bytes that went out push the deadline back: a step that moved
 	 * nothing (producing a listing's next piece) must not keep a
 	 * connection alive.
 	 */
-	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len)
-		step = khttpd_conn_send_mem(conn);
-	else if (tx->pos < tx->end && tx->cached)
-		step = khttpd_conn_send_pages(conn);
-	else if (tx->pos < tx->end)
-		step = khttpd_conn_send_body(conn);
-	else if (tx->listing)
-		return khttpd_conn_next_piece(tx);
-	else
-		step = KHTTPD_STEP_PROGRESS;
-	if (step != KHTTPD_STEP_PROGRESS)
-		return step;
-	khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
-
-	if (tx->head_off < tx->head_len || tx->piece_off < tx->piece_len ||
-	    tx->pos < tx->end || tx->listing)
+	if (step == KHTTPD_STEP_PROGRESS)
+		khttpd_conn_touch(conn, conn->srv->cfg.timeout_secs * HZ);
+	if (!khttpd_tx_done(tx))
 		return KHTTPD_STEP_PROGRESS;
 
 	/* Response complete. */
@@ -301,7 +152,8 @@ static enum khttpd_step khttpd_conn_send(struct khttpd_conn *conn)
 		khttpd_conn_touch(conn, KHTTPD_LINGER_TIMEOUT);
 		conn->rx_len = 0;
 	}
-	khttpd_conn_tx_reset(conn);
+	khttpd_tx_release(tx);
+	conn->tx_busy = false;
 	return KHTTPD_STEP_PROGRESS;
 }
 
@@ -321,64 +173,60 @@ static void khttpd_conn_discard_buffered(struct khttpd_conn *conn)
 	khttpd_conn_consume(conn, n);
 }
 
-static void khttpd_conn_trace_request(struct khttpd_conn *conn,
-				      const struct khttpd_request *req)
+/* Count the response's status class. */
+static void khttpd_conn_count(int status)
 {
-	const struct khttpd_tx *tx = &conn->tx;
-	int source = 0;
-	u64 body = 0;
-
-	if (tx->file) {
-		source = 1;
-		body = tx->end - tx->pos;
-	} else if (tx->cached) {
-		source = 2;
-		body = tx->piece_len + (tx->end - tx->pos);
-	} else if (tx->listing) {
-		source = 3;
-	}
-	trace_khttpd_request(conn, &conn->peer.sa, req->method_name.ptr,
-			     req->method_name.len,
-			     req->target.ptr, req->target.len, tx->status, body,
-			     source);
+	if (status >= 200 && status < 600)
+		khttpd_stat_inc(KHTTPD_STAT_STATUS_2XX + status / 100 - 2);
 }
 
 static noinline void khttpd_conn_parse(struct khttpd_conn *conn)
 {
+	struct khttpd_tx *tx = &conn->tx;
+	struct khttpd_fs fs = { .srv = conn->srv, .tx = tx };
+	const struct khttpd_serve_env env = {
+		.fs = &fs,
+		.head = tx->head,
+		.path = tx->path,
+		.date = tx->date,
+		.listing = conn->srv->cfg.listing,
+	};
 	struct khttpd_request req;
-	long n;
+	struct khttpd_plan plan;
+	size_t n;
 
-	n = khttpd_parse_request(conn->rx, conn->rx_len, &req);
-	if (n == 0) {
-		if (conn->rx_len < KHTTPD_RX_SIZE) {
-			conn->rx_parsed = true;
-			return;
-		}
-		n = -khttpd_parse_overflow_status(conn->rx, conn->rx_len);
-	}
-	conn->tx_busy = true;
-	khttpd_stat_inc(KHTTPD_STAT_REQUESTS);
-	if (n < 0) {
-		khttpd_stat_inc(KHTTPD_STAT_BAD_REQUESTS);
-		/* The stream cannot be resynchronised: answer and close. */
-		khttpd_http_error(-n, NULL, &conn->tx);
-		conn->tx.close_after = true;
+	khttpd_date_now(tx->date);
+	n = khttpd_serve_next(&env, conn->rx, conn->rx_len, KHTTPD_RX_SIZE,
+			      &req, &plan);
+	if (!n) {
+		conn->rx_parsed = true;
 		return;
 	}
+	/* fs.c staged the body, if any; the head is in tx->head. */
+	WARN_ON_ONCE(tx->body != plan.body);
+	tx->head_len = plan.head_len;
+	tx->head_off = 0;
+	tx->close_after = plan.close_after;
+	tx->status = plan.status;
+	if (plan.body == KHTTPD_BODY_LISTING)
+		tx->listing.writer = plan.listing;
+	conn->tx_busy = true;
 
-	khttpd_http_handle(conn->srv, &req, &conn->tx);
-	conn->requests++;
-	if (trace_khttpd_request_enabled())
-		khttpd_conn_trace_request(conn, &req);
-	/*
-	 * The response does not wait for a body (nor send 100 Continue for
-	 * one): the body is read and dropped after it, or, when it is too
-	 * large to be worth reading, the connection closes after it.
-	 */
-	if (req.content_length > KHTTPD_DISCARD_MAX)
-		conn->tx.close_after = true;
+	khttpd_stat_inc(KHTTPD_STAT_REQUESTS);
+	if (plan.bad_request)
+		khttpd_stat_inc(KHTTPD_STAT_BAD_REQUESTS);
 	else
-		conn->discard = req.content_length;
+		conn->requests++;
+	khttpd_conn_count(plan.status);
+	if (plan.fs_error)
+		pr_warn_ratelimited("file system error %d answered with 500\n",
+				    plan.fs_error);
+	if (trace_khttpd_request_enabled())
+		trace_khttpd_request(conn, &conn->peer.sa, req.method_name.ptr,
+				     req.method_name.len, req.target.ptr,
+				     req.target.len, plan.status,
+				     khttpd_tx_body_bytes(tx), plan.body);
+	conn->discard = plan.discard;
 	khttpd_conn_consume(conn, n);
 	khttpd_conn_discard_buffered(conn);
 }
@@ -488,7 +336,8 @@ static void khttpd_conn_release_work(struct work_struct *work)
 
 	/* No callback can queue io_work now; wait out a running one. */
 	cancel_work_sync(&conn->io_work);
-	khttpd_conn_tx_reset(conn);
+	khttpd_tx_release(&conn->tx);
+	conn->tx_busy = false;
 	fput(conn->sock_file);
 
 	mutex_lock(&srv->conns_lock);
@@ -567,7 +416,7 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->rx_parsed = false;
 	conn->discard = 0;
 	conn->requests = 0;
-	khttpd_conn_tx_reset(conn);
+	conn->tx_busy = false;
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
 	khttpd_conn_touch(conn, srv->cfg.timeout_secs * HZ);
@@ -654,7 +503,7 @@ void khttpd_conns_close_all(struct khttpd_server *srv)
 
 /*
  * A connection returns to the cache with nothing staged (its release ends
- * with khttpd_conn_tx_reset()), which is the state this constructor gives a
+ * with khttpd_tx_release()), which is the state this constructor gives a
  * new object. Having a constructor also spares init_on_alloc kernels from
  * zeroing 16 KiB on every accept, on the one accept thread: measured at
  * 2.8% of all CPU with one connection per request. Nothing depends on the
@@ -665,9 +514,7 @@ static void khttpd_conn_ctor(void *obj)
 {
 	struct khttpd_conn *conn = obj;
 
-	conn->tx.file = NULL;
-	conn->tx.listing = NULL;
-	conn->tx.cached = NULL;
+	khttpd_tx_init(&conn->tx);
 }
 
 int khttpd_conns_init(struct khttpd_server *srv)

@@ -6,10 +6,10 @@
  *   creds.c     the unprivileged credential requests are served with
  *   listener.c  listening socket and the accept kthread
  *   conn.c      one connection: socket callbacks, the I/O work, release
+ *   tx.c        sends a planned response: its head, then its body by kind
  *   sweeper.c   idle-connection timeouts
- *   http.c      turns a parsed request into a staged response
- *   file.c      responses with a file body: validators, ranges, gzip
- *   listing.c   directory listings, streamed
+ *   fs.c        the core's file system: lookups, opening a body
+ *   listing.c   reads a directory for a listing
  *   cache.c     response cache for small files
  *   date.c      the Date header, formatted once a second
  *   stats.c     counters in /proc/khttpd
@@ -30,12 +30,7 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
-#include "khttpd/core.h"
-
-/* Receive buffer: the largest request head accepted (414/431 beyond). */
-#define KHTTPD_RX_SIZE 8192
-/* Response head (and small generated bodies such as error pages). */
-#define KHTTPD_TX_HEAD_SIZE 2048
+#include "khttpd/serve.h"
 
 struct khttpd_config {
 	unsigned int port;
@@ -124,66 +119,81 @@ int khttpd_vfs_root_open(const char *name, const struct cred *cred,
 int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
 			   struct path *out, struct kstat *stat);
 
-struct khttpd_listing;
 struct khttpd_cache_entry;
 
 /*
- * What one response needs sent, staged by http.c and drained by conn.c:
- * head[head_off..head_len) first, then the body, one of: bytes [pos, end)
- * of file, spliced; bytes [pos, end) of a cached file's pages, zero-copy;
- * or memory copied out with the head, piece[piece_off..piece_len): a
- * cached file that fits in one page, or a listing's pieces one at a time.
+ * A response being sent, as khttpd_serve_next() planned it and the
+ * khttpd_fs_* calls it made staged it: head[head_off..head_len) first,
+ * then the body of kind body. Memory sent with the rest of the head, in
+ * the same sendmsg, is piece[piece_off..piece_len): a cached file that
+ * fits in one page, or a listing's current piece.
  */
 struct khttpd_tx {
-	char head[KHTTPD_TX_HEAD_SIZE];
+	char head[KHTTPD_HEAD_SIZE];
 	size_t head_len;
 	size_t head_off;
-	struct file *file;
-	loff_t pos;
-	loff_t end;
-	struct khttpd_listing *listing;
-	struct khttpd_cache_entry *cached;	/* holds a reference */
+	enum khttpd_body body;
+	union {
+		struct {		/* KHTTPD_BODY_FILE: spliced */
+			struct file *file;
+			loff_t pos;
+			loff_t end;
+		} file;
+		struct {		/* KHTTPD_BODY_CACHED: page by page */
+			struct khttpd_cache_entry *entry;	/* a reference */
+			u64 pos;
+			u64 end;
+		} cached;
+		struct {		/* KHTTPD_BODY_LISTING: piece by piece */
+			struct khttpd_fs_dir *dir;
+			struct khttpd_listing_writer writer;
+		} listing;
+	};
 	const char *piece;
 	size_t piece_len;
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
-	int status;		/* of the staged response, for tracing */
+	int status;		/* for tracing */
 	char date[KHTTPD_DATE_LEN];
 	/*
-	 * Scratch for the request's path while it is resolved: part of the
-	 * connection so that serving a request allocates nothing.
+	 * Scratch for the request's path while it is resolved, and a
+	 * listing's title while it is sent: part of the connection so that
+	 * serving a request allocates nothing.
 	 */
-	char path[PATH_MAX];
+	char path[KHTTPD_PATH_MAX];
 };
 
-/* http.c */
-void khttpd_http_handle(struct khttpd_server *srv,
-			const struct khttpd_request *req, struct khttpd_tx *tx);
-void khttpd_http_error(int status, const struct khttpd_request *req,
-		       struct khttpd_tx *tx);
-void khttpd_http_response_init(struct khttpd_response *resp, int status,
-			       const struct khttpd_request *req);
-void khttpd_http_stage_head(struct khttpd_response *resp,
-			    struct khttpd_tx *tx);
-void khttpd_http_stage_error(struct khttpd_response *resp,
-			     const struct khttpd_request *req,
-			     struct khttpd_tx *tx);
-int khttpd_http_errno_status(int err);
+/* One request's view of the file system, for the core (fs.c). */
+struct khttpd_fs {
+	struct khttpd_server *srv;
+	struct khttpd_tx *tx;		/* where an opened body is staged */
+	struct path path[KHTTPD_FS_SLOTS];
+	struct kstat stat[KHTTPD_FS_SLOTS];
+};
 
-/* file.c */
-void khttpd_file_respond(struct khttpd_server *srv,
-			 const struct khttpd_request *req, struct path *path,
-			 struct kstat *stat, char *rel, size_t len,
-			 struct khttpd_tx *tx);
+enum khttpd_step {
+	KHTTPD_STEP_PROGRESS,	/* moved bytes; step again */
+	KHTTPD_STEP_STAGED,	/* staged more to send, moved nothing */
+	KHTTPD_STEP_WAIT,	/* would block: a socket callback requeues us */
+	KHTTPD_STEP_CLOSE,	/* done with this connection */
+};
+
+/* tx.c */
+enum khttpd_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
+				struct file *sock_file);
+bool khttpd_tx_done(const struct khttpd_tx *tx);
+u64 khttpd_tx_body_bytes(const struct khttpd_tx *tx);
+void khttpd_tx_init(struct khttpd_tx *tx);
+void khttpd_tx_release(struct khttpd_tx *tx);
 
 /* listing.c */
-void khttpd_listing_respond(struct khttpd_server *srv,
-			    const struct khttpd_request *req,
-			    const char *rel, const struct path *dir,
-			    struct khttpd_tx *tx);
-int khttpd_listing_next(struct khttpd_listing *listing, const char **buf,
-			size_t *len);
-void khttpd_listing_free(struct khttpd_listing *listing);
+struct khttpd_fs_dir *khttpd_listing_read(struct khttpd_server *srv,
+					  const struct path *path,
+					  const char *rel);
+bool khttpd_listing_next(struct khttpd_fs_dir *dir,
+			 struct khttpd_listing_writer *w, const char **piece,
+			 size_t *len);
+void khttpd_listing_free(struct khttpd_fs_dir *dir);
 
 /* cache.c */
 int khttpd_cache_init(struct khttpd_cache *cache, size_t max_bytes,

@@ -1,14 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Directory listings for directories without an index.html.
+ * Reading a directory for a listing (the core's khttpd_fs_opendir(),
+ * khttpd_fs_dir_peek() and khttpd_fs_dir_advance()); the core writes the
+ * HTML from the entries, a piece at a time, as tx.c sends it.
  *
  * The names are read with iterate_dir() into a list of small allocations
  * (never one large one, whatever the size of the directory), sorted with
- * list_sort(), directories first. The HTML is then produced a buffer at a
- * time as conn.c sends it, with chunked transfer coding for HTTP/1.1 (or
- * delimited by close for HTTP/1.0), and each entry is looked up for its
- * size and time only when its turn comes, so a 10,000-entry directory is
- * never held as one piece of HTML, nor stat()ed in one go.
+ * list_sort(), directories first. Each entry is looked up for its size and
+ * time only when its turn comes, so a 10,000-entry directory is never
+ * stat()ed in one go.
  *
  * Like nginx's autoindex, names starting with '.' are not listed. Entries
  * that do not resolve beneath the root (a symlink pointing outside, a
@@ -26,12 +26,6 @@
 
 #include "khttpd.h"
 
-/* A bound on kernel memory one request can pin (about 64 bytes an entry). */
-#define KHTTPD_LISTING_MAX_ENTRIES 200000
-#define KHTTPD_LISTING_BUF 8192
-/* "\r\n" after a chunk's data, then the last chunk "0\r\n\r\n". */
-#define KHTTPD_LISTING_CHUNK_TAIL (2 + 5)
-
 struct khttpd_listing_item {
 	struct list_head node;
 	u64 size;
@@ -44,28 +38,20 @@ struct khttpd_listing_item {
 	char name[];
 };
 
-enum khttpd_listing_state {
-	KHTTPD_LISTING_BEGIN,
-	KHTTPD_LISTING_ENTRIES,
-	KHTTPD_LISTING_END,
-	KHTTPD_LISTING_DONE,
-};
-
-struct khttpd_listing {
+/* Bounding kernel memory one request can pin: about 64 bytes an entry. */
+struct khttpd_fs_dir {
 	struct khttpd_server *srv;
 	struct list_head items;
 	unsigned int nitems;
-	struct list_head *cursor;	/* next item to emit */
-	enum khttpd_listing_state state;
-	bool chunked;
+	struct list_head *cursor;	/* next item to hand out */
 	char *path;			/* PATH_MAX scratch: "<dir>/<name>" */
 	size_t dir_len;			/* path[0..dir_len) is the directory */
-	char buf[KHTTPD_LISTING_BUF];
+	char buf[KHTTPD_LISTING_BUF];	/* the piece being sent */
 };
 
 struct khttpd_listing_reader {
 	struct dir_context ctx;
-	struct khttpd_listing *listing;
+	struct khttpd_fs_dir *listing;
 	int err;
 };
 
@@ -75,7 +61,7 @@ static bool khttpd_listing_actor(struct dir_context *ctx, const char *name,
 {
 	struct khttpd_listing_reader *rd =
 		container_of(ctx, struct khttpd_listing_reader, ctx);
-	struct khttpd_listing *l = rd->listing;
+	struct khttpd_fs_dir *l = rd->listing;
 	struct khttpd_listing_item *item;
 
 	if (name[0] == '.')	/* ".", ".." and hidden files */
@@ -104,7 +90,7 @@ static bool khttpd_listing_actor(struct dir_context *ctx, const char *name,
 }
 
 /* Looks the item up beneath the root for its size, time and type. */
-static void khttpd_listing_stat(struct khttpd_listing *l,
+static void khttpd_listing_stat(struct khttpd_fs_dir *l,
 				struct khttpd_listing_item *item)
 {
 	struct path path;
@@ -144,8 +130,8 @@ static int khttpd_listing_cmp(void *priv, const struct list_head *a,
 	return strcmp(ia->name, ib->name);
 }
 
-static int khttpd_listing_read(struct khttpd_listing *l,
-			       const struct path *path)
+static int khttpd_listing_read_items(struct khttpd_fs_dir *l,
+				     const struct path *path)
 {
 	struct khttpd_listing_reader rd = {
 		.ctx.actor = khttpd_listing_actor,
@@ -176,7 +162,7 @@ static int khttpd_listing_read(struct khttpd_listing *l,
 	return 0;
 }
 
-void khttpd_listing_free(struct khttpd_listing *l)
+void khttpd_listing_free(struct khttpd_fs_dir *l)
 {
 	struct khttpd_listing_item *item, *tmp;
 
@@ -187,189 +173,68 @@ void khttpd_listing_free(struct khttpd_listing *l)
 }
 
 /*
- * The page's beginning into buf[0..cap), or -1 if it does not fit. The
- * heading shows the decoded path, "/" or "/dir/": it is built in the
- * scratch path, which is not in use then, and the directory put back.
+ * The directory at path, named rel beneath the root, read and sorted for
+ * a listing; an ERR_PTR on failure.
  */
-static long khttpd_listing_put_begin(struct khttpd_listing *l, char *buf,
-				     size_t cap)
+struct khttpd_fs_dir *khttpd_listing_read(struct khttpd_server *srv,
+					  const struct path *path,
+					  const char *rel)
 {
-	size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
-	long n;
-
-	memmove(l->path + 1, l->path, l->dir_len);
-	l->path[0] = '/';
-	l->path[title_len - 1] = '/';
-	n = khttpd_listing_begin(buf, cap,
-				 (struct khttpd_str){ l->path, title_len },
-				 !l->dir_len);
-	memmove(l->path, l->path + 1, l->dir_len);
-	l->path[l->dir_len] = '\0';
-	return n;
-}
-
-/* Write as much of the page as fits into buf[pos..cap); returns the new pos. */
-static size_t khttpd_listing_fill(struct khttpd_listing *l, size_t pos,
-				  size_t cap)
-{
-	struct khttpd_listing_entry entry;
-	struct khttpd_listing_item *item;
-	long n;
-
-	if (l->state == KHTTPD_LISTING_BEGIN) {
-		n = khttpd_listing_put_begin(l, l->buf + pos, cap - pos);
-		if (n < 0)
-			return pos;
-		pos += n;
-		l->state = KHTTPD_LISTING_ENTRIES;
-	}
-
-	while (l->state == KHTTPD_LISTING_ENTRIES) {
-		if (l->cursor == &l->items) {
-			l->state = KHTTPD_LISTING_END;
-			break;
-		}
-		item = list_entry(l->cursor, struct khttpd_listing_item, node);
-		khttpd_listing_stat(l, item);
-		if (!item->hidden) {
-			entry = (struct khttpd_listing_entry){
-				.name = { item->name, item->len },
-				.is_dir = item->is_dir,
-				.size = item->size,
-				.mtime = item->mtime,
-			};
-			n = khttpd_listing_entry(l->buf + pos, cap - pos,
-						 &entry);
-			if (n < 0)
-				return pos;
-			pos += n;
-		}
-		l->cursor = l->cursor->next;
-	}
-
-	if (l->state == KHTTPD_LISTING_END) {
-		n = khttpd_listing_end(l->buf + pos, cap - pos);
-		if (n < 0)
-			return pos;
-		pos += n;
-		l->state = KHTTPD_LISTING_DONE;
-	}
-	return pos;
-}
-
-/* Room for the page's parts once the chunk framing is set aside. */
-#define KHTTPD_LISTING_ROOM \
-	(KHTTPD_LISTING_BUF - KHTTPD_CHUNK_HEAD_MAX - KHTTPD_LISTING_CHUNK_TAIL)
-
-/*
- * The next piece of the body: 1 with a piece, valid until the next call;
- * 0 once it has all been handed out; -EMSGSIZE if a part of the page does
- * not fit in an empty buffer, which would otherwise hand out empty pieces
- * for ever (names are at most 255 bytes, so only a pathological title can;
- * khttpd_listing_respond() answers 500 for that before anything is sent).
- */
-int khttpd_listing_next(struct khttpd_listing *l, const char **buf,
-			size_t *len)
-{
-	char head[KHTTPD_CHUNK_HEAD_MAX];
-	size_t start, end, head_len;
-
-	if (l->state == KHTTPD_LISTING_DONE)
-		return 0;
-	if (!l->chunked) {
-		*len = khttpd_listing_fill(l, 0, sizeof(l->buf));
-		*buf = l->buf;
-		return *len ? 1 : -EMSGSIZE;
-	}
-
-	/* Leave room in front for the chunk size and behind for the tail. */
-	start = KHTTPD_CHUNK_HEAD_MAX;
-	end = khttpd_listing_fill(l, start,
-				  sizeof(l->buf) - KHTTPD_LISTING_CHUNK_TAIL);
-	if (end == start && l->state != KHTTPD_LISTING_DONE)
-		return -EMSGSIZE;
-	head_len = khttpd_chunk_head(end - start, head);
-	memcpy(l->buf + start - head_len, head, head_len);
-	memcpy(l->buf + end, "\r\n", 2);
-	end += 2;
-	if (l->state == KHTTPD_LISTING_DONE) {
-		memcpy(l->buf + end, "0\r\n\r\n", 5);
-		end += 5;
-	}
-	*buf = l->buf + start - head_len;
-	*len = end - (start - head_len);
-	return 1;
-}
-
-/*
- * rel (NUL-terminated, "" for the root) names a directory beneath root;
- * dir is that directory, already looked up.
- */
-void khttpd_listing_respond(struct khttpd_server *srv,
-			    const struct khttpd_request *req,
-			    const char *rel, const struct path *dir,
-			    struct khttpd_tx *tx)
-{
-	struct khttpd_response resp;
-	struct khttpd_listing *l;
+	struct khttpd_fs_dir *l;
 	int err;
-
-	/*
-	 * dentry_open() makes no permission check (open(2) makes it before):
-	 * a directory the serving user may not read is not listed.
-	 */
-	err = path_permission(dir, MAY_READ);
-	if (err) {
-		khttpd_http_error(khttpd_http_errno_status(err), req, tx);
-		return;
-	}
-
-	khttpd_http_response_init(&resp, 200, req);
-	resp.content_type = (struct khttpd_str){ "text/html; charset=utf-8",
-						 24 };
-	/* HTTP/1.0 has no chunked coding: the body ends when we close. */
-	if (req->version_minor >= 1)
-		resp.chunked = 1;
-	else
-		resp.keep_alive = 0;
-
-	if (req->method == KHTTPD_METHOD_HEAD) {
-		khttpd_http_stage_head(&resp, tx);
-		return;
-	}
 
 	l = kmalloc(sizeof(*l), GFP_KERNEL);
 	if (!l)
-		goto err_nomem;
+		return ERR_PTR(-ENOMEM);
 	l->path = __getname();
 	if (!l->path) {
 		kfree(l);
-		goto err_nomem;
+		return ERR_PTR(-ENOMEM);
 	}
 	l->srv = srv;
 	INIT_LIST_HEAD(&l->items);
 	l->nitems = 0;
-	l->state = KHTTPD_LISTING_BEGIN;
-	l->chunked = resp.chunked;
 	l->dir_len = strscpy(l->path, rel, PATH_MAX);
-	/* A heading that can never be sent: say so now, not mid-body. */
-	if (khttpd_listing_put_begin(l, l->buf, KHTTPD_LISTING_ROOM) < 0) {
-		khttpd_listing_free(l);
-		khttpd_http_error(500, req, tx);
-		return;
-	}
-
-	err = khttpd_listing_read(l, dir);
+	err = khttpd_listing_read_items(l, path);
 	if (err) {
 		khttpd_listing_free(l);
-		khttpd_http_error(khttpd_http_errno_status(err), req, tx);
-		return;
+		return ERR_PTR(err);
 	}
-	khttpd_http_stage_head(&resp, tx);
-	tx->listing = l;
-	return;
+	return l;
+}
 
-err_nomem:
-	khttpd_http_error(503, req, tx);
-	tx->close_after = true;
+int khttpd_fs_dir_peek(struct khttpd_fs_dir *l,
+		       struct khttpd_listing_entry *entry)
+{
+	struct khttpd_listing_item *item;
+
+	for (; l->cursor != &l->items; l->cursor = l->cursor->next) {
+		item = list_entry(l->cursor, struct khttpd_listing_item, node);
+		khttpd_listing_stat(l, item);
+		if (item->hidden)
+			continue;
+		*entry = (struct khttpd_listing_entry){
+			.name = { item->name, item->len },
+			.is_dir = item->is_dir,
+			.size = item->size,
+			.mtime = item->mtime,
+		};
+		return 1;
+	}
+	return 0;
+}
+
+void khttpd_fs_dir_advance(struct khttpd_fs_dir *l)
+{
+	if (l->cursor != &l->items)
+		l->cursor = l->cursor->next;
+}
+
+/* The listing's next piece into tx->piece; false once it is all out. */
+bool khttpd_listing_next(struct khttpd_fs_dir *l,
+			 struct khttpd_listing_writer *w, const char **piece,
+			 size_t *len)
+{
+	*len = khttpd_listing_write(w, l, l->buf, piece);
+	return *len;
 }

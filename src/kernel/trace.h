@@ -53,14 +53,23 @@ TRACE_EVENT(khttpd_conn_close,
 	TP_printk("conn=%p requests=%lu", __entry->conn, __entry->requests)
 );
 
-/* One request answered: what was asked and what is being sent. */
+/* The body kinds, by name in the event format (for trace-cmd, perf). */
+TRACE_DEFINE_ENUM(KHTTPD_BODY_NONE);
+TRACE_DEFINE_ENUM(KHTTPD_BODY_FILE);
+TRACE_DEFINE_ENUM(KHTTPD_BODY_CACHED);
+TRACE_DEFINE_ENUM(KHTTPD_BODY_LISTING);
+
+/*
+ * One request answered: what was asked and what is being sent (body:
+ * bytes still to send after the head; a listing's are not known ahead).
+ */
 TRACE_EVENT(khttpd_request,
 	TP_PROTO(const void *conn, const struct sockaddr *client,
 		 const char *method, size_t method_len,
 		 const char *path, size_t path_len, int status, u64 body,
-		 int source),
+		 enum khttpd_body kind),
 	TP_ARGS(conn, client, method, method_len, path, path_len, status, body,
-		source),
+		kind),
 	TP_STRUCT__entry(
 		__field(const void *, conn)
 		__array(u8, client, KHTTPD_TRACE_ADDR_LEN)
@@ -68,7 +77,7 @@ TRACE_EVENT(khttpd_request,
 		__dynamic_array(char, path, min_t(size_t, path_len, 255) + 1)
 		__field(int, status)
 		__field(u64, body)
-		__field(int, source)
+		__field(int, kind)
 	),
 	TP_fast_assign(
 		size_t n = min_t(size_t, path_len, 255);
@@ -82,15 +91,17 @@ TRACE_EVENT(khttpd_request,
 		__get_str(path)[n] = '\0';
 		__entry->status = status;
 		__entry->body = body;
-		__entry->source = source;
+		__entry->kind = kind;
 	),
 	TP_printk("conn=%p client=%pISpc %s %s -> %d body=%llu from=%s",
 		  __entry->conn, __entry->client, __entry->method,
 		  __get_str(path),
 		  __entry->status, __entry->body,
-		  __print_symbolic(__entry->source,
-				   { 0, "none" }, { 1, "splice" },
-				   { 2, "cache" }, { 3, "listing" }))
+		  __print_symbolic(__entry->kind,
+				   { KHTTPD_BODY_NONE, "none" },
+				   { KHTTPD_BODY_FILE, "splice" },
+				   { KHTTPD_BODY_CACHED, "cache" },
+				   { KHTTPD_BODY_LISTING, "listing" }))
 );
 
 #endif /* KHTTPD_TRACE_H */

@@ -46,7 +46,7 @@ inline khttpd_response Base(int status)
 	r.status = status;
 	r.keep_alive = 1;
 	r.version_minor = 1;
-	r.date = 784111777;
+	r.date = "Sun, 06 Nov 1994 08:49:37 GMT";
 	r.last_modified = -1;
 	return r;
 }

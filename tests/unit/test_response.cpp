@@ -246,12 +246,10 @@ TEST(Response, PreformattedDateIsUsedVerbatim)
 	khttpd_response r = Base(204);
 	const char date[] = "Mon, 01 Jan 2001 00:00:00 GMT";
 	static_assert(sizeof(date) - 1 == KHTTPD_DATE_LEN);
-	r.date_str = date;
+	r.date = date;
 	std::string h = Head(r);
 	EXPECT_NE(h.find("\r\nDate: Mon, 01 Jan 2001 00:00:00 GMT\r\n"),
 		  std::string::npos) << h;
-	/* r.date (1994) must not leak in when date_str is given. */
-	EXPECT_EQ(h.find("1994"), std::string::npos) << h;
 }
 
 } // namespace

@@ -1,0 +1,227 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Sending a planned response (struct khttpd_tx): the head, with whatever
+ * memory goes out with it, then the body by its kind, each kind with one
+ * send and one release function:
+ *
+ *   KHTTPD_BODY_FILE     spliced from the page cache (sendfile's path)
+ *   KHTTPD_BODY_CACHED   a response cache entry's pages, zero-copy
+ *   KHTTPD_BODY_LISTING  the core's HTML pieces, copied out
+ *
+ * Every function here is called from the connection's io_work only.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/net.h>
+#include <linux/splice.h>
+#include <linux/uio.h>
+#include <net/sock.h>
+
+#include "compat.h"
+#include "khttpd.h"
+
+static bool khttpd_tx_mem_left(const struct khttpd_tx *tx)
+{
+	return tx->head_off < tx->head_len || tx->piece_off < tx->piece_len;
+}
+
+static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
+{
+	switch (tx->body) {
+	case KHTTPD_BODY_FILE:
+		return tx->file.pos < tx->file.end;
+	case KHTTPD_BODY_CACHED:
+		return tx->cached.pos < tx->cached.end;
+	case KHTTPD_BODY_LISTING:
+		return tx->listing.dir;
+	default:
+		return false;
+	}
+}
+
+/*
+ * Send what is staged in memory, the rest of the head and the rest of the
+ * current piece, in one call: a response cache hit leaves in a single
+ * sendmsg.
+ */
+static noinline enum khttpd_step khttpd_tx_send_mem(struct khttpd_tx *tx,
+						     struct socket *sock)
+{
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
+	size_t head_left = tx->head_len - tx->head_off;
+	struct kvec iov[2];
+	size_t total = 0;
+	int n = 0, ret;
+
+	if (head_left) {
+		iov[n].iov_base = tx->head + tx->head_off;
+		iov[n++].iov_len = head_left;
+		total += head_left;
+	}
+	if (tx->piece_off < tx->piece_len) {
+		iov[n].iov_base = (void *)tx->piece + tx->piece_off;
+		iov[n++].iov_len = tx->piece_len - tx->piece_off;
+		total += tx->piece_len - tx->piece_off;
+	}
+	/* Let the head share a segment with the start of the body. */
+	if (khttpd_tx_body_left(tx))
+		msg.msg_flags |= MSG_MORE;
+	ret = kernel_sendmsg(sock, &msg, iov, n, total);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	if (ret < 0)
+		return KHTTPD_STEP_CLOSE;
+	if (ret < head_left) {
+		tx->head_off += ret;
+	} else {
+		tx->head_off = tx->head_len;
+		tx->piece_off += ret - head_left;
+		khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret - head_left);
+	}
+	return KHTTPD_STEP_PROGRESS;
+}
+
+/* Zero-copy: the page cache pages go to TCP as they are. */
+static noinline enum khttpd_step khttpd_tx_send_file(struct khttpd_tx *tx,
+						      struct file *sock_file)
+{
+	size_t len = min_t(loff_t, tx->file.end - tx->file.pos,
+			   KHTTPD_SEND_CHUNK);
+	loff_t out_pos = 0;
+	long ret;
+
+	ret = do_splice_direct(tx->file.file, &tx->file.pos, sock_file,
+			       &out_pos, len, 0);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	/* 0: the file shrank under us; the promised length cannot be kept. */
+	if (ret <= 0)
+		return KHTTPD_STEP_CLOSE;
+	khttpd_stat_add(KHTTPD_STAT_SPLICED_BYTES, ret);
+	return KHTTPD_STEP_PROGRESS;
+}
+
+static void khttpd_tx_release_file(struct khttpd_tx *tx)
+{
+	fput(tx->file.file);
+}
+
+/* A cached file's pages go to TCP as they are, a page per call. */
+static noinline enum khttpd_step khttpd_tx_send_cached(struct khttpd_tx *tx,
+							struct socket *sock)
+{
+	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+	unsigned int off;
+	struct page *page;
+	size_t len;
+	int ret;
+
+	page = khttpd_cache_page(tx->cached.entry, tx->cached.pos, &off);
+	len = min_t(u64, PAGE_SIZE - off, tx->cached.end - tx->cached.pos);
+	if (tx->cached.pos + len < tx->cached.end)
+		flags |= MSG_MORE;
+	ret = khttpd_compat_send_page(sock, page, off, len, flags);
+	if (ret == -EAGAIN)
+		return KHTTPD_STEP_WAIT;
+	if (ret <= 0)
+		return KHTTPD_STEP_CLOSE;
+	tx->cached.pos += ret;
+	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
+	return KHTTPD_STEP_PROGRESS;
+}
+
+static void khttpd_tx_release_cached(struct khttpd_tx *tx)
+{
+	khttpd_cache_put(tx->cached.entry);
+}
+
+/* The listing's next piece becomes the memory to send; nothing moves. */
+static enum khttpd_step khttpd_tx_send_listing(struct khttpd_tx *tx)
+{
+	if (khttpd_listing_next(tx->listing.dir, &tx->listing.writer,
+				&tx->piece, &tx->piece_len)) {
+		tx->piece_off = 0;
+		return KHTTPD_STEP_STAGED;
+	}
+	khttpd_listing_free(tx->listing.dir);
+	tx->listing.dir = NULL;
+	return KHTTPD_STEP_STAGED;
+}
+
+static void khttpd_tx_release_listing(struct khttpd_tx *tx)
+{
+	if (tx->listing.dir)
+		khttpd_listing_free(tx->listing.dir);
+}
+
+/* One step of sending the response; PROGRESS only when bytes moved. */
+enum khttpd_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
+				struct file *sock_file)
+{
+	if (khttpd_tx_mem_left(tx))
+		return khttpd_tx_send_mem(tx, sock);
+	switch (tx->body) {
+	case KHTTPD_BODY_FILE:
+		return khttpd_tx_send_file(tx, sock_file);
+	case KHTTPD_BODY_CACHED:
+		return khttpd_tx_send_cached(tx, sock);
+	case KHTTPD_BODY_LISTING:
+		return khttpd_tx_send_listing(tx);
+	default:
+		return KHTTPD_STEP_STAGED;
+	}
+}
+
+/* All of the response has gone to the socket. */
+bool khttpd_tx_done(const struct khttpd_tx *tx)
+{
+	return !khttpd_tx_mem_left(tx) && !khttpd_tx_body_left(tx);
+}
+
+/* Body bytes still to send (a listing's are not known ahead). */
+u64 khttpd_tx_body_bytes(const struct khttpd_tx *tx)
+{
+	u64 n = tx->piece_len - tx->piece_off;
+
+	switch (tx->body) {
+	case KHTTPD_BODY_FILE:
+		return n + tx->file.end - tx->file.pos;
+	case KHTTPD_BODY_CACHED:
+		return n + tx->cached.end - tx->cached.pos;
+	default:
+		return n;
+	}
+}
+
+/* Nothing staged: the state a connection starts and ends in. */
+void khttpd_tx_init(struct khttpd_tx *tx)
+{
+	tx->body = KHTTPD_BODY_NONE;
+	tx->piece_len = 0;
+	tx->piece_off = 0;
+	tx->head_len = 0;
+	tx->head_off = 0;
+	tx->close_after = false;
+	tx->status = 0;
+}
+
+/* Let go of the body, sent or not, and return to nothing staged. */
+void khttpd_tx_release(struct khttpd_tx *tx)
+{
+	switch (tx->body) {
+	case KHTTPD_BODY_FILE:
+		khttpd_tx_release_file(tx);
+		break;
+	case KHTTPD_BODY_CACHED:
+		khttpd_tx_release_cached(tx);
+		break;
+	case KHTTPD_BODY_LISTING:
+		khttpd_tx_release_listing(tx);
+		break;
+	case KHTTPD_BODY_NONE:
+		break;
+	}
+	khttpd_tx_init(tx);
+}
