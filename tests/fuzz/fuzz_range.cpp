@@ -128,7 +128,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	resp.version_minor = 1;
 	resp.has_body_length = 1;
 	resp.content_length = rs == 206 ? range.last - range.first + 1 : fsize;
-	resp.date = last_modified;
+	char date[KHTTPD_DATE_LEN];
+	khttpd_format_date(last_modified, date);
+	resp.date = date;
 	resp.last_modified = last_modified;
 	resp.etag = khttpd_str{tag, tl};
 	resp.accept_ranges = 1;
