@@ -112,7 +112,7 @@ def check_btf(ko, kver):
         rc, out = sh(["bpftool", "btf", "dump", "file", ko, "-B", vmlinux])
     assert rc == 0, out
     for want in ("STRUCT 'khttpd_conn'", "STRUCT 'khttpd_server'",
-                 "FUNC 'khttpd_conn_io_work'", "FUNC 'khttpd_http_handle'"):
+                 "FUNC 'khttpd_conn_io_work'", "FUNC 'khttpd_fs_lookup'"):
         assert want in out, "%s missing from the BTF of %s" % (want, kver)
 
 

@@ -247,7 +247,7 @@ def test_root_slash_serves_only_what_nobody_may_read(srv):
 @pytest.mark.xfail(SERVER == "twin", strict=True,
                    reason="parity bug: the twin serves procfs and sysfs "
                    "files (the module refuses the pseudo filesystems, "
-                   "khttpd_file_size_is_real() in src/kernel/file.c)")
+                   "khttpd_fs_size_is_real() in src/kernel/fs.c)")
 def test_root_slash_pseudo_filesystems_never_served(srv):
     """Pseudo filesystems' sizes are not real: their files are never
     served, even where the user may read them."""
