@@ -121,6 +121,10 @@ $(BUILD)/tools/%.o: tools/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
 
+# The twin serves: it links serve.o and implements its transport.
+$(BUILD)/twin: $(BUILD)/tools/twin.o $(CORE_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
 $(BUILD)/%: $(BUILD)/tools/%.o $(CORE_TOOL_OBJS)
 	$(CXX) -o $@ $^ -pthread
 

@@ -5,14 +5,14 @@
  *	twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing] [--timeout SECS]
  *	     [-b ADDR] [--cache-size MIB] [--cache-file-max KIB]
  *
- * An epoll, non-blocking HTTP/1.1 static-file server that links the same
- * freestanding C++ core as the module and ports the module's C glue
- * (src/kernel/conn.c, http.c, file.c, listing.c, vfs.c) function by
- * function, so that both answer every request with the same status and the
- * same header fields in the same order (Date values aside). Comparing the
- * two then isolates what running in the kernel buys. The functions below
- * keep the module's names without the khttpd_ prefix to make the
- * correspondence easy to check.
+ * An epoll, non-blocking HTTP/1.1 static-file server on the same
+ * freestanding C++ core as the module: khttpd_serve_next() decides every
+ * answer for both, and this file only implements the core's file system
+ * interface (khttpd_fs_*, the module's src/kernel/fs.c) and moves bytes,
+ * so both answer every request with the same status and the same header
+ * fields in the same order (Date values aside). Comparing the two then
+ * isolates what running in the kernel buys. The connection steps keep the
+ * module's names without the khttpd_ prefix.
  *
  * Shape, nginx-like: one worker thread per CPU, each with its own
  * SO_REUSEPORT listener and its own epoll set; connections never move
@@ -56,6 +56,8 @@
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -76,22 +78,11 @@
 #include <unordered_map>
 #include <vector>
 
-#include "khttpd/core.h"
+#include "khttpd/serve.h"
 
 namespace {
 
 /* The module's constants (src/kernel/khttpd.h, conn.c, listing.c). */
-constexpr size_t RX_SIZE = 8192;		/* KHTTPD_RX_SIZE */
-constexpr size_t TX_HEAD_SIZE = 2048;		/* KHTTPD_TX_HEAD_SIZE */
-constexpr int IO_BUDGET = 64;			/* KHTTPD_IO_BUDGET */
-constexpr size_t SPLICE_CHUNK = 512 * 1024;	/* KHTTPD_SPLICE_CHUNK */
-constexpr uint64_t DISCARD_MAX = 64 * 1024;	/* KHTTPD_DISCARD_MAX */
-constexpr int64_t LINGER_MS = 5000;		/* KHTTPD_LINGER_TIMEOUT */
-constexpr unsigned LISTING_MAX_ENTRIES = 200000;
-constexpr size_t LISTING_BUF = 8192;
-constexpr size_t LISTING_CHUNK_TAIL = 2 + 5;
-constexpr const char ALLOW[] = "GET, HEAD, OPTIONS";
-constexpr const char INDEX[] = "index.html";
 
 struct config {
 	unsigned port = 8081;
@@ -118,10 +109,6 @@ int64_t now_ms()
 	return int64_t(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
 
-khttpd_str cstr(const char *s)
-{
-	return khttpd_str{ s, strlen(s) };
-}
 
 /* ---- vfs.c: lookups confined beneath the root ------------------------- */
 
@@ -313,35 +300,43 @@ struct listing_item {
 	int64_t mtime;
 };
 
-enum class listing_state { BEGIN, ENTRIES, END, DONE };
+} // namespace
 
-/* Owned by a connection and reused: vectors keep their capacity. */
-struct listing {
+/*
+ * A directory being listed (the core's struct khttpd_fs_dir). Owned by a
+ * connection and reused: vectors keep their capacity.
+ */
+struct khttpd_fs_dir {
 	std::vector<listing_item> items;
 	std::vector<char> names;
 	size_t cursor = 0;
-	listing_state state = listing_state::BEGIN;
-	bool chunked = false;
 	char path[PATH_MAX];	/* "<dir>/<name>" scratch */
 	size_t dir_len = 0;
-	char buf[LISTING_BUF];
+	char buf[KHTTPD_LISTING_BUF];
 };
+
+namespace {
+
+using listing = khttpd_fs_dir;
 
 /* ---- the staged response (struct khttpd_tx) --------------------------- */
 
 struct tx {
-	char head[TX_HEAD_SIZE];
+	char head[KHTTPD_HEAD_SIZE];
 	size_t head_len = 0;
 	size_t head_off = 0;
-	int file = -1;		/* sendfile source */
-	std::shared_ptr<const blob> mem;	/* or a cached body */
-	uint64_t pos = 0;
+	int body = KHTTPD_BODY_NONE;
+	int file = -1;		/* FILE: the sendfile source */
+	std::shared_ptr<const blob> mem;	/* CACHED */
+	uint64_t pos = 0;	/* FILE, CACHED */
 	uint64_t end = 0;
-	bool listing = false;	/* conn::lst is being sent */
+	khttpd_listing_writer writer;	/* LISTING: conn::lst */
+	bool listing_done = false;
 	const char *piece = nullptr;
 	size_t piece_len = 0;
 	size_t piece_off = 0;
 	bool close_after = false;
+	char path[KHTTPD_PATH_MAX];	/* the core's path scratch */
 };
 
 struct worker;
@@ -361,10 +356,11 @@ struct conn {
 	bool tx_busy = false;
 	struct tx tx;
 	std::unique_ptr<listing> lst;	/* allocated on first listing */
-	char rx[RX_SIZE];
+	char rx[KHTTPD_RX_SIZE];
 };
 
-enum class step { PROGRESS, WAIT, CLOSE };
+/* As the module's: STAGED moved nothing and does not push the deadline. */
+enum class step { PROGRESS, STAGED, WAIT, CLOSE };
 
 struct worker {
 	int id = 0;
@@ -374,7 +370,6 @@ struct worker {
 	conn *free_list = nullptr;	/* recycled, via next */
 	conn *run_head = nullptr, *run_tail = nullptr;
 	file_cache cache;
-	char rel[PATH_MAX];		/* scratch for one request's path */
 	char dents[32768];		/* getdents64 buffer */
 	std::thread thread;
 };
@@ -398,212 +393,6 @@ const char *date_now()
 		formatted = now;
 	}
 	return buf;
-}
-
-void response_init(khttpd_response *resp, int status,
-		   const khttpd_request *req)
-{
-	memset(resp, 0, sizeof(*resp));
-	resp->status = status;
-	resp->keep_alive = req ? req->keep_alive : 0;
-	resp->version_minor = req ? req->version_minor : 1;
-	resp->date = date_now();
-	resp->last_modified = -1;
-}
-
-void stage_head(const khttpd_response *resp, tx *t)
-{
-	long n = khttpd_response_head(t->head, sizeof(t->head), resp);
-
-	if (n < 0)
-		n = 0;
-	t->head_len = size_t(n);
-	t->head_off = 0;
-	t->close_after = !resp->keep_alive || !n;
-}
-
-void stage_error(khttpd_response *resp, const khttpd_request *req, tx *t)
-{
-	bool head_only = req && req->method == KHTTPD_METHOD_HEAD;
-	long n;
-
-	if (resp->status == 405 || resp->status == 501)
-		resp->allow = cstr(ALLOW);
-	n = khttpd_response_error(t->head, sizeof(t->head), resp, head_only);
-	if (n < 0) {
-		response_init(resp, 500, nullptr);
-		n = khttpd_response_error(t->head, sizeof(t->head), resp,
-					  head_only);
-	}
-	t->head_len = size_t(n);
-	t->head_off = 0;
-	t->close_after = !resp->keep_alive || resp->status == 400;
-}
-
-void http_error(int status, const khttpd_request *req, tx *t)
-{
-	khttpd_response resp;
-
-	response_init(&resp, status, req);
-	stage_error(&resp, req, t);
-}
-
-int errno_status(int err)
-{
-	switch (err) {
-	case -ENOENT:
-	case -ENOTDIR:
-	case -EXDEV:
-	case -ELOOP:
-		return 404;
-	case -EACCES:
-	case -EPERM:
-		return 403;
-	case -ENAMETOOLONG:
-		return 414;
-	default:
-		return 500;
-	}
-}
-
-/* ---- file.c ------------------------------------------------------------ */
-
-/*
- * Regular files the server's user may read: the kernel's own check (mode,
- * ACLs, LSMs), made here too because a response from the cache opens
- * nothing. The path was just resolved beneath the root.
- */
-bool file_servable(const char *rel, const struct stat &st)
-{
-	return S_ISREG(st.st_mode) && !faccessat(root_fd, rel, R_OK, 0);
-}
-
-bool file_gzip_variant(char *rel, size_t len, struct stat *st)
-{
-	struct stat gz;
-
-	strcpy(rel + len, ".gz");
-	int err = vfs_lookup_stat(rel, &gz);
-	if (err || !file_servable(rel, gz)) {
-		rel[len] = '\0';
-		return false;
-	}
-	*st = gz;	/* rel keeps ".gz": it names what is sent */
-	return true;
-}
-
-void file_error(int status, const khttpd_request *req, uint64_t size, tx *t)
-{
-	khttpd_response resp;
-
-	response_init(&resp, status, req);
-	if (status == 416) {
-		resp.content_range = 1;
-		resp.complete_length = size;
-	}
-	stage_error(&resp, req, t);
-}
-
-/* rel (len bytes, NUL-terminated, room for ".gz") names the file. */
-void file_respond(worker *w, const khttpd_request *req, struct stat *st,
-		  char *rel, size_t len, tx *t)
-{
-	char etag[KHTTPD_ETAG_MAX];
-	khttpd_response resp;
-	khttpd_file_meta meta;
-	khttpd_range range;
-	int status;
-
-	if (!file_servable(rel, *st)) {
-		http_error(403, req, t);
-		return;
-	}
-
-	response_init(&resp, 200, req);
-	resp.content_type = khttpd_mime_type(rel, len);
-	if (req->accept_gzip && file_gzip_variant(rel, len, st)) {
-		resp.content_encoding = khttpd_str{ "gzip", 4 };
-		resp.vary_accept_encoding = 1;
-	}
-
-	meta = khttpd_file_meta{
-		.ino = uint64_t(st->st_ino),
-		.size = uint64_t(st->st_size),
-		.mtime_sec = int64_t(st->st_mtim.tv_sec),
-		.mtime_nsec = uint32_t(st->st_mtim.tv_nsec),
-	};
-	resp.etag.ptr = etag;
-	resp.etag.len = khttpd_etag_format(&meta, etag);
-	resp.last_modified = st->st_mtim.tv_sec;
-
-	status = khttpd_conditional(req, resp.etag, resp.last_modified);
-	if (status == 304) {
-		resp.status = 304;
-		stage_head(&resp, t);
-		return;
-	}
-	if (status != 200) {
-		file_error(status, req, uint64_t(st->st_size), t);
-		return;
-	}
-
-	uint64_t size = uint64_t(st->st_size);
-	resp.accept_ranges = 1;
-	resp.has_body_length = 1;
-	status = khttpd_range_evaluate(req, size, resp.etag,
-				       resp.last_modified, &range);
-	if (status == 416) {
-		file_error(416, req, size, t);
-		return;
-	}
-	if (status == 206) {
-		resp.status = 206;
-		resp.content_range = 1;
-		resp.complete_length = size;
-	} else {
-		range = khttpd_range{ 0, size - 1 };
-	}
-	resp.range = range;
-	resp.content_length = size ? range.last - range.first + 1 : 0;
-
-	if (req->method == KHTTPD_METHOD_HEAD || !resp.content_length) {
-		stage_head(&resp, t);
-		return;
-	}
-
-	/* rel now names what is sent (the .gz variant included). */
-	std::string_view key(rel);
-	std::shared_ptr<const blob> mem;
-	if (cfg.cache_file_max)
-		mem = w->cache.find(key, *st);
-	int fd = -1;
-	if (!mem) {
-		fd = openat2_beneath(rel, O_RDONLY | O_NOCTTY | O_NONBLOCK);
-		if (fd < 0) {
-			http_error(errno_status(fd), req, t);
-			return;
-		}
-		/* The same file as was looked at, or it changed in between. */
-		struct stat now;
-		if (fstat(fd, &now) || now.st_ino != st->st_ino ||
-		    now.st_dev != st->st_dev) {
-			close(fd);
-			http_error(404, req, t);
-			return;
-		}
-		if (cfg.cache_file_max && size <= cfg.cache_file_max) {
-			mem = w->cache.insert(key, fd, *st);
-			if (mem) {
-				close(fd);
-				fd = -1;
-			}
-		}
-	}
-	stage_head(&resp, t);
-	t->mem = std::move(mem);
-	t->file = fd;
-	t->pos = range.first;
-	t->end = range.last + 1;
 }
 
 /* ---- listing.c --------------------------------------------------------- */
@@ -666,7 +455,7 @@ int listing_read(worker *w, listing *l, const char *rel)
 			off += d->d_reclen;
 			if (d->d_name[0] == '.')
 				continue;
-			if (l->items.size() >= LISTING_MAX_ENTRIES)
+			if (l->items.size() >= KHTTPD_LISTING_MAX_ENTRIES)
 				goto cut;
 			listing_item it{};
 			size_t len = strlen(d->d_name);
@@ -697,254 +486,178 @@ cut:
 	return 0;
 }
 
-/* khttpd_listing_put_begin() */
-long listing_put_begin(listing *l, char *buf, size_t cap)
-{
-	size_t title_len = l->dir_len ? l->dir_len + 2 : 1;
+} // namespace
 
-	memmove(l->path + 1, l->path, l->dir_len);
-	l->path[0] = '/';
-	l->path[title_len - 1] = '/';
-	long n = khttpd_listing_begin(buf, cap,
-				      khttpd_str{ l->path, title_len },
-				      !l->dir_len);
-	memmove(l->path, l->path + 1, l->dir_len);
-	l->path[l->dir_len] = '\0';
-	return n;
+/* ---- the core's file system (the module's fs.c) ------------------------ */
+
+/* One request's view of the file system: a worker, a connection, slots. */
+struct khttpd_fs {
+	worker *w;
+	conn *c;
+	int fd[KHTTPD_FS_SLOTS];	/* O_PATH */
+	struct stat st[KHTTPD_FS_SLOTS];
+};
+
+static_assert(KHTTPD_EPERM == EPERM && KHTTPD_ENOENT == ENOENT &&
+	      KHTTPD_ENOMEM == ENOMEM && KHTTPD_EACCES == EACCES &&
+	      KHTTPD_EXDEV == EXDEV && KHTTPD_ENOTDIR == ENOTDIR &&
+	      KHTTPD_ENAMETOOLONG == ENAMETOOLONG && KHTTPD_ELOOP == ELOOP);
+static_assert(KHTTPD_PATH_MAX == PATH_MAX);
+
+namespace {
+
+/* The kernel's pseudo file systems: sizes that are not the contents'. */
+bool size_is_real(int fd)
+{
+	struct statfs sfs;
+
+	if (fstatfs(fd, &sfs))
+		return false;
+	switch (static_cast<unsigned long>(sfs.f_type)) {
+	case SYSFS_MAGIC:
+	case PROC_SUPER_MAGIC:
+	case DEBUGFS_MAGIC:
+	case TRACEFS_MAGIC:
+	case SECURITYFS_MAGIC:
+	case CGROUP_SUPER_MAGIC:
+	case CGROUP2_SUPER_MAGIC:
+	case BPF_FS_MAGIC:
+	case PSTOREFS_MAGIC:
+	case EFIVARFS_MAGIC:
+		return false;
+	default:
+		return true;
+	}
 }
 
-size_t listing_fill(listing *l, size_t pos, size_t cap)
+} // namespace
+
+extern "C" int khttpd_fs_lookup(struct khttpd_fs *fs, int slot,
+				const char *rel, struct khttpd_node *node)
 {
-	long n;
+	/* O_PATH opens nothing: FIFOs and devices are looked at, never opened. */
+	int fd = openat2_beneath(rel, O_PATH);
 
-	if (l->state == listing_state::BEGIN) {
-		n = listing_put_begin(l, l->buf + pos, cap - pos);
-		if (n < 0)
-			return pos;
-		pos += size_t(n);
-		l->state = listing_state::ENTRIES;
+	if (fd < 0)
+		return fd;
+	struct stat &st = fs->st[slot];
+	if (fstat(fd, &st)) {
+		int err = -errno;
+		close(fd);
+		return err;
 	}
+	fs->fd[slot] = fd;
+	*node = khttpd_node{};
+	node->type = S_ISREG(st.st_mode) ? KHTTPD_NODE_FILE :
+		     S_ISDIR(st.st_mode) ? KHTTPD_NODE_DIR : KHTTPD_NODE_OTHER;
+	/* The kernel's own check (mode, ACLs, LSMs), as the module makes. */
+	node->readable = !faccessat(root_fd, *rel ? rel : ".", R_OK, 0);
+	node->size_is_real = size_is_real(fd);
+	node->ino = uint64_t(st.st_ino);
+	node->size = uint64_t(st.st_size);
+	node->mtime_sec = int64_t(st.st_mtim.tv_sec);
+	node->mtime_nsec = uint32_t(st.st_mtim.tv_nsec);
+	return 0;
+}
 
-	while (l->state == listing_state::ENTRIES) {
-		if (l->cursor == l->items.size()) {
-			l->state = listing_state::END;
-			break;
+extern "C" void khttpd_fs_put(struct khttpd_fs *fs, int slot)
+{
+	close(fs->fd[slot]);
+	fs->fd[slot] = -1;
+}
+
+extern "C" int khttpd_fs_open(struct khttpd_fs *fs, int slot,
+			      const char *key, size_t key_len,
+			      const struct khttpd_node *,
+			      const struct khttpd_range *range)
+{
+	const struct stat &st = fs->st[slot];
+	tx *t = &fs->c->tx;
+	std::string_view name(key, key_len);
+	std::shared_ptr<const blob> mem;
+
+	khttpd_fs_put(fs, slot);
+	if (cfg.cache_file_max)
+		mem = fs->w->cache.find(name, st);
+	if (!mem) {
+		int fd = openat2_beneath(key, O_RDONLY | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			return fd;
+		/* The same file as was looked at, or it changed in between. */
+		struct stat now;
+		if (fstat(fd, &now) || now.st_ino != st.st_ino ||
+		    now.st_dev != st.st_dev) {
+			close(fd);
+			return -ENOENT;
 		}
-		listing_item *item = &l->items[l->cursor];
-		listing_stat(l, item);
-		if (!item->hidden) {
-			struct khttpd_listing_entry entry = {
-				.name = { item_name(l, *item), item->len },
-				.is_dir = item->is_dir,
-				.size = item->size,
-				.mtime = item->mtime,
-			};
-			n = khttpd_listing_entry(l->buf + pos, cap - pos,
-						 &entry);
-			if (n < 0)
-				return pos;
-			pos += size_t(n);
+		if (cfg.cache_file_max &&
+		    uint64_t(st.st_size) <= cfg.cache_file_max)
+			mem = fs->w->cache.insert(name, fd, st);
+		if (!mem) {
+			t->body = KHTTPD_BODY_FILE;
+			t->file = fd;
+			t->pos = range->first;
+			t->end = range->last + 1;
+			return KHTTPD_BODY_FILE;
 		}
-		l->cursor++;
+		close(fd);
 	}
-
-	if (l->state == listing_state::END) {
-		n = khttpd_listing_end(l->buf + pos, cap - pos);
-		if (n < 0)
-			return pos;
-		pos += size_t(n);
-		l->state = listing_state::DONE;
-	}
-	return pos;
+	t->body = KHTTPD_BODY_CACHED;
+	t->mem = std::move(mem);
+	t->pos = range->first;
+	t->end = range->last + 1;
+	return KHTTPD_BODY_CACHED;
 }
 
-/* khttpd_listing_next(): 1 a piece, 0 the end, -EMSGSIZE stuck. */
-int listing_next(listing *l, const char **buf, size_t *len)
+extern "C" int khttpd_fs_opendir(struct khttpd_fs *fs, int slot,
+				 const char *rel)
 {
-	char head[KHTTPD_CHUNK_HEAD_MAX];
-	size_t start, end, head_len;
+	conn *c = fs->c;
 
-	if (l->state == listing_state::DONE)
-		return 0;
-	if (!l->chunked) {
-		*len = listing_fill(l, 0, sizeof(l->buf));
-		*buf = l->buf;
-		return *len ? 1 : -EMSGSIZE;
+	khttpd_fs_put(fs, slot);
+	if (!c->lst) {
+		c->lst.reset(new (std::nothrow) khttpd_fs_dir);
+		if (!c->lst)
+			return -ENOMEM;
 	}
-	start = KHTTPD_CHUNK_HEAD_MAX;
-	end = listing_fill(l, start, sizeof(l->buf) - LISTING_CHUNK_TAIL);
-	if (end == start && l->state != listing_state::DONE)
-		return -EMSGSIZE;
-	head_len = khttpd_chunk_head(end - start, head);
-	memcpy(l->buf + start - head_len, head, head_len);
-	memcpy(l->buf + end, "\r\n", 2);
-	end += 2;
-	if (l->state == listing_state::DONE) {
-		memcpy(l->buf + end, "0\r\n\r\n", 5);
-		end += 5;
-	}
-	*buf = l->buf + start - head_len;
-	*len = end - (start - head_len);
-	return 1;
-}
-
-void listing_respond(worker *w, conn *c, const khttpd_request *req,
-		     const char *rel)
-{
-	khttpd_response resp;
-	tx *t = &c->tx;
-
-	response_init(&resp, 200, req);
-	resp.content_type = khttpd_str{ "text/html; charset=utf-8", 24 };
-	if (req->version_minor >= 1)
-		resp.chunked = 1;
-	else
-		resp.keep_alive = 0;
-
-	if (req->method == KHTTPD_METHOD_HEAD) {
-		stage_head(&resp, t);
-		return;
-	}
-
-	if (!c->lst)
-		c->lst = std::make_unique<listing>();
 	listing *l = c->lst.get();
 	l->items.clear();
 	l->names.clear();
-	l->cursor = 0;
-	l->state = listing_state::BEGIN;
-	l->chunked = resp.chunked;
 	l->dir_len = strlen(rel);
 	memcpy(l->path, rel, l->dir_len + 1);
-	if (listing_put_begin(l, l->buf, sizeof(l->buf) - KHTTPD_CHUNK_HEAD_MAX -
-					 LISTING_CHUNK_TAIL) < 0) {
-		http_error(500, req, t);
-		return;
-	}
-
-	int err = listing_read(w, l, rel);
-	if (err) {
-		http_error(errno_status(err), req, t);
-		return;
-	}
-	stage_head(&resp, t);
-	t->listing = true;
+	int err = listing_read(fs->w, l, rel);
+	if (err)
+		return err;
+	c->tx.body = KHTTPD_BODY_LISTING;
+	c->tx.listing_done = false;
+	return 0;
 }
 
-/* ---- http.c: dispatch --------------------------------------------------- */
-
-void redirect_dir(const khttpd_request *req, char *buf, size_t cap, tx *t)
+extern "C" int khttpd_fs_dir_peek(struct khttpd_fs_dir *l,
+				  struct khttpd_listing_entry *entry)
 {
-	khttpd_response resp;
-	size_t len = req->path.len;
-
-	if (len + 2 + req->query.len > cap) {
-		http_error(414, req, t);
-		return;
+	for (; l->cursor < l->items.size(); l->cursor++) {
+		listing_item *it = &l->items[l->cursor];
+		listing_stat(l, it);
+		if (it->hidden)
+			continue;
+		*entry = {};
+		entry->name = khttpd_str{ item_name(l, *it), it->len };
+		entry->is_dir = it->is_dir;
+		entry->size = it->size;
+		entry->mtime = it->mtime;
+		return 1;
 	}
-	memcpy(buf, req->path.ptr, len);
-	buf[len++] = '/';
-	if (req->query.len) {
-		buf[len++] = '?';
-		memcpy(buf + len, req->query.ptr, req->query.len);
-		len += req->query.len;
-	}
-	response_init(&resp, 301, req);
-	resp.location = khttpd_str{ buf, len };
-	stage_error(&resp, req, t);
+	return 0;
 }
 
-void http_options(const khttpd_request *req, tx *t)
+extern "C" void khttpd_fs_dir_advance(struct khttpd_fs_dir *l)
 {
-	khttpd_response resp;
-
-	response_init(&resp, 200, req);
-	resp.allow = cstr(ALLOW);
-	resp.has_body_length = 1;
-	stage_head(&resp, t);
+	if (l->cursor < l->items.size())
+		l->cursor++;
 }
 
-void http_directory(worker *w, conn *c, const khttpd_request *req,
-		    char *rel, size_t len)
-{
-	struct stat st;
-
-	strcpy(rel + len, len ? "/index.html" : INDEX);
-	int err = vfs_lookup_stat(rel, &st);
-	if (err == -ENOENT) {
-		rel[len] = '\0';
-		if (cfg.listing)
-			listing_respond(w, c, req, rel);
-		else
-			http_error(403, req, &c->tx);
-		return;
-	}
-	if (err) {
-		http_error(errno_status(err), req, &c->tx);
-		return;
-	}
-	file_respond(w, req, &st, rel, strlen(rel), &c->tx);
-}
-
-void http_get(worker *w, conn *c, const khttpd_request *req)
-{
-	char *rel = w->rel;
-	struct stat st;
-	int dir_slash;
-	long len;
-
-	len = khttpd_path_normalize(req->path.ptr, req->path.len, rel,
-				    PATH_MAX - sizeof("/index.html.gz"),
-				    &dir_slash);
-	if (len < 0) {
-		http_error(int(-len), req, &c->tx);
-		return;
-	}
-	rel[len] = '\0';
-
-	int err = vfs_lookup_stat(rel, &st);
-	if (err) {
-		http_error(errno_status(err), req, &c->tx);
-		return;
-	}
-	if (S_ISDIR(st.st_mode)) {
-		if (dir_slash)
-			http_directory(w, c, req, rel, size_t(len));
-		else
-			redirect_dir(req, rel, PATH_MAX, &c->tx);
-		return;
-	}
-	if (dir_slash) {
-		http_error(404, req, &c->tx);
-		return;
-	}
-	file_respond(w, req, &st, rel, size_t(len), &c->tx);
-}
-
-void http_handle(worker *w, conn *c, const khttpd_request *req)
-{
-	if (req->chunked) {
-		http_error(501, req, &c->tx);
-		c->tx.close_after = true;
-		return;
-	}
-	switch (req->method) {
-	case KHTTPD_METHOD_GET:
-	case KHTTPD_METHOD_HEAD:
-		break;
-	case KHTTPD_METHOD_OPTIONS:
-		http_options(req, &c->tx);
-		return;
-	case KHTTPD_METHOD_UNKNOWN:
-		http_error(501, req, &c->tx);
-		return;
-	default:
-		http_error(405, req, &c->tx);
-		return;
-	}
-	http_get(w, c, req);
-}
-
+namespace {
 /* ---- conn.c ------------------------------------------------------------ */
 
 void tx_reset(conn *c)
@@ -956,7 +669,8 @@ void tx_reset(conn *c)
 		t->file = -1;
 	}
 	t->mem.reset();
-	t->listing = false;
+	t->body = KHTTPD_BODY_NONE;
+	t->listing_done = false;
 	t->piece = nullptr;
 	t->piece_len = 0;
 	t->piece_off = 0;
@@ -1005,25 +719,27 @@ step send_cached(conn *c)
 	return step::PROGRESS;
 }
 
+/* The core writes the next piece; producing it moves nothing. */
 step send_listing(conn *c)
 {
 	tx *t = &c->tx;
 
-	if (t->piece_off == t->piece_len) {
-		int ret = listing_next(c->lst.get(), &t->piece, &t->piece_len);
-		if (ret <= 0) {
-			t->listing = false;
-			return ret ? step::CLOSE : step::PROGRESS;
-		}
-		t->piece_off = 0;
-	}
-	return send_mem(c, t->piece, t->piece_len, &t->piece_off, false);
+	if (t->piece_off < t->piece_len)
+		return send_mem(c, t->piece, t->piece_len, &t->piece_off,
+				false);
+	t->piece_len = khttpd_listing_write(&t->writer, c->lst.get(),
+					    c->lst->buf, &t->piece);
+	t->piece_off = 0;
+	if (!t->piece_len)
+		t->listing_done = true;
+	return step::STAGED;
 }
 
-step send_body(conn *c)
+step send_file(conn *c)
 {
 	tx *t = &c->tx;
-	size_t len = size_t(std::min<uint64_t>(t->end - t->pos, SPLICE_CHUNK));
+	size_t len = size_t(std::min<uint64_t>(t->end - t->pos,
+					       KHTTPD_SEND_CHUNK));
 	off_t pos = off_t(t->pos);
 	ssize_t ret = sendfile(c->fd, t->file, &pos, len);
 
@@ -1036,33 +752,48 @@ step send_body(conn *c)
 	return step::PROGRESS;
 }
 
+bool body_left(const tx *t)
+{
+	switch (t->body) {
+	case KHTTPD_BODY_FILE:
+	case KHTTPD_BODY_CACHED:
+		return t->pos < t->end;
+	case KHTTPD_BODY_LISTING:
+		return !t->listing_done;
+	default:
+		return false;
+	}
+}
+
 step conn_send(conn *c)
 {
 	tx *t = &c->tx;
 	step s;
 
-	if (t->mem && t->pos < t->end)
+	if (t->body == KHTTPD_BODY_CACHED && t->pos < t->end)
 		s = send_cached(c);
 	else if (t->head_off < t->head_len)
 		s = send_mem(c, t->head, t->head_len, &t->head_off,
-			     t->pos < t->end || t->listing);
-	else if (t->pos < t->end)
-		s = send_body(c);
-	else if (t->listing)
+			     body_left(t));
+	else if (t->body == KHTTPD_BODY_FILE && t->pos < t->end)
+		s = send_file(c);
+	else if (t->body == KHTTPD_BODY_LISTING && !t->listing_done)
 		s = send_listing(c);
 	else
-		s = step::PROGRESS;
-	if (s != step::PROGRESS)
+		s = step::STAGED;
+	if (s == step::WAIT || s == step::CLOSE)
 		return s;
-	touch(c, int64_t(cfg.timeout_secs) * 1000);
+	/* Only bytes that went out push the deadline back. */
+	if (s == step::PROGRESS)
+		touch(c, int64_t(cfg.timeout_secs) * 1000);
 
-	if (t->head_off < t->head_len || t->pos < t->end || t->listing)
+	if (t->head_off < t->head_len || body_left(t))
 		return step::PROGRESS;
 
 	if (t->close_after) {
 		shutdown(c->fd, SHUT_WR);
 		c->linger = true;
-		touch(c, LINGER_MS);
+		touch(c, int64_t(KHTTPD_LINGER_SECS) * 1000);
 		c->rx_len = 0;
 	}
 	tx_reset(c);
@@ -1084,32 +815,31 @@ void discard_buffered(conn *c)
 	consume(c, n);
 }
 
+/* The module's khttpd_conn_parse(): the core decides, we stage. */
 void conn_parse(conn *c)
 {
+	tx *t = &c->tx;
+	khttpd_fs fs = { c->w, c, { -1, -1 }, {} };
+	const khttpd_serve_env env = {
+		&fs, t->head, t->path, date_now(), cfg.listing,
+	};
 	khttpd_request req;
-	long n;
+	khttpd_plan plan;
 
-	n = khttpd_parse_request(c->rx, c->rx_len, &req);
-	if (n == 0) {
-		if (c->rx_len < RX_SIZE) {
-			c->rx_parsed = true;
-			return;
-		}
-		n = -khttpd_parse_overflow_status(c->rx, c->rx_len);
-	}
-	c->tx_busy = true;
-	if (n < 0) {
-		http_error(int(-n), nullptr, &c->tx);
-		c->tx.close_after = true;
+	size_t n = khttpd_serve_next(&env, c->rx, c->rx_len, KHTTPD_RX_SIZE,
+				     &req, &plan);
+	if (!n) {
+		c->rx_parsed = true;
 		return;
 	}
-
-	http_handle(c->w, c, &req);
-	if (req.content_length > DISCARD_MAX)
-		c->tx.close_after = true;
-	else
-		c->discard = req.content_length;
-	consume(c, size_t(n));
+	t->head_len = plan.head_len;
+	t->head_off = 0;
+	t->close_after = plan.close_after;
+	if (plan.body == KHTTPD_BODY_LISTING)
+		t->writer = plan.listing;
+	c->tx_busy = true;
+	c->discard = plan.discard;
+	consume(c, n);
 	discard_buffered(c);
 }
 
@@ -1121,7 +851,7 @@ step conn_step(conn *c)
 		return conn_send(c);
 
 	if (c->linger) {
-		ret = recv(c->fd, c->rx, RX_SIZE, MSG_DONTWAIT);
+		ret = recv(c->fd, c->rx, KHTTPD_RX_SIZE, MSG_DONTWAIT);
 		if (ret < 0 && (errno == EAGAIN || errno == EINTR))
 			return step::WAIT;
 		return ret > 0 ? step::PROGRESS : step::CLOSE;
@@ -1132,7 +862,7 @@ step conn_step(conn *c)
 		return step::PROGRESS;
 	}
 
-	ret = recv(c->fd, c->rx + c->rx_len, RX_SIZE - c->rx_len,
+	ret = recv(c->fd, c->rx + c->rx_len, KHTTPD_RX_SIZE - c->rx_len,
 		   MSG_DONTWAIT);
 	if (ret < 0 && (errno == EAGAIN || errno == EINTR))
 		return step::WAIT;
@@ -1184,11 +914,12 @@ void conn_close(conn *c)
 
 void conn_io(conn *c)
 {
-	int budget = IO_BUDGET;
+	int budget = KHTTPD_IO_BUDGET;
 
 	while (budget--) {
 		switch (conn_step(c)) {
 		case step::PROGRESS:
+		case step::STAGED:
 			continue;
 		case step::WAIT:
 			return;

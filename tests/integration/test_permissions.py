@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import SERVER, module_loaded, run_cmd
+from conftest import module_loaded, run_cmd
 from test_lifecycle import expect_insmod_fails
 
 pytestmark = pytest.mark.needs_root("files owned by other users")
@@ -244,10 +244,6 @@ def test_root_slash_serves_only_what_nobody_may_read(srv):
 
 
 @pytest.mark.lifecycle
-@pytest.mark.xfail(SERVER == "twin", strict=True,
-                   reason="parity bug: the twin serves procfs and sysfs "
-                   "files (the module refuses the pseudo filesystems, "
-                   "khttpd_fs_size_is_real() in src/kernel/fs.c)")
 def test_root_slash_pseudo_filesystems_never_served(srv):
     """Pseudo filesystems' sizes are not real: their files are never
     served, even where the user may read them."""
