@@ -57,7 +57,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <linux/magic.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
 #include <time.h>
@@ -504,34 +503,6 @@ static_assert(KHTTPD_EPERM == EPERM && KHTTPD_ENOENT == ENOENT &&
 	      KHTTPD_ENAMETOOLONG == ENAMETOOLONG && KHTTPD_ELOOP == ELOOP);
 static_assert(KHTTPD_PATH_MAX == PATH_MAX);
 
-namespace {
-
-/* The kernel's pseudo file systems: sizes that are not the contents'. */
-bool size_is_real(int fd)
-{
-	struct statfs sfs;
-
-	if (fstatfs(fd, &sfs))
-		return false;
-	switch (static_cast<unsigned long>(sfs.f_type)) {
-	case SYSFS_MAGIC:
-	case PROC_SUPER_MAGIC:
-	case DEBUGFS_MAGIC:
-	case TRACEFS_MAGIC:
-	case SECURITYFS_MAGIC:
-	case CGROUP_SUPER_MAGIC:
-	case CGROUP2_SUPER_MAGIC:
-	case BPF_FS_MAGIC:
-	case PSTOREFS_MAGIC:
-	case EFIVARFS_MAGIC:
-		return false;
-	default:
-		return true;
-	}
-}
-
-} // namespace
-
 extern "C" int khttpd_fs_lookup(struct khttpd_fs *fs, int slot,
 				const char *rel, struct khttpd_node *node)
 {
@@ -552,7 +523,8 @@ extern "C" int khttpd_fs_lookup(struct khttpd_fs *fs, int slot,
 		     S_ISDIR(st.st_mode) ? KHTTPD_NODE_DIR : KHTTPD_NODE_OTHER;
 	/* The kernel's own check (mode, ACLs, LSMs), as the module makes. */
 	node->readable = !faccessat(root_fd, *rel ? rel : ".", R_OK, 0);
-	node->size_is_real = size_is_real(fd);
+	struct statfs sfs;
+	node->fs_magic = fstatfs(fd, &sfs) ? 0 : uint64_t(sfs.f_type);
 	node->ino = uint64_t(st.st_ino);
 	node->size = uint64_t(st.st_size);
 	node->mtime_sec = int64_t(st.st_mtim.tv_sec);

@@ -75,11 +75,10 @@ struct khttpd_node {
 	 */
 	int readable;
 	/*
-	 * Its size is the number of bytes a read returns. Not so on the
-	 * kernel's pseudo file systems (sysfs, procfs, debugfs...), whose
-	 * files are never served.
+	 * The magic number of the file system it is on (statfs's f_type):
+	 * the core serves no file from the kernel's pseudo file systems.
 	 */
-	int size_is_real;
+	uint64_t fs_magic;
 	uint64_t ino;
 	uint64_t size;
 	int64_t mtime_sec;

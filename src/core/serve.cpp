@@ -100,10 +100,35 @@ int errno_status(const call &c, int err)
 	}
 }
 
+/*
+ * The kernel's pseudo file systems report sizes their files do not have (a
+ * sysfs attribute says 4096 and yields 23 bytes, most procfs files say 0)
+ * and generate contents on each read: a Content-Length taken from them
+ * would be a lie. (The numbers are include/uapi/linux/magic.h's.)
+ */
+constexpr bool size_is_real(uint64_t fs_magic)
+{
+	switch (fs_magic) {
+	case 0x62656572:	/* SYSFS_MAGIC */
+	case 0x9fa0:		/* PROC_SUPER_MAGIC */
+	case 0x64626720:	/* DEBUGFS_MAGIC */
+	case 0x74726163:	/* TRACEFS_MAGIC */
+	case 0x73636673:	/* SECURITYFS_MAGIC */
+	case 0x27e0eb:		/* CGROUP_SUPER_MAGIC */
+	case 0x63677270:	/* CGROUP2_SUPER_MAGIC */
+	case 0xcafe4a11:	/* BPF_FS_MAGIC */
+	case 0x6165676c:	/* PSTOREFS_MAGIC */
+	case 0xde5e81e4:	/* EFIVARFS_MAGIC */
+		return false;
+	default:
+		return true;
+	}
+}
+
 bool servable(const khttpd_node &node)
 {
 	return node.type == KHTTPD_NODE_FILE && node.readable &&
-	       node.size_is_real;
+	       size_is_real(node.fs_magic);
 }
 
 /* 412 and 416 carry an error page, not the file. */

@@ -26,30 +26,14 @@ static_assert(KHTTPD_EPERM == EPERM && KHTTPD_ENOENT == ENOENT &&
 	      KHTTPD_ENAMETOOLONG == ENAMETOOLONG && KHTTPD_ELOOP == ELOOP);
 static_assert(KHTTPD_PATH_MAX == PATH_MAX);
 
-/*
- * The kernel's pseudo filesystems report sizes their files do not have (a
- * sysfs attribute says 4096 and yields 23 bytes, most procfs files say 0)
- * and generate contents on each read: a Content-Length taken from them
- * would be a lie, so the core does not serve them.
- */
-static bool khttpd_fs_size_is_real(const struct path *path)
-{
-	switch (path->mnt->mnt_sb->s_magic) {
-	case SYSFS_MAGIC:
-	case PROC_SUPER_MAGIC:
-	case DEBUGFS_MAGIC:
-	case TRACEFS_MAGIC:
-	case SECURITYFS_MAGIC:
-	case CGROUP_SUPER_MAGIC:
-	case CGROUP2_SUPER_MAGIC:
-	case BPF_FS_MAGIC:
-	case PSTOREFS_MAGIC:
-	case EFIVARFS_MAGIC:
-		return false;
-	default:
-		return true;
-	}
-}
+/* The core's list of pseudo file systems, checked against the kernel's. */
+static_assert(SYSFS_MAGIC == 0x62656572 && PROC_SUPER_MAGIC == 0x9fa0 &&
+	      DEBUGFS_MAGIC == 0x64626720 && TRACEFS_MAGIC == 0x74726163 &&
+	      SECURITYFS_MAGIC == 0x73636673 &&
+	      CGROUP_SUPER_MAGIC == 0x27e0eb &&
+	      CGROUP2_SUPER_MAGIC == 0x63677270 &&
+	      BPF_FS_MAGIC == 0xcafe4a11 && PSTOREFS_MAGIC == 0x6165676c &&
+	      EFIVARFS_MAGIC == 0xde5e81e4);
 
 int khttpd_fs_lookup(struct khttpd_fs *fs, int slot, const char *rel,
 		     struct khttpd_node *node)
@@ -71,7 +55,7 @@ int khttpd_fs_lookup(struct khttpd_fs *fs, int slot, const char *rel,
 		 * nothing: the check open(2) would make is made here.
 		 */
 		.readable = !path_permission(path, MAY_READ),
-		.size_is_real = khttpd_fs_size_is_real(path),
+		.fs_magic = path->mnt->mnt_sb->s_magic,
 		.ino = stat->ino,
 		.size = stat->size,
 		.mtime_sec = stat->mtime.tv_sec,

@@ -36,12 +36,12 @@ struct FakeNode {
 std::map<std::string, FakeNode> tree;
 khttpd_fs_dir fake_dir;
 
-khttpd_node File(uint64_t size, int readable = 1, int real = 1)
+khttpd_node File(uint64_t size, int readable = 1, uint64_t magic = 0xef53)
 {
 	khttpd_node n{};
 	n.type = KHTTPD_NODE_FILE;
 	n.readable = readable;
-	n.size_is_real = real;
+	n.fs_magic = magic;
 	n.ino = 42;
 	n.size = size;
 	n.mtime_sec = 784111777;
@@ -163,7 +163,8 @@ protected:
 		tree["big.css"] = { File(1000), 0 };
 		tree["big.css.gz"] = { File(300), 0 };
 		tree["secret"] = { File(5, 0), 0 };
-		tree["proc"] = { File(4096, 1, 0), 0 };
+		tree["proc"] = { File(4096, 1, 0x9fa0), 0 };
+		tree["sys"] = { File(4096, 1, 0x62656572), 0 };
 		tree["fifo"] = { khttpd_node{}, 0 };
 		tree["out"] = { khttpd_node{}, -KHTTPD_EXDEV };
 		tree["denied"] = { khttpd_node{}, -KHTTPD_EACCES };
@@ -207,6 +208,7 @@ TEST_F(Serving, StatusesFromTheFileSystem)
 	EXPECT_EQ(Serve(Get("/denied")).plan.status, 403);
 	EXPECT_EQ(Serve(Get("/secret")).plan.status, 403);
 	EXPECT_EQ(Serve(Get("/proc")).plan.status, 403);
+	EXPECT_EQ(Serve(Get("/sys")).plan.status, 403);
 	EXPECT_EQ(Serve(Get("/fifo")).plan.status, 403);
 	EXPECT_EQ(Serve(Get("/a.txt/")).plan.status, 404);
 	Served s = Serve(Get("/weird"));
