@@ -378,7 +378,7 @@ void touch(conn *c, int64_t ms)
 	c->expires = now_ms() + ms;
 }
 
-/* ---- http.c ------------------------------------------------------------ */
+/* ---- date.c ------------------------------------------------------------ */
 
 /* The Date, formatted at most once a second per thread (the module's date.c). */
 const char *date_now()

@@ -2,7 +2,7 @@
 /*
  * khttpd's tracepoints (events/khttpd/ in tracefs). Together with the
  * noinline per-phase functions (khttpd_conn_recv, khttpd_conn_parse,
- * khttpd_http_get, khttpd_conn_send_mem, khttpd_conn_send_body, ...) that
+ * khttpd_tx_send_mem, khttpd_tx_send_file, khttpd_tx_send_cached, ...) that
  * function_graph can time, they show where a request's time goes without
  * a printk per request. scripts/trace.sh drives both.
  */
