@@ -18,7 +18,6 @@
 #include <linux/fs.h>
 #include <linux/jiffies.h>
 #include <linux/net.h>
-#include <linux/splice.h>
 #include <linux/uio.h>
 #include <net/ipv6.h>
 #include <net/sock.h>

@@ -230,7 +230,7 @@ void khttpd_fs_dir_advance(struct khttpd_fs_dir *l)
 		l->cursor = l->cursor->next;
 }
 
-/* The listing's next piece into tx->piece; false once it is all out. */
+/* The listing's next piece, in the listing's buffer; false once all is out. */
 bool khttpd_listing_next(struct khttpd_fs_dir *l,
 			 struct khttpd_listing_writer *w, const char **piece,
 			 size_t *len)
