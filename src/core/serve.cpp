@@ -25,13 +25,15 @@ struct call {
 	const khttpd_serve_env *env;
 	const khttpd_request *req;
 	khttpd_plan *plan;
+	/* Decided before the answer, so that its head says so. */
+	bool close;
 };
 
 void response_init(const call &c, khttpd_response *resp, int status)
 {
 	*resp = khttpd_response{};
 	resp->status = status;
-	resp->keep_alive = c.req ? c.req->keep_alive : 0;
+	resp->keep_alive = c.req && !c.close ? c.req->keep_alive : 0;
 	resp->version_minor = c.req ? c.req->version_minor : 1;
 	resp->date = c.env->date;
 	resp->last_modified = -1;
@@ -50,6 +52,13 @@ void plan_head(const call &c, const khttpd_response *resp)
 void plan_error_response(const call &c, khttpd_response *resp)
 {
 	const int head_only = c.req && c.req->method == KHTTPD_METHOD_HEAD;
+	/*
+	 * After a malformed request the client cannot be trusted to resync;
+	 * out of memory, a new connection is the cheapest thing to refuse.
+	 * Either way the head says so.
+	 */
+	if (resp->status == 400 || resp->status == 503)
+		resp->keep_alive = 0;
 	long n = khttpd_response_error(c.env->head, KHTTPD_HEAD_SIZE, resp,
 				       head_only);
 
@@ -62,12 +71,7 @@ void plan_error_response(const call &c, khttpd_response *resp)
 	c.plan->status = resp->status;
 	c.plan->head_len = n > 0 ? static_cast<size_t>(n) : 0;
 	c.plan->body = KHTTPD_BODY_NONE;
-	/*
-	 * After a malformed request the client cannot be trusted to resync;
-	 * out of memory, a new connection is the cheapest thing to refuse.
-	 */
-	c.plan->close_after = !resp->keep_alive || resp->status == 400 ||
-			      resp->status == 503 || n <= 0;
+	c.plan->close_after = !resp->keep_alive || n <= 0;
 }
 
 void plan_error(const call &c, int status)
@@ -412,11 +416,10 @@ void serve(const call &c)
 {
 	/*
 	 * A chunked body cannot be skipped without decoding it, and must not
-	 * be read as the next request: refuse it and close.
+	 * be read as the next request: refuse it (serve_next closes).
 	 */
 	if (c.req->chunked) {
 		plan_error(c, 501);
-		c.plan->close_after = 1;
 		return;
 	}
 	switch (c.req->method) {
@@ -526,7 +529,7 @@ extern "C" void khttpd_serve_error(const struct khttpd_serve_env *env,
 				   int status, struct khttpd_plan *plan)
 {
 	*plan = khttpd_plan{};
-	plan_error(call{ env, req, plan }, status);
+	plan_error(call{ env, req, plan, false }, status);
 }
 
 extern "C" size_t khttpd_serve_next(const struct khttpd_serve_env *env,
@@ -545,18 +548,23 @@ extern "C" size_t khttpd_serve_next(const struct khttpd_serve_env *env,
 	if (n < 0) {
 		/* The stream cannot be resynchronised: answer and close. */
 		*req = khttpd_request{};
-		plan_error(call{ env, nullptr, plan }, static_cast<int>(-n));
+		plan_error(call{ env, nullptr, plan, true },
+			   static_cast<int>(-n));
 		plan->close_after = 1;
 		plan->bad_request = 1;
 		return len;
 	}
-	serve(call{ env, req, plan });
 	/*
 	 * The response does not wait for a body (nor send 100 Continue for
 	 * one): the body is read and dropped after it, or, when it is too
-	 * large to be worth reading, the connection closes after it.
+	 * large to be worth reading or cannot be skipped (chunked), the
+	 * connection closes after it, and the head says "Connection: close".
 	 */
-	if (req->content_length > KHTTPD_DISCARD_MAX)
+	const bool close = req->chunked ||
+			   req->content_length > KHTTPD_DISCARD_MAX;
+
+	serve(call{ env, req, plan, close });
+	if (close)
 		plan->close_after = 1;
 	else
 		plan->discard = req->content_length;

@@ -165,6 +165,7 @@ def test_chunked_request_body_501_and_close(srv):
                   b"0\r\n\r\n")
     with c:
         assert r.status == 501, r
+        assert r.has_token("Connection", "close"), r.raw_head
         assert_closed(c, "501")
 
 
@@ -190,6 +191,8 @@ def test_refused_body_too_large_to_discard_closes(srv):
                b"\r\n\r\n")
         r = c.read_response()
         assert r.status == 405, r
+        # The client must be told before the close, not find out by it.
+        assert r.has_token("Connection", "close"), r.raw_head
         assert_closed(c, "405")
 
 

@@ -356,6 +356,21 @@ def test_same_answer_as_recorded(answers, name):
     assert answers[name] == want
 
 
+@pytest.mark.parametrize("name", params())
+def test_close_is_announced(answers, name):
+    """A server that closes after an answer it sent says so in that
+    answer's head (Connection: close), so that an HTTP/1.1 client does
+    not send its next request into a closing connection."""
+    got = answers[name]
+    last = got["responses"][-1]
+    if not got["closed"] or last is None:
+        return
+    close = [v for n, v in last["headers"]
+             if n.lower() == "connection" and "close" in v.lower()]
+    assert close, "%s: closed after %s without Connection: close" \
+        % (name, last["status"])
+
+
 def test_record_has_no_stale_entries():
     """Every recorded request is still sent (a renamed one would otherwise
     leave its old answer behind unchecked)."""

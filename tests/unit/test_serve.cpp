@@ -304,6 +304,7 @@ TEST_F(Serving, Methods)
 	s = Serve("POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n");
 	EXPECT_EQ(s.plan.status, 501);
 	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_TRUE(s.has("Connection: close\r\n"));
 }
 
 TEST_F(Serving, BodiesAreDiscardedOrCloseTheConnection)
@@ -311,8 +312,16 @@ TEST_F(Serving, BodiesAreDiscardedOrCloseTheConnection)
 	Served s = Serve("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\n");
 	EXPECT_EQ(s.plan.discard, 5u);
 	EXPECT_EQ(s.plan.close_after, 0);
+	EXPECT_FALSE(s.has("Connection: close\r\n"));
+	/* A body too large to drain: the head must announce the close. */
 	s = Serve("POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 1000000\r\n\r\n");
+	EXPECT_EQ(s.plan.status, 405);
 	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_TRUE(s.has("Connection: close\r\n"));
+	s = Serve(Get("/a.txt", "Content-Length: 1000000\r\n"));
+	EXPECT_EQ(s.plan.status, 200);
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_TRUE(s.has("Connection: close\r\n"));
 }
 
 TEST_F(Serving, IncompleteMalformedAndOverflowingHeads)
@@ -324,6 +333,12 @@ TEST_F(Serving, IncompleteMalformedAndOverflowingHeads)
 	EXPECT_EQ(s.plan.status, 505);
 	EXPECT_EQ(s.plan.bad_request, 1);
 	EXPECT_EQ(s.plan.close_after, 1);
+
+	/* Refused after parsing (a bad escape): closes, and says so. */
+	s = Serve(Get("/%zz"));
+	EXPECT_EQ(s.plan.status, 400);
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_TRUE(s.has("Connection: close\r\n"));
 
 	std::string full(KHTTPD_RX_SIZE, 'a');
 	full.replace(0, 5, "GET /");
