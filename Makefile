@@ -121,9 +121,14 @@ $(BUILD)/tools/%.o: tools/%.cpp
 	@mkdir -p $(dir $@)
 	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
 
-# The twin serves: it links serve.o and implements its transport.
-$(BUILD)/twin: $(BUILD)/tools/twin.o $(CORE_OBJS)
+# The twin, from its own sources in tools/twin/, serves: it links serve.o
+# and implements its transport.
+TWIN_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/twin/*.cpp))
+
+$(BUILD)/twin: $(TWIN_OBJS) $(CORE_OBJS)
 	$(CXX) -o $@ $^ -pthread
+
+userspace: $(BUILD)/twin
 
 $(BUILD)/%: $(BUILD)/tools/%.o $(CORE_TOOL_OBJS)
 	$(CXX) -o $@ $^ -pthread
@@ -208,7 +213,7 @@ stop:
 # Benchmarks (docs/design.md, "Measuring"; scripts/bench.sh). The twin is
 # built when it can be; without build/twin the bench skips it and says so.
 bench-tools: module $(BUILD)/htstress
-	@if [ -e tools/twin.cpp ]; then $(MAKE) --no-print-directory $(BUILD)/twin || \
+	@if [ -e tools/twin/main.cpp ]; then $(MAKE) --no-print-directory $(BUILD)/twin || \
 		echo "bench: building the twin failed; using the existing build/twin, if any" >&2; fi
 
 bench-deps:

@@ -435,7 +435,7 @@ def main():
             err = s.start(ncpu, a.out)
             info = {"port": s.port}
             if err == "SKIP":
-                log("SKIP twin: %s does not exist (tools/twin.cpp not built "
+                log("SKIP twin: %s does not exist (tools/twin/ not built "
                     "yet); benchmarking without it" % a.twin)
                 info["skipped"] = "%s does not exist" % os.path.relpath(a.twin, REPO)
                 results["servers"][name] = info

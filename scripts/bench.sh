@@ -89,7 +89,7 @@ fi
 [ -x build/htstress ] || { say "no build/htstress; build it first (make build/htstress)"; exit 1; }
 command -v wrk >/dev/null || { say "wrk is missing; run scripts/deps.sh bench"; exit 1; }
 if [ ! -x build/twin ]; then
-	say "build/twin does not exist (tools/twin.cpp not built yet): the twin is skipped"
+	say "build/twin does not exist (tools/twin/ not built yet): the twin is skipped"
 fi
 
 GUEST_ARGS=(--reps "$REPS" --duration "$DURATION")

@@ -1,0 +1,312 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The twin's start-up: the command line, the listeners (checked to be free
+ * first), the privilege drop and the root, then one worker thread each
+ * until SIGINT or SIGTERM stops them all.
+ */
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "twin.h"
+
+namespace twin {
+
+config cfg;
+int root_fd = -1;
+
+namespace {
+
+[[noreturn]] void usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+		"usage: twin [-p PORT] [-r ROOT] [-t THREADS] [--no-listing]\n"
+		"            [--timeout SECS] [-b ADDR] [-u UID] [-g GID]\n"
+		"            [--cache-size MIB] [--cache-file-max KIB]\n"
+		"  -p PORT              TCP port (default 8081)\n"
+		"  -r ROOT              document root (default .)\n"
+		"  -t THREADS           worker threads (default: CPUs)\n"
+		"  -b ADDR              address to bind (default 0.0.0.0)\n"
+		"  -u UID, -g GID       started as root, serve as this numeric\n"
+		"                       user and group (default 65534, 65534)\n"
+		"  --no-listing         403 for directories without index.html\n"
+		"  --timeout SECS       idle/stalled connection timeout (default 60)\n"
+		"  --cache-size MIB     response cache size, shared out among the\n"
+		"                       threads (default 64; 0 disables the cache)\n"
+		"  --cache-file-max KIB largest file kept in the cache (default 64)\n"
+		"  (the units and ranges of the module's cache_size= and\n"
+		"  cache_file_max= parameters)\n");
+	exit(rc);
+}
+
+unsigned long parse_num(const char *opt, const char *s, unsigned long lo,
+			unsigned long hi)
+{
+	char *end;
+
+	errno = 0;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || v < lo || v > hi) {
+		fprintf(stderr, "twin: %s: bad value '%s' (%lu..%lu)\n", opt, s,
+			lo, hi);
+		exit(1);
+	}
+	return v;
+}
+
+void parse_args(int argc, char **argv)
+{
+	enum { OPT_NO_LISTING = 256, OPT_TIMEOUT, OPT_CACHE_FILE, OPT_CACHE };
+	unsigned long cache_mib = 64;
+	static const struct option longopts[] = {
+		{ "port", required_argument, nullptr, 'p' },
+		{ "root", required_argument, nullptr, 'r' },
+		{ "threads", required_argument, nullptr, 't' },
+		{ "bind", required_argument, nullptr, 'b' },
+		{ "user", required_argument, nullptr, 'u' },
+		{ "group", required_argument, nullptr, 'g' },
+		{ "no-listing", no_argument, nullptr, OPT_NO_LISTING },
+		{ "timeout", required_argument, nullptr, OPT_TIMEOUT },
+		{ "cache-file-max", required_argument, nullptr, OPT_CACHE_FILE },
+		{ "cache-size", required_argument, nullptr, OPT_CACHE },
+		{ "help", no_argument, nullptr, 'h' },
+		{},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "p:r:t:b:u:g:h", longopts,
+				  nullptr)) != -1) {
+		switch (opt) {
+		case 'p':
+			cfg.port = unsigned(parse_num("-p", optarg, 1, 65535));
+			break;
+		case 'r':
+			cfg.root = optarg;
+			break;
+		case 't':
+			cfg.threads = unsigned(parse_num("-t", optarg, 1, 1024));
+			break;
+		case 'b':
+			cfg.bind_addr = optarg;
+			break;
+		case 'u':
+			cfg.uid = uid_t(parse_num("-u", optarg, 0, 4294967294UL));
+			break;
+		case 'g':
+			cfg.gid = gid_t(parse_num("-g", optarg, 0, 4294967294UL));
+			break;
+		case OPT_NO_LISTING:
+			cfg.listing = false;
+			break;
+		case OPT_TIMEOUT:
+			cfg.timeout_secs =
+				unsigned(parse_num("--timeout", optarg, 1, 3600));
+			break;
+		case OPT_CACHE_FILE:
+			cfg.cache_file_max = parse_num("--cache-file-max",
+						       optarg, 0, 16384) << 10;
+			break;
+		case OPT_CACHE:
+			cache_mib = parse_num("--cache-size", optarg, 0,
+					      65536);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(1);
+		}
+	}
+	if (optind != argc)
+		usage(1);
+	if (!cfg.threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.threads = n > 0 ? unsigned(n) : 1;
+	}
+	cfg.cache_max = (cache_mib << 20) / cfg.threads;
+	if (!cfg.cache_max)
+		cfg.cache_file_max = 0;
+}
+
+struct sockaddr_storage bind_sockaddr(socklen_t *len)
+{
+	struct sockaddr_storage ss = {};
+	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
+	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+
+	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, cfg.bind_addr.c_str(),
+			     &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in6);
+	} else {
+		fprintf(stderr, "twin: -b %s: not an IPv4 or IPv6 address\n",
+			cfg.bind_addr.c_str());
+		exit(1);
+	}
+	return ss;
+}
+
+int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
+{
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	int one = 1;
+
+	if (fd < 0)
+		return -errno;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+void die_bind(int err)
+{
+	fprintf(stderr, "twin: cannot listen on %s port %u: %s\n",
+		cfg.bind_addr.c_str(), cfg.port, strerror(-err));
+	exit(1);
+}
+
+/*
+ * Started as root: become cfg.uid/cfg.gid for good, with no supplementary
+ * groups, before anything is opened for clients.
+ */
+void drop_privileges()
+{
+	if (geteuid() != 0)
+		return;
+	if (setgroups(0, nullptr) || setgid(cfg.gid) || setuid(cfg.uid)) {
+		fprintf(stderr, "twin: cannot become %u:%u: %s\n",
+			unsigned(cfg.uid), unsigned(cfg.gid), strerror(errno));
+		exit(1);
+	}
+}
+
+void open_root()
+{
+	root_fd = open(cfg.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root_fd < 0) {
+		fprintf(stderr, "twin: root %s: %s\n", cfg.root.c_str(),
+			strerror(errno));
+		exit(1);
+	}
+	int fd = openat2_beneath("", O_PATH);
+	if (fd < 0) {
+		fprintf(stderr,
+			"twin: openat2(RESOLVE_BENEATH) unavailable (%s); it is "
+			"what confines paths to the root (Linux 5.6+)\n",
+			strerror(-fd));
+		exit(1);
+	}
+	close(fd);
+}
+
+} // namespace
+} // namespace twin
+
+using namespace twin;
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+	drop_privileges();
+	open_root();
+
+	/* Room for many connections: raise the soft fd limit to the hard one. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	socklen_t alen;
+	struct sockaddr_storage ss = bind_sockaddr(&alen);
+
+	/*
+	 * SO_REUSEPORT would let us share the port with another reuseport
+	 * listener of the same user (a second twin): probe with a plain
+	 * socket first, so "port in use" is an error as it should be.
+	 */
+	int probe = make_listener(ss, alen, false);
+	if (probe < 0)
+		die_bind(probe);
+	close(probe);
+
+	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0) {
+		perror("twin: eventfd");
+		return 1;
+	}
+	std::vector<std::unique_ptr<worker>> workers;
+	for (unsigned i = 0; i < cfg.threads; i++) {
+		auto w = std::make_unique<worker>();
+		w->listen_fd = make_listener(ss, alen, true);
+		if (w->listen_fd < 0)
+			die_bind(w->listen_fd);
+		if (listen(w->listen_fd, 1024))	/* the module's default backlog */
+			die_bind(-errno);
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (w->ep < 0) {
+			perror("twin: epoll_create1");
+			return 1;
+		}
+		workers.push_back(std::move(w));
+	}
+
+	/* Workers inherit the blocked signals; only main takes them. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+	printf("twin: serving %s on port %u with %u threads\n",
+	       cfg.root.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+
+	for (auto &w : workers)
+		w->thread = std::thread(worker_run, w.get(), stop_fd);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	uint64_t one = 1;
+	if (write(stop_fd, &one, sizeof(one)) < 0)
+		perror("twin: eventfd write");
+	for (auto &w : workers) {
+		w->thread.join();
+		close(w->listen_fd);
+		close(w->ep);
+	}
+	close(root_fd);
+	close(stop_fd);
+	return 0;
+}
