@@ -131,13 +131,47 @@ int khttpd_fs_open(struct khttpd_fs *fs, int slot, const char *key,
 int khttpd_fs_opendir(struct khttpd_fs *fs, int slot, const char *rel);
 
 /*
- * The next entry to list, sorted directories first, then by name, without
+ * The next entry to list, in khttpd_dir_item_cmp()'s order, without
  * consuming it: 1 with *entry filled (valid until the next call), 0 when
- * none is left. Entries that do not resolve beneath the root are skipped.
+ * none is left. The transport completes each entry with
+ * khttpd_dir_item_look_up() when its turn comes and skips the hidden ones.
  */
 int khttpd_fs_dir_peek(struct khttpd_fs_dir *dir,
 		       struct khttpd_listing_entry *entry);
 void khttpd_fs_dir_advance(struct khttpd_fs_dir *dir);
+
+/*
+ * rel (as for khttpd_fs_lookup) looked up for a listing's entry: 0 with
+ * node's type, size and mtime filled, or -errno. Nothing is held after.
+ */
+int khttpd_fs_dir_lookup(struct khttpd_fs_dir *dir, const char *rel,
+			 struct khttpd_node *node);
+
+/*
+ * One directory entry, held by the transport from the read to the listing.
+ * The transport sets entry.name (NUL-terminated after its len bytes) and,
+ * from readdir's type, entry.is_dir or type_unknown (a symlink, or a file
+ * system that gives no type); the rest is zero.
+ */
+struct khttpd_dir_item {
+	struct khttpd_listing_entry entry;
+	uint8_t type_unknown;	/* look it up before sorting */
+	uint8_t looked_up;	/* entry's is_dir, size and mtime are known */
+	uint8_t hidden;		/* does not resolve beneath the root: unlisted */
+};
+
+/*
+ * Complete item, once, by looking "<dir>/<name>" up through
+ * khttpd_fs_dir_lookup(). path holds the directory's name (dir_len bytes,
+ * as the request named it beneath the root) in KHTTPD_PATH_MAX bytes of
+ * room; it is used as scratch and left as it was.
+ */
+void khttpd_dir_item_look_up(struct khttpd_fs_dir *dir, char *path,
+			     size_t dir_len, struct khttpd_dir_item *item);
+
+/* The listing's order (<0, 0, >0): directories first, then by name bytes. */
+int khttpd_dir_item_cmp(const struct khttpd_dir_item *a,
+			const struct khttpd_dir_item *b);
 
 /* ---- the listing, streamed -------------------------------------------- */
 

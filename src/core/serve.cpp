@@ -494,6 +494,51 @@ size_t listing_fill(struct khttpd_listing_writer *w,
 
 } /* namespace */
 
+extern "C" void khttpd_dir_item_look_up(struct khttpd_fs_dir *dir, char *path,
+					size_t dir_len,
+					struct khttpd_dir_item *item)
+{
+	const khttpd_str name = item->entry.name;
+	size_t len = dir_len;
+	khttpd_node node;
+
+	if (item->looked_up)
+		return;
+	item->looked_up = 1;
+	item->hidden = 1;
+	if (len + 1 + name.len >= KHTTPD_PATH_MAX)
+		return;
+	if (len)
+		path[len++] = '/';
+	copy_bytes(path + len, name.ptr, name.len);
+	path[len + name.len] = '\0';
+	if (!khttpd_fs_dir_lookup(dir, path, &node)) {
+		item->hidden = 0;
+		item->entry.is_dir = node.type == KHTTPD_NODE_DIR;
+		item->entry.size = node.size;
+		item->entry.mtime = node.mtime_sec;
+	}
+	path[dir_len] = '\0';
+}
+
+extern "C" int khttpd_dir_item_cmp(const struct khttpd_dir_item *a,
+				   const struct khttpd_dir_item *b)
+{
+	const khttpd_str x = a->entry.name, y = b->entry.name;
+	const size_t n = x.len < y.len ? x.len : y.len;
+
+	if (a->entry.is_dir != b->entry.is_dir)
+		return a->entry.is_dir ? -1 : 1;
+	for (size_t i = 0; i < n; i++) {
+		const auto cx = static_cast<unsigned char>(x.ptr[i]);
+		const auto cy = static_cast<unsigned char>(y.ptr[i]);
+
+		if (cx != cy)
+			return cx < cy ? -1 : 1;
+	}
+	return x.len < y.len ? -1 : x.len > y.len;
+}
+
 extern "C" size_t khttpd_listing_write(struct khttpd_listing_writer *w,
 				       struct khttpd_fs_dir *dir, char *buf,
 				       const char **piece)

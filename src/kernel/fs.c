@@ -46,9 +46,7 @@ int khttpd_fs_lookup(struct khttpd_fs *fs, int slot, const char *rel,
 	if (err)
 		return err;
 	*node = (struct khttpd_node){
-		.type = S_ISREG(stat->mode) ? KHTTPD_NODE_FILE :
-			S_ISDIR(stat->mode) ? KHTTPD_NODE_DIR :
-					      KHTTPD_NODE_OTHER,
+		.type = khttpd_node_type(stat->mode),
 		/*
 		 * dentry_open() makes no permission check (open(2) makes it
 		 * before calling it), and a response from the cache opens

@@ -119,6 +119,13 @@ int khttpd_vfs_root_open(const char *name, const struct cred *cred,
 int khttpd_vfs_lookup_stat(const struct path *root, const char *rel,
 			   struct path *out, struct kstat *stat);
 
+/* What the core calls an inode of this mode. */
+static inline int khttpd_node_type(umode_t mode)
+{
+	return S_ISREG(mode) ? KHTTPD_NODE_FILE :
+	       S_ISDIR(mode) ? KHTTPD_NODE_DIR : KHTTPD_NODE_OTHER;
+}
+
 struct khttpd_cache_entry;
 
 /*

@@ -28,13 +28,7 @@
 
 struct khttpd_listing_item {
 	struct list_head node;
-	u64 size;
-	s64 mtime;
-	bool is_dir;
-	bool statted;		/* size, mtime and is_dir are from a lookup */
-	bool hidden;		/* did not resolve beneath the root */
-	bool type_unknown;	/* a symlink, or no d_type from the fs */
-	u16 len;
+	struct khttpd_dir_item dir_item;
 	char name[];
 };
 
@@ -78,56 +72,48 @@ static bool khttpd_listing_actor(struct dir_context *ctx, const char *name,
 	}
 	memcpy(item->name, name, len);
 	item->name[len] = '\0';
-	item->len = len;
-	item->is_dir = d_type == DT_DIR;
-	/* Symlinks and file systems without d_type: ask before sorting. */
-	item->type_unknown = d_type == DT_LNK || d_type == DT_UNKNOWN;
-	item->statted = false;
-	item->hidden = false;
+	item->dir_item = (struct khttpd_dir_item){
+		.entry.name = { item->name, len },
+		.entry.is_dir = d_type == DT_DIR,
+		/* Symlinks and file systems without d_type: ask before sorting. */
+		.type_unknown = d_type == DT_LNK || d_type == DT_UNKNOWN,
+	};
 	list_add_tail(&item->node, &l->items);
 	l->nitems++;
 	return true;
 }
 
-/* Looks the item up beneath the root for its size, time and type. */
-static void khttpd_listing_stat(struct khttpd_fs_dir *l,
-				struct khttpd_listing_item *item)
+int khttpd_fs_dir_lookup(struct khttpd_fs_dir *l, const char *rel,
+			 struct khttpd_node *node)
 {
 	struct path path;
 	struct kstat stat;
-	size_t len = l->dir_len;
+	int err;
 
-	if (item->statted)
-		return;
-	item->statted = true;
-	item->hidden = true;
-	if (len + 1 + item->len >= PATH_MAX)
-		return;
-	if (len)
-		l->path[len++] = '/';
-	memcpy(l->path + len, item->name, item->len + 1);
-	if (khttpd_vfs_lookup_stat(&l->srv->root, l->path, &path, &stat))
-		goto out;
+	err = khttpd_vfs_lookup_stat(&l->srv->root, rel, &path, &stat);
+	if (err)
+		return err;
 	path_put(&path);
-	item->hidden = false;
-	item->is_dir = S_ISDIR(stat.mode);
-	item->size = stat.size;
-	item->mtime = stat.mtime.tv_sec;
-out:
-	l->path[l->dir_len] = '\0';
+	*node = (struct khttpd_node){
+		.type = khttpd_node_type(stat.mode),
+		.size = stat.size,
+		.mtime_sec = stat.mtime.tv_sec,
+	};
+	return 0;
+}
+
+static void khttpd_listing_look_up(struct khttpd_fs_dir *l,
+				   struct khttpd_listing_item *item)
+{
+	khttpd_dir_item_look_up(l, l->path, l->dir_len, &item->dir_item);
 }
 
 static int khttpd_listing_cmp(void *priv, const struct list_head *a,
 			      const struct list_head *b)
 {
-	const struct khttpd_listing_item *ia =
-		list_entry(a, struct khttpd_listing_item, node);
-	const struct khttpd_listing_item *ib =
-		list_entry(b, struct khttpd_listing_item, node);
-
-	if (ia->is_dir != ib->is_dir)
-		return ia->is_dir ? -1 : 1;
-	return strcmp(ia->name, ib->name);
+	return khttpd_dir_item_cmp(
+		&list_entry(a, struct khttpd_listing_item, node)->dir_item,
+		&list_entry(b, struct khttpd_listing_item, node)->dir_item);
 }
 
 static int khttpd_listing_read_items(struct khttpd_fs_dir *l,
@@ -155,8 +141,8 @@ static int khttpd_listing_read_items(struct khttpd_fs_dir *l,
 		return err ?: rd.err;
 
 	list_for_each_entry(item, &l->items, node)
-		if (item->type_unknown)
-			khttpd_listing_stat(l, item);
+		if (item->dir_item.type_unknown)
+			khttpd_listing_look_up(l, item);
 	list_sort(NULL, &l->items, khttpd_listing_cmp);
 	l->cursor = l->items.next;
 	return 0;
@@ -210,16 +196,11 @@ int khttpd_fs_dir_peek(struct khttpd_fs_dir *l,
 
 	for (; l->cursor != &l->items; l->cursor = l->cursor->next) {
 		item = list_entry(l->cursor, struct khttpd_listing_item, node);
-		khttpd_listing_stat(l, item);
-		if (item->hidden)
-			continue;
-		*entry = (struct khttpd_listing_entry){
-			.name = { item->name, item->len },
-			.is_dir = item->is_dir,
-			.size = item->size,
-			.mtime = item->mtime,
-		};
-		return 1;
+		khttpd_listing_look_up(l, item);
+		if (!item->dir_item.hidden) {
+			*entry = item->dir_item.entry;
+			return 1;
+		}
 	}
 	return 0;
 }

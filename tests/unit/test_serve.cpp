@@ -7,6 +7,7 @@
  */
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <map>
 #include <string>
@@ -110,6 +111,22 @@ extern "C" int khttpd_fs_dir_peek(struct khttpd_fs_dir *dir,
 extern "C" void khttpd_fs_dir_advance(struct khttpd_fs_dir *dir)
 {
 	dir->cursor++;
+}
+
+/* For the item tests: the paths asked for, answered from the tree. */
+std::vector<std::string> dir_lookups;
+
+extern "C" int khttpd_fs_dir_lookup(struct khttpd_fs_dir *, const char *rel,
+				    struct khttpd_node *node)
+{
+	dir_lookups.push_back(rel);
+	auto it = tree.find(rel);
+	if (it == tree.end())
+		return -KHTTPD_ENOENT;
+	if (it->second.err)
+		return it->second.err;
+	*node = it->second.node;
+	return 0;
 }
 
 namespace {
@@ -436,6 +453,91 @@ TEST(ListingWriter, ChunkedFramingAndNamesAtEveryLimit)
 	/* The name that fits no buffer is left out, and the page goes on. */
 	EXPECT_EQ(page.find(std::string(2000, '%')), std::string::npos);
 	EXPECT_NE(page.find("</html>"), std::string::npos);
+}
+
+khttpd_dir_item Item(const char *name, bool is_dir = false)
+{
+	khttpd_dir_item it{};
+	it.entry.name = khttpd_str{ name, strlen(name) };
+	it.entry.is_dir = is_dir;
+	return it;
+}
+
+TEST(DirItem, LookedUpOnceAsDirSlashNameWithThePathRestored)
+{
+	tree.clear();
+	dir_lookups.clear();
+	khttpd_node big = File(123456);
+	big.mtime_sec = 1000;
+	tree["d/f"] = { big, 0 };
+	tree["d/sub"] = { Dir(), 0 };
+	tree["top"] = { File(1), 0 };
+	tree["d/out"] = { File(1), -KHTTPD_EXDEV };
+
+	std::vector<char> path(KHTTPD_PATH_MAX, 'x');
+	strcpy(path.data(), "d");
+	khttpd_dir_item f = Item("f"), sub = Item("sub"), out = Item("out"),
+			gone = Item("gone");
+	khttpd_dir_item_look_up(nullptr, path.data(), 1, &f);
+	EXPECT_STREQ(path.data(), "d");
+	EXPECT_FALSE(f.hidden);
+	EXPECT_EQ(f.entry.size, 123456u);
+	EXPECT_EQ(f.entry.mtime, 1000);
+	EXPECT_FALSE(f.entry.is_dir);
+	khttpd_dir_item_look_up(nullptr, path.data(), 1, &f);
+	EXPECT_EQ(dir_lookups, std::vector<std::string>{ "d/f" });
+
+	khttpd_dir_item_look_up(nullptr, path.data(), 1, &sub);
+	EXPECT_TRUE(sub.entry.is_dir);	/* a symlink to a directory */
+	khttpd_dir_item_look_up(nullptr, path.data(), 1, &out);
+	khttpd_dir_item_look_up(nullptr, path.data(), 1, &gone);
+	EXPECT_TRUE(out.hidden);
+	EXPECT_TRUE(gone.hidden);
+	EXPECT_STREQ(path.data(), "d");
+
+	/* The root's entries are named without a leading slash. */
+	path[0] = '\0';
+	khttpd_dir_item top = Item("top");
+	khttpd_dir_item_look_up(nullptr, path.data(), 0, &top);
+	EXPECT_EQ(dir_lookups.back(), "top");
+	EXPECT_FALSE(top.hidden);
+	EXPECT_STREQ(path.data(), "");
+}
+
+TEST(DirItem, NameThatWouldOverflowThePathIsHiddenUnasked)
+{
+	dir_lookups.clear();
+	std::vector<char> path(KHTTPD_PATH_MAX, 'x');
+	/* "<dir>/<8 bytes>" and its NUL fill the path exactly; 9 do not fit. */
+	std::string dir(KHTTPD_PATH_MAX - 10, 'd'), name(9, 'n');
+	strcpy(path.data(), dir.c_str());
+	khttpd_dir_item fits = Item(name.c_str() + 1), over = Item(name.c_str());
+	khttpd_dir_item_look_up(nullptr, path.data(), dir.size(), &over);
+	EXPECT_TRUE(over.hidden);
+	EXPECT_TRUE(dir_lookups.empty());
+	khttpd_dir_item_look_up(nullptr, path.data(), dir.size(), &fits);
+	ASSERT_EQ(dir_lookups.size(), 1u);
+	EXPECT_EQ(dir_lookups[0], dir + "/" + name.substr(1));
+	EXPECT_EQ(std::string(path.data()), dir);
+}
+
+TEST(DirItem, OrderIsDirectoriesFirstThenNameBytes)
+{
+	std::vector<khttpd_dir_item> items = {
+		Item("b"), Item("a"), Item("z", true), Item("ab"),
+		Item("\xc3\xa9"), Item("B"), Item("c", true),
+	};
+	std::sort(items.begin(), items.end(),
+		  [](const khttpd_dir_item &x, const khttpd_dir_item &y) {
+			  return khttpd_dir_item_cmp(&x, &y) < 0;
+		  });
+	std::vector<std::string> got;
+	for (const auto &it : items)
+		got.push_back(it.entry.name.ptr);
+	EXPECT_EQ(got, (std::vector<std::string>{ "c", "z", "B", "a", "ab",
+						    "b", "\xc3\xa9" }));
+	khttpd_dir_item a = Item("a");
+	EXPECT_EQ(khttpd_dir_item_cmp(&a, &a), 0);
 }
 
 } // namespace

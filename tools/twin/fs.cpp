@@ -3,7 +3,7 @@
  * The twin's file system, as the core asks for it (khttpd_fs_*): lookups
  * confined beneath the root (the module's vfs.c), opening a file for its
  * body and a directory for its listing (fs.c), and the listing's entries,
- * read with getdents64, statted and sorted (listing.c).
+ * read with getdents64 and sorted (listing.c).
  */
 
 #include <dirent.h>
@@ -52,34 +52,17 @@ int vfs_lookup_stat(const char *rel, struct stat *st)
 	return err;
 }
 
-/* ---- listing.c --------------------------------------------------------- */
-
-const char *item_name(const listing *l, const listing_item &it)
+int node_type(mode_t mode)
 {
-	return l->names.data() + it.name_off;
+	return S_ISREG(mode) ? KHTTPD_NODE_FILE :
+	       S_ISDIR(mode) ? KHTTPD_NODE_DIR : KHTTPD_NODE_OTHER;
 }
 
-void listing_stat(listing *l, listing_item *item)
-{
-	struct stat st;
-	size_t len = l->dir_len;
+/* ---- listing.c --------------------------------------------------------- */
 
-	if (item->statted)
-		return;
-	item->statted = true;
-	item->hidden = true;
-	if (len + 1 + item->len >= PATH_MAX)
-		return;
-	if (len)
-		l->path[len++] = '/';
-	memcpy(l->path + len, item_name(l, *item), item->len + 1);
-	if (!vfs_lookup_stat(l->path, &st)) {
-		item->hidden = false;
-		item->is_dir = S_ISDIR(st.st_mode);
-		item->size = uint64_t(st.st_size);
-		item->mtime = st.st_mtim.tv_sec;
-	}
-	l->path[l->dir_len] = '\0';
+void look_up(listing *l, khttpd_dir_item *item)
+{
+	khttpd_dir_item_look_up(l, l->path, l->dir_len, item);
 }
 
 struct linux_dirent64 {
@@ -114,11 +97,11 @@ int listing_read(worker *w, listing *l, const char *rel)
 				continue;
 			if (l->items.size() >= KHTTPD_LISTING_MAX_ENTRIES)
 				goto cut;
-			listing_item it{};
+			khttpd_dir_item it{};
 			size_t len = strlen(d->d_name);
-			it.name_off = uint32_t(l->names.size());
-			it.len = uint16_t(len);
-			it.is_dir = d->d_type == DT_DIR;
+			/* The name's pointer is set once names stops growing. */
+			it.entry.name.len = len;
+			it.entry.is_dir = d->d_type == DT_DIR;
 			it.type_unknown = d->d_type == DT_LNK ||
 					  d->d_type == DT_UNKNOWN;
 			l->names.insert(l->names.end(), d->d_name,
@@ -129,15 +112,17 @@ int listing_read(worker *w, listing *l, const char *rel)
 cut:
 	close(dir);
 
-	for (auto &it : l->items)
+	const char *name = l->names.data();
+	for (auto &it : l->items) {
+		it.entry.name.ptr = name;
+		name += it.entry.name.len + 1;
 		if (it.type_unknown)
-			listing_stat(l, &it);
+			look_up(l, &it);
+	}
 	/* Names in a directory are unique: no ties, stability moot. */
 	std::sort(l->items.begin(), l->items.end(),
-		  [l](const listing_item &a, const listing_item &b) {
-			  if (a.is_dir != b.is_dir)
-				  return a.is_dir;
-			  return strcmp(item_name(l, a), item_name(l, b)) < 0;
+		  [](const khttpd_dir_item &a, const khttpd_dir_item &b) {
+			  return khttpd_dir_item_cmp(&a, &b) < 0;
 		  });
 	l->cursor = 0;
 	return 0;
@@ -172,8 +157,7 @@ extern "C" int khttpd_fs_lookup(struct khttpd_fs *fs, int slot,
 	}
 	fs->fd[slot] = fd;
 	*node = khttpd_node{};
-	node->type = S_ISREG(st.st_mode) ? KHTTPD_NODE_FILE :
-		     S_ISDIR(st.st_mode) ? KHTTPD_NODE_DIR : KHTTPD_NODE_OTHER;
+	node->type = node_type(st.st_mode);
 	/* The kernel's own check (mode, ACLs, LSMs), as the module makes. */
 	node->readable = !faccessat(root_fd, *rel ? rel : ".", R_OK, 0);
 	struct statfs sfs;
@@ -257,17 +241,28 @@ extern "C" int khttpd_fs_dir_peek(struct khttpd_fs_dir *l,
 				  struct khttpd_listing_entry *entry)
 {
 	for (; l->cursor < l->items.size(); l->cursor++) {
-		listing_item *it = &l->items[l->cursor];
-		listing_stat(l, it);
-		if (it->hidden)
-			continue;
-		*entry = {};
-		entry->name = khttpd_str{ item_name(l, *it), it->len };
-		entry->is_dir = it->is_dir;
-		entry->size = it->size;
-		entry->mtime = it->mtime;
-		return 1;
+		khttpd_dir_item *it = &l->items[l->cursor];
+		look_up(l, it);
+		if (!it->hidden) {
+			*entry = it->entry;
+			return 1;
+		}
 	}
+	return 0;
+}
+
+extern "C" int khttpd_fs_dir_lookup(struct khttpd_fs_dir *, const char *rel,
+				    struct khttpd_node *node)
+{
+	struct stat st;
+	int err = vfs_lookup_stat(rel, &st);
+
+	if (err)
+		return err;
+	*node = khttpd_node{};
+	node->type = node_type(st.st_mode);
+	node->size = uint64_t(st.st_size);
+	node->mtime_sec = int64_t(st.st_mtim.tv_sec);
 	return 0;
 }
 

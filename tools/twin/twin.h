@@ -81,18 +81,6 @@ struct config {
 extern config cfg;
 extern int root_fd;	/* O_PATH of the root: every lookup starts here */
 
-/* One directory entry to list (listing.c). */
-struct listing_item {
-	uint32_t name_off;	/* into listing::names, NUL-terminated */
-	uint16_t len;
-	bool is_dir;
-	bool statted;
-	bool hidden;
-	bool type_unknown;
-	uint64_t size;
-	int64_t mtime;
-};
-
 } // namespace twin
 
 /*
@@ -100,7 +88,7 @@ struct listing_item {
  * connection and reused: vectors keep their capacity.
  */
 struct khttpd_fs_dir {
-	std::vector<twin::listing_item> items;
+	std::vector<khttpd_dir_item> items;	/* names point into names */
 	std::vector<char> names;
 	size_t cursor = 0;
 	char path[PATH_MAX];	/* "<dir>/<name>" scratch */
