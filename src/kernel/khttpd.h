@@ -76,6 +76,7 @@ struct khttpd_server {
 	struct task_struct *accept_thread;
 	struct workqueue_struct *wq;
 	struct kmem_cache *conn_cache;
+	struct kmem_cache *buf_cache;	/* a request's buffers (conn.c) */
 	struct delayed_work sweep_work;
 	struct khttpd_cache cache;
 
@@ -225,6 +226,7 @@ enum khttpd_stat {
 	KHTTPD_STAT_IDLE_CLOSED,
 	KHTTPD_STAT_CLOSED,
 	KHTTPD_STAT_TIMED_OUT,
+	KHTTPD_STAT_NO_MEMORY,
 	KHTTPD_STAT_REQUESTS,
 	KHTTPD_STAT_BAD_REQUESTS,
 	KHTTPD_STAT_STATUS_2XX,

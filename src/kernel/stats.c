@@ -16,6 +16,7 @@ static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
 	[KHTTPD_STAT_IDLE_CLOSED] = "connections_idle_closed",
 	[KHTTPD_STAT_CLOSED] = "connections_closed",
 	[KHTTPD_STAT_TIMED_OUT] = "connections_timed_out",
+	[KHTTPD_STAT_NO_MEMORY] = "connections_out_of_memory",
 	[KHTTPD_STAT_REQUESTS] = "requests",
 	[KHTTPD_STAT_BAD_REQUESTS] = "requests_malformed",
 	[KHTTPD_STAT_STATUS_2XX] = "responses_2xx",

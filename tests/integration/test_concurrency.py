@@ -6,6 +6,8 @@ import selectors
 import threading
 import time
 
+import pytest
+
 from khttp_client import (Conn, ConnectionClosed, build_request,
                           connect_many, parse_head)
 
@@ -128,6 +130,60 @@ def test_1000_idle_connections_do_not_block_new_client(srv):
         assert served + closed == len(idle[::20])
     finally:
         for s in idle:
+            s.close()
+    srv.assert_alive()
+
+
+def khttpd_slab_bytes():
+    """Bytes in use in the module's own slab caches (objects x size),
+    after SLUB has given back what its CPUs hold (/proc/slabinfo counts a
+    CPU's cached slab as in use)."""
+    total = 0
+    with open("/proc/slabinfo") as f:
+        lines = f.readlines()[2:]
+    for line in lines:
+        name = line.split()[0]
+        if name.startswith("khttpd"):
+            try:
+                with open("/sys/kernel/slab/%s/shrink" % name, "w") as f:
+                    f.write("1\n")
+            except OSError:
+                pass
+    with open("/proc/slabinfo") as f:
+        for line in f.readlines()[2:]:
+            fields = line.split()
+            if fields[0].startswith("khttpd"):
+                total += int(fields[1]) * int(fields[3])
+    return total
+
+
+@pytest.mark.module_only("the module's slab caches")
+def test_idle_keepalive_connection_holds_no_buffers(srv):
+    """Buffers belong to requests in flight: 2000 keep-alive connections,
+    each idle after one answered request, cost the module under 1 KiB
+    each (the request and response buffers, 14 KiB, are given back)."""
+    n = 2000
+    before = khttpd_slab_bytes()
+    socks = connect_many(srv.host, srv.port, n, timeout=180)
+    try:
+        for i, s in enumerate(socks):
+            assert s.send(build_request("GET", FILES[i % len(FILES)])) > 0
+        got = read_all_responses(socks, timeout=180)
+        assert all(v[0] == 200 for v in got.values())
+        time.sleep(1.0)
+        assert srv.open_connections() >= n
+        per_conn = (khttpd_slab_bytes() - before) / n
+        print("module memory per idle connection: %.0f bytes" % per_conn)
+        assert per_conn < 1024, \
+            "%.0f bytes of module memory per idle connection" % per_conn
+        # Still served: a buffer is taken again when bytes arrive.
+        for s in socks[::100]:
+            assert s.send(build_request("GET", "/b4k.bin")) > 0
+        got = read_all_responses(socks[::100], timeout=60)
+        assert all(v[0] == 200 and v[2] == srv.expected("/b4k.bin")
+                   for v in got.values())
+    finally:
+        for s in socks:
             s.close()
     srv.assert_alive()
 
