@@ -144,7 +144,7 @@ def workloads(duration, threads, scale):
         # request and keep-alive, at 1, 16 and 500 connections.
         "ab-close-c1": Workload(
             "ab", "one connection per request, ab, 1 connection", "1k",
-            one_k, ab(1000, 1, False), 3),
+            one_k, ab(600, 1, False), 2),
         "ab-close-c16": Workload(
             "ab", "one connection per request, ab, 16 connections", "1k",
             one_k, ab(3000, 16, False), 3),
@@ -153,21 +153,21 @@ def workloads(duration, threads, scale):
             one_k, ab(3000, 500, False), 3),
         "ab-ka-c1": Workload(
             "ab", "keep-alive, ab -k, 1 connection", "1k",
-            one_k, ab(2000, 1, True), 3),
+            one_k, ab(1000, 1, True), 2),
         "ab-ka-c16": Workload(
             "ab", "keep-alive, ab -k, 16 connections", "1k",
             one_k, ab(10000, 16, True), 3),
         "ab-ka-c500": Workload(
             "ab", "keep-alive, ab -k, 500 connections", "1k",
-            one_k, ab(10000, 500, True), 3),
+            one_k, ab(10000, 500, True), 2),
         # httperf: one connection at a time, a call per connection, and 100
         # calls (keep-alive, one after the other) per connection.
         "httperf-close": Workload(
             "httperf", "one connection per request, httperf, 1 at a time",
-            "1k", one_k, httperf(1000, 1), 3),
+            "1k", one_k, httperf(600, 1), 2),
         "httperf-ka": Workload(
             "httperf", "keep-alive, httperf, 100 calls per connection, "
-            "1 at a time", "1k", one_k, httperf(20, 100), 3),
+            "1 at a time", "1k", one_k, httperf(10, 100), 2),
         "wrk-ka-t1c16": Workload(
             "wrk", "keep-alive, wrk, 1 thread, 16 connections", "1k", one_k,
             lambda url: ["wrk", "-t", "1", "-c", "16", "-d", d + "s",
@@ -178,13 +178,13 @@ def workloads(duration, threads, scale):
         "course-htstress": Workload(
             "htstress", "the course's htstress -n 100000 -c 1 -t 4 (one "
             "connection per request, 4 connections), on /", "1k", (INDEX,),
-            lambda url: [ht, "-n", n(5000), "-c", "1", "-t", "4", "--json",
-                         url], 3),
+            lambda url: [ht, "-n", n(3000), "-c", "1", "-t", "4", "--json",
+                         url], 4),
         "course-ab": Workload(
             "ab", "the course's ab -n 10000 -c 500 -k (keep-alive, 500 "
             "connections), on /", "1k", (INDEX,),
             lambda url: ["ab", "-n", n(10000, 500), "-c", "500", "-k", url],
-            2),
+            3),
     }
 
 

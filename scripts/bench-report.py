@@ -315,7 +315,7 @@ def main():
                      % (p, fmt_ratio(ratio(k, v))))
         L.append("")
 
-    if "khttpd" in servers and peers:
+    if "khttpd" in servers and peers and sweep:
         L.append("## Targets")
         L.append("")
         L.append("Read from the size sweep's medians above, not asserted; the "
@@ -418,21 +418,24 @@ def main():
         with open(os.path.join(outdir, "bench-memory.dat"), "w") as f:
             f.write("# label %s (KB per idle connection)\n" % " ".join(ORDER))
             block(f, "memory", [
-                ("total (both sockets, client included)",
-                 {sv: (memres.get(sv) or {}).get("kb_per_conn")
-                  for sv in ORDER}),
-                ("without the client's own",
-                 {sv: (memres.get(sv) or {}).get("kb_per_conn_without_client")
-                  for sv in ORDER})])
+                (label, {sv: (memres.get(sv) or {}).get(key) for sv in ORDER})
+                for label, key in (
+                    ("MemAvailable drop (client included)", "kb_per_conn"),
+                    ("of which Slab (kernel objects)", "slab_kb_per_conn"),
+                    ("of which server RSS (userspace)",
+                     "server_rss_kb_per_conn"))])
         plots.append(("bench-memory.png", "bench-memory.dat",
                       '"%s idle keep-alive connections: MemAvailable drop per '
                       'connection"' % ("{:,}".format(cfg.get("memory_conns"))),
                       "KB per connection (lower is better)", 0,
                       "memory per idle keep-alive connection"))
     vs = "%s vs %s" % (servers[0], ", ".join(servers[1:])) if servers else ""
+    # A server without a valid memory measurement gets no empty slot there.
+    mem_servers = [sv for sv in servers if (memres.get(sv) or {}).get("valid")]
     with open(os.path.join(outdir, "bench.plots"), "w") as f:
         for png, dat, titles, ylabel, logy, title in plots:
-            f.write("\t".join([png, dat, titles, " ".join(servers), ylabel,
+            svs = mem_servers if png == "bench-memory.png" else servers
+            f.write("\t".join([png, dat, titles, " ".join(svs), ylabel,
                                str(logy), "%s: %s" % (vs, title)]) + "\n")
 
     # The tables and the targets on the terminal.

@@ -128,7 +128,11 @@ else
 	# 4 minutes in all. The guest prints its own plan when it starts; the
 	# timeout doubles this.
 	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 3) + 240))
-	say "planned: $((REPS * 5 * 31)) runs ($REPS repetitions x 31 workload/file pairs x 5 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
+	if [ ${#EXTRA[@]} -eq 0 ]; then
+		say "planned: $((REPS * 5 * 31)) runs ($REPS repetitions x 31 workload/file pairs x 5 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
+	else
+		say "planned: a subset (${EXTRA[*]}); the guest prints its plan"
+	fi
 	TIMEOUT=${TIMEOUT:-$((est * 2 + 600))}
 fi
 GUEST_ARGS+=("${EXTRA[@]}")
