@@ -276,8 +276,10 @@ def main():
                  "sockets of each connection are counted (client and server "
                  "share the guest), and so is the Python client's own growth, "
                  "which the next column takes off. The server's RSS growth "
-                 "(userspace servers) and the kernel's Slab growth are parts "
-                 "of the total, shown for insight. One measurement per server; "
+                 "(userspace servers) and the kernel's Slab growth show roughly "
+                 "where it goes (MemAvailable counts part of the reclaimable "
+                 "slab as available, so they need not add up). One "
+                 "measurement per server; "
                  "nginx allocates its connection slots (worker_connections) "
                  "at start, so they do not show here." % (
                      "{:,}".format(n) if n else "The"))
@@ -421,8 +423,8 @@ def main():
                 (label, {sv: (memres.get(sv) or {}).get(key) for sv in ORDER})
                 for label, key in (
                     ("MemAvailable drop (client included)", "kb_per_conn"),
-                    ("of which Slab (kernel objects)", "slab_kb_per_conn"),
-                    ("of which server RSS (userspace)",
+                    ("Slab growth (kernel objects)", "slab_kb_per_conn"),
+                    ("server RSS growth (userspace)",
                      "server_rss_kb_per_conn"))])
         plots.append(("bench-memory.png", "bench-memory.dat",
                       '"%s idle keep-alive connections: MemAvailable drop per '

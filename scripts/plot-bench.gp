@@ -54,7 +54,7 @@ if (nw == 1) { set xtics rotate by -25 left }
 set key inside top right vertical samplen 2 opaque
 set ylabel ylabel
 
-set multiplot layout rows, cols title maintitle . " — " . subtitle font ",13"
+set multiplot layout rows, cols title maintitle . "\n" . subtitle font ",13"
 do for [i = 1:nw] {
 	set title word(titles, i) font ",12"
 	plot for [j = 1:ns] datafile index (i - 1) \
