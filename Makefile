@@ -13,7 +13,7 @@
 #   make soak       100 insmod/load/rmmod cycles, memory back at baseline
 #   make run        serve www/ from the module in a QEMU guest on localhost:8081
 #   make stop       stop the guest started by make run
-#   make bench      khttpd vs twin vs nginx in a QEMU guest (~20 min) -> docs/bench/
+#   make bench      khttpd vs twin, nginx, lighttpd, h2o in a QEMU guest (~35 min) -> docs/bench/
 #   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/

@@ -6,15 +6,22 @@
 # as root, chrooted into the host's root filesystem (read-only), cwd = the
 # repo, /tmp a tmpfs. See docs/design.md ("Measuring") and scripts/bench.sh.
 #
-# Creates the files on tmpfs, starts khttpd (the module), the userspace twin
-# (build/twin, skipped with a note when it has not been built) and nginx
-# (full run only), checks that each serves the same bytes, pre-warms each
-# once, then runs every workload against every server and file size,
-# interleaved: for each repetition, for each workload and size, the servers
-# in turn. A run with any error or non-2xx response is invalid and left out
-# of the medians. Writes results.json (environment, every run, medians) and
-# the raw tool outputs to $VM_RESULTS (or --out); the host renders the table
-# and the chart (scripts/bench-report.py, scripts/plot-bench.gp).
+# Creates the files on tmpfs (f0 .. f1m and an index.html for /), starts
+# khttpd (the module), the userspace twin (build/twin, skipped with a note
+# when it has not been built) and, full run only, the userspace peers nginx,
+# lighttpd and h2o (each a foreground process with its config from
+# scripts/*-bench.conf), checks that each serves the same bytes with the
+# same Content-Type, measures the memory an idle keep-alive connection costs
+# on each (--memory-conns), pre-warms each once, then runs every workload
+# against every server and file, interleaved: for each repetition, for each
+# workload and file, the servers in turn. Two groups of workloads: the size
+# sweep (wrk, htstress; every size, fixed duration) and the 1 KiB set (ab,
+# httperf, wrk -t1, and the course's two commands on /; fixed request
+# counts, scaled by --count-scale). A run with any error or non-2xx
+# response is invalid and left out of the medians. Writes results.json
+# (environment, every run, medians, memory) and the raw tool outputs to
+# $VM_RESULTS (or --out); the host renders the tables and the charts
+# (scripts/bench-report.py, scripts/plot-bench.gp).
 #
 # Exit status: 0 when every run was valid, 1 when a run was invalid or a
 # server did not answer (results are still written), 2 for usage errors.
@@ -27,9 +34,12 @@ import os
 import platform
 import re
 import resource
+import selectors
 import shutil
 import signal
+import socket
 import statistics
+import struct
 import subprocess
 import sys
 import time
@@ -38,12 +48,23 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = "/tmp/bench"
 ROOT = BENCH + "/root"
 NGINX_PREFIX = BENCH + "/nginx"
+LIGHTTPD_PREFIX = BENCH + "/lighttpd"
+H2O_PREFIX = BENCH + "/h2o"
 
 # name -> size in bytes; named without an extension so that every server
 # answers application/octet-stream.
 SIZES = {"0": 0, "1k": 1024, "16k": 16 << 10, "256k": 256 << 10, "1m": 1 << 20}
+# "/": what the course's two commands request, the root's index.html (1 KiB
+# of HTML, text/html; charset=utf-8 from every server). A "size" of its own
+# in the tables; never part of the size sweep.
+INDEX = "index"
+INDEX_BYTES = 1024
 
-PORTS = {"khttpd": 8081, "twin": 8082, "nginx": 8083}
+PORTS = {"khttpd": 8081, "twin": 8082, "nginx": 8083, "lighttpd": 8084,
+         "h2o": 8085}
+# The userspace servers the ratios compare khttpd with (the twin, the same
+# core in userspace, is reported beside them but is not a peer).
+PEERS = ("nginx", "lighttpd", "h2o")
 
 # Kernel log lines that must not appear while the servers run (as in
 # scripts/guest-integration.sh).
@@ -57,26 +78,113 @@ def log(msg):
     print("bench: " + msg, flush=True)
 
 
-def workloads(duration, threads):
-    """name -> (tool, description, argv builder(url))."""
+def path_of(size):
+    return "/" if size == INDEX else "/f" + size
+
+
+class Workload:
+    """One load generator command line; sizes None: every --sizes (the
+    sweep), else only these files. est_s: the expected seconds of a run
+    (for the plan printed at the start)."""
+
+    def __init__(self, tool, desc, group, sizes, argv_of, est_s):
+        self.tool, self.desc, self.group = tool, desc, group
+        self.sizes, self.argv_of, self.est_s = sizes, argv_of, est_s
+
+
+def workloads(duration, threads, scale):
+    """name -> Workload. The sweep runs for `duration` seconds; the 1 KiB
+    set sends fixed request counts (the tools' own way: ab and httperf have
+    no duration for a count), sized to take a few seconds under TCG and
+    multiplied by `scale`."""
     d = str(duration)
     t = str(threads)
     ht = os.path.join(REPO, "build", "htstress")
+
+    def n(count, least=1):
+        return str(max(least, int(count * scale)))
+
+    def ab(count, conc, keepalive):
+        return lambda url: (["ab"] + (["-k"] if keepalive else []) +
+                            ["-n", n(count, conc), "-c", str(conc), url])
+
+    def httperf(conns, calls):
+        def argv(url):
+            host, port, path = re.match(r"http://([^:/]+):([^/]+)(/.*)",
+                                        url).groups()
+            # No --rate: the next connection starts when the last one ends
+            # (one at a time); --timeout makes a lost reply an error.
+            return ["httperf", "--server", host, "--port", port,
+                    "--uri", path, "--num-conns", n(conns),
+                    "--num-calls", str(calls), "--timeout", "10"]
+        return argv
+
+    one_k = ("1k",)
     # htstress -c is per thread; the names give the total connections.
     return {
-        "wrk-ka-c32": ("wrk", "keep-alive, wrk, 32 connections",
-                       lambda url: ["wrk", "-t", t, "-c", "32", "-d", d + "s",
-                                    "--latency", url]),
-        "hs-ka-c8": ("htstress", "keep-alive, htstress, 8 connections",
-                     lambda url: [ht, "-k", "-n", "100000000", "-D", d,
-                                  "-c", "4", "-t", t, "--json", url]),
-        "hs-ka-c64": ("htstress", "keep-alive, htstress, 64 connections",
-                      lambda url: [ht, "-k", "-n", "100000000", "-D", d,
-                                   "-c", "32", "-t", t, "--json", url]),
-        "hs-close-c64": ("htstress",
-                         "one connection per request, htstress, 64 connections",
-                         lambda url: [ht, "-n", "100000000", "-D", d,
-                                      "-c", "32", "-t", t, "--json", url]),
+        # The size sweep.
+        "wrk-ka-c32": Workload(
+            "wrk", "keep-alive, wrk, 32 connections", "sweep", None,
+            lambda url: ["wrk", "-t", t, "-c", "32", "-d", d + "s",
+                         "--latency", url], duration),
+        "hs-ka-c8": Workload(
+            "htstress", "keep-alive, htstress, 8 connections", "sweep", None,
+            lambda url: [ht, "-k", "-n", "100000000", "-D", d,
+                         "-c", "4", "-t", t, "--json", url], duration),
+        "hs-ka-c64": Workload(
+            "htstress", "keep-alive, htstress, 64 connections", "sweep", None,
+            lambda url: [ht, "-k", "-n", "100000000", "-D", d,
+                         "-c", "32", "-t", t, "--json", url], duration),
+        "hs-close-c64": Workload(
+            "htstress", "one connection per request, htstress, 64 connections",
+            "sweep", None,
+            lambda url: [ht, "-n", "100000000", "-D", d,
+                         "-c", "32", "-t", t, "--json", url], duration),
+        # 1 KiB: ab (HTTP/1.0; -k asks for keep-alive), one connection per
+        # request and keep-alive, at 1, 16 and 500 connections.
+        "ab-close-c1": Workload(
+            "ab", "one connection per request, ab, 1 connection", "1k",
+            one_k, ab(600, 1, False), 2),
+        "ab-close-c16": Workload(
+            "ab", "one connection per request, ab, 16 connections", "1k",
+            one_k, ab(3000, 16, False), 3),
+        "ab-close-c500": Workload(
+            "ab", "one connection per request, ab, 500 connections", "1k",
+            one_k, ab(3000, 500, False), 3),
+        "ab-ka-c1": Workload(
+            "ab", "keep-alive, ab -k, 1 connection", "1k",
+            one_k, ab(1000, 1, True), 2),
+        "ab-ka-c16": Workload(
+            "ab", "keep-alive, ab -k, 16 connections", "1k",
+            one_k, ab(10000, 16, True), 3),
+        "ab-ka-c500": Workload(
+            "ab", "keep-alive, ab -k, 500 connections", "1k",
+            one_k, ab(10000, 500, True), 2),
+        # httperf: one connection at a time, a call per connection, and 100
+        # calls (keep-alive, one after the other) per connection.
+        "httperf-close": Workload(
+            "httperf", "one connection per request, httperf, 1 at a time",
+            "1k", one_k, httperf(600, 1), 2),
+        "httperf-ka": Workload(
+            "httperf", "keep-alive, httperf, 100 calls per connection, "
+            "1 at a time", "1k", one_k, httperf(10, 100), 2),
+        "wrk-ka-t1c16": Workload(
+            "wrk", "keep-alive, wrk, 1 thread, 16 connections", "1k", one_k,
+            lambda url: ["wrk", "-t", "1", "-c", "16", "-d", d + "s",
+                         "--latency", url], duration),
+        # The course's two commands, on / (index.html). Its counts, 100000
+        # and 10000, would take minutes under TCG: same shape, fewer
+        # requests (results.md gives the counts used).
+        "course-htstress": Workload(
+            "htstress", "the course's htstress -n 100000 -c 1 -t 4 (one "
+            "connection per request, 4 connections), on /", "1k", (INDEX,),
+            lambda url: [ht, "-n", n(3000), "-c", "1", "-t", "4", "--json",
+                         url], 4),
+        "course-ab": Workload(
+            "ab", "the course's ab -n 10000 -c 500 -k (keep-alive, 500 "
+            "connections), on /", "1k", (INDEX,),
+            lambda url: ["ab", "-n", n(10000, 500), "-c", "500", "-k", url],
+            3),
     }
 
 
@@ -147,6 +255,86 @@ def parse_htstress(out, rc):
     return r, problems
 
 
+def parse_ab(out, rc):
+    """ab: "Failed requests" (connect, receive, length, exceptions) and
+    "Non-2xx responses" must be 0; ab exits non-zero on a socket error."""
+    problems = []
+
+    def num(label, conv=int):
+        m = re.search(r"^%s:\s+([0-9.]+)" % re.escape(label), out, re.M)
+        return conv(m.group(1)) if m else None
+    r = {"tool_status": rc, "rps": num("Requests per second", float),
+         "requests": num("Complete requests"),
+         "failed": num("Failed requests"),
+         "non_2xx": num("Non-2xx responses") or 0,
+         "keepalive_requests": num("Keep-Alive requests"),
+         "write_errors": num("Write errors") or 0}
+    lat = {}
+    for q in ("50", "90", "99"):
+        m = re.search(r"^\s+%s%%\s+(\d+)" % q, out, re.M)
+        if m:
+            lat["p" + q] = float(m.group(1))
+    r["latency_ms"] = lat
+    if rc != 0:
+        tail = out.strip().splitlines()[-1:] or [""]
+        problems.append("ab exited with status %d %s" % (rc, tail[0]))
+    if r["rps"] is None or not r["requests"]:
+        problems.append("no requests completed")
+    if r["failed"]:
+        m = re.search(r"^\s+\((Connect: .*)\)", out, re.M)
+        problems.append("%d failed requests%s" % (
+            r["failed"], " (%s)" % m.group(1) if m else ""))
+    if r["non_2xx"]:
+        problems.append("%d non-2xx responses" % r["non_2xx"])
+    if r["write_errors"]:
+        problems.append("%d write errors" % r["write_errors"])
+    return r, problems
+
+
+def parse_httperf(out, rc):
+    """httperf: every error counter 0, every reply 2xx."""
+    problems = []
+    r = {"tool_status": rc}
+    m = re.search(r"^Request rate: ([0-9.]+) req/s", out, re.M)
+    r["rps"] = float(m.group(1)) if m else None
+    m = re.search(r"^Total: connections (\d+) requests (\d+) replies (\d+)",
+                  out, re.M)
+    conns, reqs, replies = (int(x) for x in m.groups()) if m else (0, 0, 0)
+    r.update(connections=conns, requests=reqs, replies=replies)
+    m = re.search(r"^Reply status: 1xx=(\d+) 2xx=(\d+) 3xx=(\d+) 4xx=(\d+) "
+                  r"5xx=(\d+)", out, re.M)
+    r["status"] = dict(zip(("1xx", "2xx", "3xx", "4xx", "5xx"),
+                           (int(x) for x in m.groups()))) if m else {}
+    errs = {}
+    for line in re.findall(r"^Errors: (.*)$", out, re.M):
+        for k, v in re.findall(r"([a-z-]+) (\d+)", line):
+            errs[k] = int(v)
+    r["errors"] = errs
+    m = re.search(r"^Reply time \[ms\]: response ([0-9.]+) transfer ([0-9.]+)",
+                  out, re.M)
+    if m:
+        r["reply_ms"] = {"response": float(m.group(1)),
+                         "transfer": float(m.group(2))}
+    if rc != 0:
+        problems.append("httperf exited with status %d" % rc)
+    if r["rps"] is None or not replies:
+        problems.append("no replies")
+    if not m or not errs:
+        problems.append("httperf printed no error counts")
+    if errs.get("total"):
+        problems.append("errors %s" % {k: v for k, v in errs.items() if v})
+    if replies != reqs:
+        problems.append("%d requests, %d replies" % (reqs, replies))
+    non2xx = sum(v for k, v in r["status"].items() if k != "2xx")
+    if non2xx or r["status"].get("2xx") != replies:
+        problems.append("non-2xx replies %s" % r["status"])
+    return r, problems
+
+
+PARSERS = {"wrk": parse_wrk, "htstress": parse_htstress, "ab": parse_ab,
+           "httperf": parse_httperf}
+
+
 # ---------------------------------------------------------------- servers
 
 def http_get(port, path, timeout=10):
@@ -193,8 +381,23 @@ class Server:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        if self.proc:
+            # Whatever it left behind in its own process group (h2o's
+            # crash-handler helper).
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            except OSError:
+                pass
         if self.logf:
             self.logf.close()
+
+    def popen(self, argv):
+        # A session of its own: lighttpd's master ends its workers with
+        # kill(0, SIGTERM), which would otherwise hit us and the guest's
+        # init script too.
+        self.proc = subprocess.Popen(argv, stdout=self.logf,
+                                     stderr=subprocess.STDOUT,
+                                     start_new_session=True)
 
     def alive(self):
         return self.proc is None or self.proc.poll() is None
@@ -207,8 +410,11 @@ class Khttpd(Server):
             return "no %s (make module)" % ko
         if os.path.isdir("/sys/module/khttpd"):
             subprocess.run(["rmmod", "khttpd"], check=False)
+        # max_conns: the default is exactly the 10,000 connections of the
+        # memory measurement; the others are raised to 32768 as well.
         p = subprocess.run(["insmod", ko, "port=%d" % self.port,
-                            "root=" + ROOT], capture_output=True, text=True)
+                            "root=" + ROOT, "max_conns=32768"],
+                           capture_output=True, text=True)
         if p.returncode:
             return "insmod failed: " + (p.stderr or p.stdout).strip()
         return None
@@ -230,33 +436,42 @@ class Twin(Server):
         if not os.access(exe, os.X_OK):
             return "SKIP"
         self.logf = open(os.path.join(out, "twin.log"), "w")
-        self.proc = subprocess.Popen(
-            [exe, "-p", str(self.port), "-r", ROOT, "-t", str(ncpu),
-             "-b", "127.0.0.1"], stdout=self.logf, stderr=subprocess.STDOUT)
+        self.popen([exe, "-p", str(self.port), "-r", ROOT, "-t", str(ncpu),
+                    "-b", "127.0.0.1"])
         return None
+
+
+def config_from(template, dest, subst, out):
+    """scripts/TEMPLATE with @KEY@ replaced, written to dest (and a copy
+    to out for the record)."""
+    with open(os.path.join(REPO, "scripts", template)) as f:
+        conf = f.read()
+    for k, v in subst.items():
+        conf = conf.replace("@%s@" % k, v)
+    with open(dest, "w") as f:
+        f.write(conf)
+    shutil.copy(dest, os.path.join(out, os.path.basename(dest)))
+
+
+def find_exe(name):
+    exe = shutil.which(name) or "/usr/sbin/" + name
+    return exe if os.access(exe, os.X_OK) else None
 
 
 class Nginx(Server):
     def start(self, ncpu, out):
-        exe = shutil.which("nginx") or "/usr/sbin/nginx"
-        if not os.access(exe, os.X_OK):
+        exe = find_exe("nginx")
+        if not exe:
             return "nginx is not installed (scripts/deps.sh bench)"
         for d in ("", "/logs", "/tmp"):
             os.makedirs(NGINX_PREFIX + d, exist_ok=True)
-        with open(os.path.join(REPO, "scripts", "nginx-bench.conf")) as f:
-            conf = f.read()
-        for k, v in {"WORKERS": str(ncpu), "PORT": str(self.port),
-                     "ROOT": ROOT, "PREFIX": NGINX_PREFIX}.items():
-            conf = conf.replace("@%s@" % k, v)
-        with open(BENCH + "/nginx.conf", "w") as f:
-            f.write(conf)
-        shutil.copy(BENCH + "/nginx.conf", os.path.join(out, "nginx.conf"))
+        config_from("nginx-bench.conf", BENCH + "/nginx.conf",
+                    {"WORKERS": str(ncpu), "PORT": str(self.port),
+                     "ROOT": ROOT, "PREFIX": NGINX_PREFIX}, out)
         self.logf = open(os.path.join(out, "nginx.log"), "w")
         # -e: the compiled-in error log under /var/log is read-only here.
-        self.proc = subprocess.Popen(
-            [exe, "-c", BENCH + "/nginx.conf", "-p", NGINX_PREFIX,
-             "-e", NGINX_PREFIX + "/logs/error.log"],
-            stdout=self.logf, stderr=subprocess.STDOUT)
+        self.popen([exe, "-c", BENCH + "/nginx.conf", "-p", NGINX_PREFIX,
+                    "-e", NGINX_PREFIX + "/logs/error.log"])
         return None
 
     def stop(self):
@@ -266,6 +481,57 @@ class Nginx(Server):
                         os.path.join(self.out, "nginx-error.log"))
         except OSError:
             pass
+
+
+class Lighttpd(Server):
+    def start(self, ncpu, out):
+        exe = find_exe("lighttpd")
+        if not exe:
+            return "lighttpd is not installed (scripts/deps.sh bench)"
+        os.makedirs(LIGHTTPD_PREFIX, exist_ok=True)
+        config_from("lighttpd-bench.conf", BENCH + "/lighttpd.conf",
+                    {"WORKERS": str(ncpu), "PORT": str(self.port),
+                     "ROOT": ROOT, "PREFIX": LIGHTTPD_PREFIX}, out)
+        self.logf = open(os.path.join(out, "lighttpd.log"), "w")
+        # -D: in the foreground, as nginx's "daemon off".
+        self.popen([exe, "-D", "-f", BENCH + "/lighttpd.conf"])
+        return None
+
+    def stop(self):
+        super().stop()
+        try:
+            shutil.copy(LIGHTTPD_PREFIX + "/error.log",
+                        os.path.join(self.out, "lighttpd-error.log"))
+        except OSError:
+            pass
+
+
+class H2o(Server):
+    def start(self, ncpu, out):
+        exe = find_exe("h2o")
+        if not exe:
+            return "h2o is not installed (scripts/deps.sh bench)"
+        os.makedirs(H2O_PREFIX, exist_ok=True)
+        config_from("h2o-bench.conf", BENCH + "/h2o.conf",
+                    {"WORKERS": str(ncpu), "PORT": str(self.port),
+                     "ROOT": ROOT, "PREFIX": H2O_PREFIX}, out)
+        self.logf = open(os.path.join(out, "h2o.log"), "w")
+        # -m worker: one process in the foreground (the default "master"
+        # mode wraps it in a perl supervisor, start_server).
+        self.popen([exe, "-m", "worker", "-c", BENCH + "/h2o.conf"])
+        return None
+
+    def stop(self):
+        super().stop()
+        try:
+            shutil.copy(H2O_PREFIX + "/error.log",
+                        os.path.join(self.out, "h2o-error.log"))
+        except OSError:
+            pass
+
+
+SERVERS = {"khttpd": Khttpd, "twin": Twin, "nginx": Nginx,
+           "lighttpd": Lighttpd, "h2o": H2o}
 
 
 # ---------------------------------------------------------------- running
@@ -280,16 +546,19 @@ def run_one(argv, tool, timeout, rawf):
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err, rc = "timed out after %d s" % timeout, 124
     secs = time.monotonic() - t0
+    # htstress's stderr is its progress; the others say what went wrong
+    # there (ab: "apr_socket_recv: Connection reset by peer").
     rawf.write("$ %s\n%s%s\n" % (" ".join(argv), out,
                                  ("stderr: " + err.strip() + "\n")
-                                 if err.strip() and tool == "wrk" else ""))
+                                 if err.strip() and tool != "htstress" else ""))
     rawf.flush()
-    if tool == "wrk":
-        r, problems = parse_wrk(out, rc)
+    if tool == "ab":
+        # ab's progress and its errors go to stderr.
+        r, problems = parse_ab(out + "\n" + err, rc)
     else:
-        r, problems = parse_htstress(out, rc)
-        if rc == 124:
-            problems.append(err)
+        r, problems = PARSERS[tool](out, rc)
+    if rc == 124:
+        problems.append(err)
     r["wall_s"] = round(secs, 3)
     return r, problems
 
@@ -300,6 +569,15 @@ def environment(ncpu):
             p = subprocess.run(argv, capture_output=True, text=True, timeout=10)
             return (p.stdout + p.stderr).strip().splitlines()[0]
         except (OSError, IndexError, subprocess.TimeoutExpired):
+            return None
+
+    def ab_version():
+        try:
+            p = subprocess.run(["ab", "-V"], capture_output=True, text=True,
+                               timeout=10)
+            m = re.search(r"This is ApacheBench, (.*)", p.stdout)
+            return m.group(1).strip() if m else None
+        except (OSError, subprocess.TimeoutExpired):
             return None
     guest_cpu = None
     try:
@@ -314,6 +592,7 @@ def environment(ncpu):
         "guest_kernel": platform.release(),
         "guest_nproc": ncpu,
         "guest_cpu_model": guest_cpu,
+        "guest_mem_total_kb": meminfo().get("MemTotal"),
         "accelerator": "QEMU TCG (software emulation, no KVM)",
         "host_cpu_model": os.environ.get("KHTTPD_BENCH_HOST_CPU"),
         "host_nproc": os.environ.get("KHTTPD_BENCH_HOST_NPROC"),
@@ -321,7 +600,11 @@ def environment(ncpu):
         "git": os.environ.get("KHTTPD_BENCH_GIT"),
         "command": os.environ.get("KHTTPD_BENCH_CMD"),
         "nginx": cmd(["nginx", "-v"]),
+        "lighttpd": cmd(["lighttpd", "-v"]),
+        "h2o": cmd(["h2o", "--version"]),
         "wrk": cmd(["wrk", "-v"]),
+        "ab": ab_version(),
+        "httperf": cmd(["httperf", "--version"]),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -329,6 +612,10 @@ def environment(ncpu):
 def make_files(sizes):
     shutil.rmtree(BENCH, ignore_errors=True)
     os.makedirs(ROOT)
+    # The directories are world-readable: khttpd and the twin read as
+    # nobody.
+    os.chmod(BENCH, 0o755)
+    os.chmod(ROOT, 0o755)
     for name in sizes:
         with open(os.path.join(ROOT, "f" + name), "wb") as f:
             # Deterministic, incompressible-enough content.
@@ -337,25 +624,253 @@ def make_files(sizes):
             while n > 0:
                 f.write(block[:min(n, len(block))])
                 n -= len(block)
+    # The index / serves: INDEX_BYTES of plain HTML.
+    head = ("<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\">"
+            "<title>khttpd bench</title></head>\n<body>\n<h1>khttpd bench</h1>\n")
+    tail = "</body>\n</html>\n"
+    line = "<p>The same page from every server of the bench.</p>\n"
+    body = head
+    while len(body) + len(line) + len(tail) + 8 <= INDEX_BYTES:
+        body += line
+    # The rest: a comment of spaces, "<!--" ... "-->\n" (8 bytes and those).
+    body += "<!--" + " " * (INDEX_BYTES - len(body) - len(tail) - 8) + "-->\n"
+    body += tail
+    assert len(body) == INDEX_BYTES
+    with open(os.path.join(ROOT, "index.html"), "w") as f:
+        f.write(body)
 
 
-def check_content(server, sizes):
-    """Every file comes back 200 with the right bytes; returns (error, heads)."""
-    heads = {}
-    for name in sizes:
-        path = "/f" + name
+def check_content(server, names):
+    """Every file comes back 200 with the right bytes; returns (error,
+    heads, content types by path)."""
+    heads, types = {}, {}
+    for name in names:
+        path = path_of(name)
         try:
             st, reason, hdrs, body = http_get(server.port, path)
         except (OSError, http.client.HTTPException) as e:
-            return "%s %s: %s" % (server.name, path, e), heads
-        with open(ROOT + path, "rb") as f:
+            return "%s %s: %s" % (server.name, path, e), heads, types
+        with open(ROOT + ("/index.html" if name == INDEX else path), "rb") as f:
             want = f.read()
         if st != 200 or body != want:
             return "%s %s: status %d, %d bytes (want 200, %d bytes)" % (
-                server.name, path, st, len(body), len(want)), heads
-        if name == sizes[0]:
+                server.name, path, st, len(body), len(want)), heads, types
+        types[path] = ", ".join(v for k, v in hdrs
+                                if k.lower() == "content-type") or None
+        if name == names[0]:
             heads = {"status": st, "reason": reason, "headers": hdrs}
-    return None, heads
+    return None, heads, types
+
+
+# ------------------------------------------------- idle connections' memory
+
+def meminfo():
+    """/proc/meminfo in kB."""
+    m = {}
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                k, v = line.split(":", 1)
+                m[k] = int(v.split()[0])
+    except (OSError, ValueError):
+        pass
+    return m
+
+
+def mem_available_kb():
+    """MemAvailable, the median of 3 readings 0.2 s apart."""
+    xs = []
+    for i in range(3):
+        if i:
+            time.sleep(0.2)
+        xs.append(meminfo().get("MemAvailable", 0))
+    return statistics.median(xs)
+
+
+def rss_kb(pids):
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/status" % pid) as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def descendants(pid):
+    """pid and every process under it (nginx's and lighttpd's workers)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        try:
+            for t in os.listdir("/proc/%d/task" % p):
+                with open("/proc/%d/task/%s/children" % (p, t)) as f:
+                    todo += [int(c) for c in f.read().split()]
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+def open_idle(port, path, n, window=200, deadline_s=120):
+    """n connections to port, each sends one GET of path and reads its
+    whole response (Content-Length), then stays open and idle; at most
+    `window` at once in progress. Returns (sockets, errors)."""
+    sel = selectors.DefaultSelector()
+    req = ("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode()
+    idle, errors = [], []
+    started = 0
+    end = time.monotonic() + deadline_s
+
+    def fail(st, why):
+        sel.unregister(st["sock"])
+        st["sock"].close()
+        if len(errors) < 20:
+            errors.append(why)
+        else:
+            errors.append(None)
+
+    def start():
+        sk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sk.setblocking(False)
+        sk.connect_ex(("127.0.0.1", port))
+        sel.register(sk, selectors.EVENT_WRITE,
+                     {"sock": sk, "buf": b"", "need": None})
+
+    while len(idle) + len(errors) < n:
+        while started < n and started - len(idle) - len(errors) < window:
+            start()
+            started += 1
+        if time.monotonic() > end:
+            errors.append("%d connections still in progress after %d s" % (
+                started - len(idle) - len(errors), deadline_s))
+            break
+        for key, ev in sel.select(timeout=1):
+            st = key.data
+            sk = st["sock"]
+            if ev & selectors.EVENT_WRITE:
+                err = sk.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+                if err:
+                    fail(st, "connect: %s" % os.strerror(err))
+                    continue
+                try:
+                    sk.send(req)
+                except OSError as e:
+                    fail(st, "send: %s" % e)
+                    continue
+                sel.modify(sk, selectors.EVENT_READ, st)
+                continue
+            try:
+                data = sk.recv(65536)
+            except BlockingIOError:
+                continue
+            except OSError as e:
+                fail(st, "recv: %s" % e)
+                continue
+            if not data:
+                fail(st, "closed before the whole response")
+                continue
+            st["buf"] += data
+            if st["need"] is None:
+                i = st["buf"].find(b"\r\n\r\n")
+                if i < 0:
+                    continue
+                head = st["buf"][:i].decode("latin-1")
+                if not re.match(r"HTTP/1\.1 200 ", head):
+                    fail(st, "status line %r" % head.split("\r\n")[0])
+                    continue
+                m = re.search(r"\r\ncontent-length:\s*(\d+)", head, re.I)
+                if not m:
+                    fail(st, "no Content-Length")
+                    continue
+                st["need"] = i + 4 + int(m.group(1))
+            if len(st["buf"]) >= st["need"]:
+                sel.unregister(sk)
+                idle.append(sk)
+    for key in list(sel.get_map().values()):
+        sel.unregister(key.fileobj)
+        key.fileobj.close()
+    sel.close()
+    return idle, errors
+
+
+def close_hard(socks):
+    """Close with a reset (SO_LINGER 0): no 10,000 client sockets left in
+    TIME_WAIT, holding ports and memory, for the next server."""
+    for sk in socks:
+        try:
+            sk.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                          struct.pack("ii", 1, 0))
+        except OSError:
+            pass
+        sk.close()
+
+
+def measure_memory(server, n, settle_s=3):
+    """MemAvailable before and after n idle keep-alive connections to
+    server (GET /f1k each): the drop per connection counts both ends'
+    sockets (client and server in this guest), the server's own memory for
+    the connection and the client's (its RSS growth, reported beside it
+    so that it can be taken off)."""
+    pids = descendants(server.proc.pid) if server.proc else []
+    me = [os.getpid()]
+    time.sleep(1)
+    before = mem_available_kb()
+    slab0 = meminfo().get("Slab")
+    srv0, cli0 = rss_kb(pids), rss_kb(me)
+    t0 = time.monotonic()
+    socks, errors = open_idle(server.port, "/f1k", n)
+    open_s = time.monotonic() - t0
+    time.sleep(settle_s)
+    after = mem_available_kb()
+    slab1 = meminfo().get("Slab")
+    srv1, cli1 = rss_kb(pids), rss_kb(me)
+    # Still open? An idle connection the server closed reads as EOF.
+    closed = 0
+    for sk in socks:
+        try:
+            if sk.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b"":
+                closed += 1
+        except BlockingIOError:
+            pass
+        except OSError:
+            closed += 1
+    held_s = time.monotonic() - t0
+    close_hard(socks)
+    r = {"connections": len(socks), "wanted": n,
+         "errors": len(errors), "error_samples": [e for e in errors if e][:5],
+         "closed_by_server": closed, "open_s": round(open_s, 1),
+         "held_s": round(held_s, 1),
+         "mem_available_kb": {"before": before, "after": after},
+         "slab_kb": {"before": slab0, "after": slab1},
+         "client_rss_kb": {"before": cli0, "after": cli1}}
+    if pids:
+        r["server_rss_kb"] = {"before": srv0, "after": srv1}
+    problems = []
+    if errors:
+        problems.append("%d of %d connections failed (%s)" % (
+            len(errors), n, "; ".join(e for e in errors[:3] if e)))
+    if closed:
+        problems.append("the server closed %d idle connections during the "
+                        "measurement" % closed)
+    k = len(socks)
+    if k and not problems:
+        drop = before - after
+        r["kb_per_conn"] = round(drop / k, 2)
+        r["kb_per_conn_without_client"] = round(
+            (drop - (cli1 - cli0)) / k, 2)
+        r["client_rss_kb_per_conn"] = round((cli1 - cli0) / k, 2)
+        if pids:
+            r["server_rss_kb_per_conn"] = round((srv1 - srv0) / k, 2)
+        r["slab_kb_per_conn"] = round(((slab1 or 0) - (slab0 or 0)) / k, 2)
+    r["valid"] = not problems
+    r["problems"] = problems
+    # Let the server see the resets and free what it held.
+    time.sleep(2)
+    return r
 
 
 def kmsg():
@@ -366,20 +881,33 @@ def kmsg():
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--smoke", action="store_true",
-                    help="khttpd + twin, one 1 KiB file, one repetition")
+                    help="khttpd + twin, one 1 KiB file, one repetition, "
+                    "the sweep's workloads and ab-ka-c16, no memory phase")
     ap.add_argument("--reps", type=int, default=3)
-    ap.add_argument("--duration", type=int, default=5,
-                    help="seconds per measured run")
-    ap.add_argument("--sizes", default=",".join(SIZES))
-    ap.add_argument("--servers", default="khttpd,twin,nginx")
+    ap.add_argument("--duration", type=int, default=4,
+                    help="seconds per measured run of the duration-based "
+                    "workloads (wrk, htstress -D)")
+    ap.add_argument("--count-scale", type=float, default=1.0,
+                    help="multiply the request counts of the count-based "
+                    "workloads (ab, httperf, the course's htstress)")
+    ap.add_argument("--sizes", default=",".join(SIZES),
+                    help="the size sweep's files (the 1 KiB set always "
+                    "uses 1k and /)")
+    ap.add_argument("--servers", default=",".join(PORTS))
     ap.add_argument("--twin", default=os.path.join(REPO, "build", "twin"),
                     help="the twin's executable (skipped when missing)")
     ap.add_argument("--workloads", default=None,
-                    help="comma-separated subset of the workload names")
+                    help="comma-separated subset of the workload names, "
+                    "or the groups 'sweep' and '1k'")
+    ap.add_argument("--memory-conns", type=int, default=10000,
+                    help="idle keep-alive connections for the memory "
+                    "measurement (0: skip it)")
     ap.add_argument("--out", default=os.environ.get("VM_RESULTS") or "/tmp/bench-out")
     a = ap.parse_args()
     if a.smoke:
         a.reps, a.duration, a.sizes, a.servers = 1, 2, "1k", "khttpd,twin"
+        a.workloads = "sweep,ab-ka-c16"
+        a.count_scale, a.memory_conns = 0.25, 0
     sizes = a.sizes.split(",")
     servers = a.servers.split(",")
     if any(s not in SIZES for s in sizes) or any(s not in PORTS for s in servers):
@@ -391,15 +919,25 @@ def main():
 
     ncpu = os.cpu_count() or 1
     threads = 2  # client threads, as in `wrk -t 2` / `htstress -t 2`
-    wl = workloads(a.duration, threads)
+    wl = workloads(a.duration, threads, a.count_scale)
     if a.workloads:
-        wl = {k: v for k, v in wl.items() if k in a.workloads.split(",")}
+        pick = a.workloads.split(",")
+        unknown = [w for w in pick if w not in wl and w not in ("sweep", "1k")]
+        if unknown:
+            ap.error("unknown workloads %s; known: %s, or sweep, 1k" % (
+                unknown, ", ".join(wl)))
+        wl = {k: v for k, v in wl.items() if k in pick or v.group in pick}
+    # (workload, file) pairs in run order: the sweep over --sizes, the
+    # 1 KiB set over its own files.
+    plan = [(w, size) for w, v in wl.items() for size in (v.sizes or sizes)]
     # Many short connections: let the client reuse ports in TIME_WAIT and
-    # give it a wide port range; plenty of descriptors for everyone.
+    # give it a wide port range; plenty of descriptors for everyone (10,000
+    # idle connections take 20,000 in the guest, half of them the client's).
     for k, v in (("net/ipv4/tcp_tw_reuse", "1"),
                  ("net/ipv4/ip_local_port_range", "1024 65000"),
                  ("net/core/somaxconn", "4096"),
-                 ("net/ipv4/tcp_max_syn_backlog", "4096")):
+                 ("net/ipv4/tcp_max_syn_backlog", "4096"),
+                 ("fs/file-max", "1000000")):
         try:
             with open("/proc/sys/" + k, "w") as f:
                 f.write(v)
@@ -409,27 +947,38 @@ def main():
 
     env = environment(ncpu)
     env["threads"] = threads
-    log("guest %s, %d CPUs (%s); host CPU %s" % (
-        env["guest_kernel"], ncpu, env["accelerator"], env["host_cpu_model"]))
-    make_files(sizes)
+    log("guest %s, %d CPUs, %d MiB (%s); host CPU %s" % (
+        env["guest_kernel"], ncpu, (env["guest_mem_total_kb"] or 0) // 1024,
+        env["accelerator"], env["host_cpu_model"]))
+    files = sorted(set(sizes) | {"1k"}, key=list(SIZES).index) + [INDEX]
+    make_files([f for f in files if f != INDEX])
     kmsg_base = set(kmsg())
 
     results = {
-        "schema": 1, "smoke": a.smoke, "environment": env,
-        "config": {"reps": a.reps, "duration_s": a.duration, "sizes": sizes,
-                   "size_bytes": {s: SIZES[s] for s in sizes},
+        "schema": 2, "smoke": a.smoke, "environment": env,
+        "config": {"reps": a.reps, "duration_s": a.duration,
+                   "count_scale": a.count_scale, "sizes": sizes,
+                   "size_bytes": dict({s: SIZES[s] for s in files
+                                       if s != INDEX}, **{INDEX: INDEX_BYTES}),
                    "servers": servers, "ports": {s: PORTS[s] for s in servers},
-                   "workloads": {k: {"tool": v[0], "description": v[1],
-                                     "argv": v[2]("http://127.0.0.1:PORT/fSIZE")}
+                   "peers": [s for s in PEERS if s in servers],
+                   "memory_conns": a.memory_conns,
+                   "workloads": {k: {"tool": v.tool, "description": v.desc,
+                                     "group": v.group,
+                                     "sizes": list(v.sizes or sizes),
+                                     "argv": v.argv_of(
+                                         "http://127.0.0.1:PORT" +
+                                         (path_of(v.sizes[0]) if v.sizes
+                                          else "/fSIZE"))}
                                  for k, v in wl.items()}},
-        "servers": {}, "runs": [], "medians": {}, "problems": [],
+        "servers": {}, "content_types": {}, "memory": {}, "runs": [],
+        "medians": {}, "problems": [],
     }
     failed = False
     live = []
-    objs = {"khttpd": Khttpd, "twin": Twin, "nginx": Nginx}
     try:
         for name in servers:
-            s = objs[name](name)
+            s = SERVERS[name](name)
             s.out = a.out
             s.exe = a.twin
             err = s.start(ncpu, a.out)
@@ -441,12 +990,14 @@ def main():
                 results["servers"][name] = info
                 continue
             if err is None:
-                err = wait_answer(s.port, "/f" + sizes[0])
+                err = wait_answer(s.port, "/f1k")
                 if err:
                     err = "did not answer on port %d: %s" % (s.port, err)
             if err is None:
-                err, heads = check_content(s, sizes)
+                err, heads, types = check_content(s, files)
                 info["response_head"] = heads
+                for path, t in types.items():
+                    results["content_types"].setdefault(path, {})[name] = t
             if err:
                 log("FAIL %s: %s" % (name, err))
                 info["error"] = err
@@ -458,44 +1009,84 @@ def main():
             results["servers"][name] = info
             live.append(s)
             log("%s answers on port %d" % (name, s.port))
+        # Comparable answers: one Content-Type per file from every server.
+        for path, by in results["content_types"].items():
+            if len(set(by.values())) > 1:
+                msg = "different Content-Types for %s: %s" % (
+                    path, ", ".join("%s %s" % kv for kv in by.items()))
+                log("FAIL " + msg)
+                results["problems"].append(msg)
+                failed = True
 
         rawf = open(os.path.join(a.out, "raw.txt"), "w")
+        total = a.reps * len(plan) * len(live)
+        est = (a.reps * len(live) * sum(wl[w].est_s + 0.5 for w, _ in plan) +
+               len(live) * len(files) * 1.2 +
+               (len(live) * (a.memory_conns / 400 + 10) if a.memory_conns
+                else 0))
+        log("plan: %d runs (%d repetitions x %d workload/file pairs x %d "
+            "servers)%s, about %dm%02ds" % (
+                total, a.reps, len(plan), len(live),
+                " and %d idle connections per server" % a.memory_conns
+                if a.memory_conns else "", est // 60, est % 60))
+
+        # Memory per idle connection, on fresh servers (before any load
+        # has grown their pools), one server at a time.
+        if a.memory_conns:
+            for s in live:
+                if not s.alive():
+                    continue
+                r = measure_memory(s, a.memory_conns)
+                results["memory"][s.name] = r
+                if r["valid"]:
+                    log("memory %-8s %d idle connections: %.2f KB each "
+                        "(%.2f without the client's own), opened in %.1f s" % (
+                            s.name, r["connections"], r["kb_per_conn"],
+                            r["kb_per_conn_without_client"], r["open_s"]))
+                else:
+                    log("memory %-8s INVALID: %s" % (
+                        s.name, "; ".join(r["problems"])))
+                    results["problems"].append("memory %s: %s" % (
+                        s.name, "; ".join(r["problems"])))
+                    failed = True
+
         # Pre-warm: a short wrk run on every file, once per server.
         for s in live:
-            for size in sizes:
+            for size in files:
                 subprocess.run(["wrk", "-t", "1", "-c", "8", "-d", "1s",
-                                "http://127.0.0.1:%d/f%s" % (s.port, size)],
+                                "http://127.0.0.1:%d%s" % (s.port,
+                                                            path_of(size))],
                                capture_output=True, timeout=60)
         log("pre-warmed %s" % ", ".join(s.name for s in live))
 
-        total = a.reps * len(wl) * len(sizes) * len(live)
         n = 0
         t_start = time.monotonic()
         for rep in range(a.reps):
-            for wname, (tool, _, argv_of) in wl.items():
-                for size in sizes:
-                    for s in live:
-                        n += 1
-                        url = "http://127.0.0.1:%d/f%s" % (s.port, size)
-                        if not s.alive():
-                            r, problems = {"rps": None}, ["server is gone"]
-                        else:
-                            r, problems = run_one(argv_of(url), tool,
-                                                  a.duration + 60, rawf)
-                        run = {"rep": rep, "workload": wname, "size": size,
-                               "server": s.name, "valid": not problems,
-                               "problems": problems}
-                        run.update(r)
-                        results["runs"].append(run)
-                        eta = (time.monotonic() - t_start) / n * (total - n)
-                        log("[%d/%d] rep %d %-13s %-5s %-6s %10s req/s%s  "
-                            "(eta %dm%02ds)" % (
-                                n, total, rep + 1, wname, size, s.name,
-                                "%.0f" % r["rps"] if r.get("rps") else "-",
-                                "  INVALID: " + "; ".join(problems)
-                                if problems else "", eta // 60, eta % 60))
-                        if problems:
-                            failed = True
+            for wname, size in plan:
+                w = wl[wname]
+                for s in live:
+                    n += 1
+                    url = "http://127.0.0.1:%d%s" % (s.port, path_of(size))
+                    if not s.alive():
+                        r, problems = {"rps": None}, ["server is gone"]
+                    else:
+                        r, problems = run_one(w.argv_of(url), w.tool,
+                                              max(a.duration, w.est_s) * 10
+                                              + 60, rawf)
+                    run = {"rep": rep, "workload": wname, "size": size,
+                           "server": s.name, "valid": not problems,
+                           "problems": problems}
+                    run.update(r)
+                    results["runs"].append(run)
+                    eta = (time.monotonic() - t_start) / n * (total - n)
+                    log("[%d/%d] rep %d %-15s %-5s %-8s %10s req/s%s  "
+                        "(eta %dm%02ds)" % (
+                            n, total, rep + 1, wname, size, s.name,
+                            "%.0f" % r["rps"] if r.get("rps") else "-",
+                            "  INVALID: " + "; ".join(problems)
+                            if problems else "", eta // 60, eta % 60))
+                    if problems:
+                        failed = True
         rawf.close()
     finally:
         for s in live:
@@ -511,18 +1102,24 @@ def main():
         log("FAIL: the kernel log has findings:\n  " + "\n  ".join(new[:50]))
         failed = True
 
-    for wname in wl:
-        for size in sizes:
-            for s in live:
-                rs = [r["rps"] for r in results["runs"]
-                      if r["workload"] == wname and r["size"] == size
-                      and r["server"] == s.name and r["valid"]]
-                ntot = sum(1 for r in results["runs"]
-                           if r["workload"] == wname and r["size"] == size
-                           and r["server"] == s.name)
-                results["medians"].setdefault(wname, {}).setdefault(size, {})[
-                    s.name] = {"rps": statistics.median(rs) if rs else None,
-                               "valid": len(rs), "runs": ntot}
+    for wname, size in plan:
+        for s in live:
+            runs = [r for r in results["runs"] if r["workload"] == wname
+                    and r["size"] == size and r["server"] == s.name]
+            ok = [r for r in runs if r["valid"]]
+            rs = [r["rps"] for r in ok]
+            m = {"rps": statistics.median(rs) if rs else None,
+                 "valid": len(rs), "runs": len(runs)}
+            lat = {}
+            for q in ("p50", "p90", "p99"):
+                xs = [r["latency_ms"][q] for r in ok
+                      if (r.get("latency_ms") or {}).get(q) is not None]
+                if xs:
+                    lat[q] = statistics.median(xs)
+            if lat:
+                m["latency_ms"] = lat
+            results["medians"].setdefault(wname, {}).setdefault(size, {})[
+                s.name] = m
     bad = [r for r in results["runs"] if not r["valid"]]
     for r in bad:
         results["problems"].append("invalid run: rep %d %s %s %s: %s" % (

@@ -1,25 +1,39 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Benchmark khttpd against its userspace twin and nginx in a QEMU guest
-# (docs/design.md, "Measuring"). What `make bench` and `make bench-smoke` run.
+# Benchmark khttpd against its userspace twin and the userspace peers nginx,
+# lighttpd and h2o in a QEMU guest (docs/design.md, "Measuring"). What
+# `make bench` and `make bench-smoke` run.
 #
-#   scripts/bench.sh            full run: 0 B .. 1 MiB, keep-alive (wrk and
-#                               htstress -k at 8 and 64 connections) and one
-#                               connection per request (htstress), khttpd,
-#                               twin and nginx, 3 interleaved repetitions;
-#                               about 20 minutes under TCG. Results go to
+#   scripts/bench.sh            full run, 3 interleaved repetitions, khttpd,
+#                               twin, nginx, lighttpd and h2o: the size sweep
+#                               (0 B .. 1 MiB; wrk and htstress -k at 8 and
+#                               64 connections, htstress with a connection
+#                               per request; 4 s per run), the 1 KiB set
+#                               (ab and ab -k at 1, 16 and 500 connections,
+#                               httperf with and without keep-alive, wrk -t1
+#                               -c16, the course's htstress and ab commands
+#                               on /; fixed request counts) and the memory
+#                               of 10,000 idle keep-alive connections; about
+#                               30-35 minutes under TCG. Results go to
 #                               docs/bench/ (results.md, results.json,
-#                               bench.png), raw tool output to build/bench/.
+#                               bench.png, bench-1k.png, bench-memory.png),
+#                               raw tool output to build/bench-raw/.
 #   scripts/bench.sh --smoke    khttpd and twin, one 1 KiB file, one
-#                               repetition, 2 s per run; results in
+#                               repetition, 2 s per run, the size sweep's
+#                               workloads and one ab -k run; results in
 #                               build/bench-smoke/. About 1-2 minutes.
-#   scripts/bench.sh --report   no guest: redraw results.md and bench.png
+#   scripts/bench.sh --report   no guest: redraw results.md and the charts
 #                               from the results.json already in --out.
 #
-# Options: --reps N, --duration S (seconds per run), --smp N, --timeout S
-# (for the guest), --out DIR; anything after -- goes to bench-guest.py
-# (e.g. -- --sizes 1k,1m --servers khttpd,nginx).
+# Options: --reps N, --duration S (seconds per run of the size sweep and
+# wrk -t1), --smp N, --timeout S (for the guest), --out DIR; anything after
+# -- goes to bench-guest.py, e.g.
+#     -- --sizes 1k,1m --servers khttpd,nginx
+#     -- --servers lighttpd --workloads ab-ka-c16,course-ab --memory-conns 0
+#     -- --workloads 1k --count-scale 0.2     (the 1 KiB set, fewer requests)
+# (--workloads takes names or the groups sweep and 1k; see bench-guest.py
+# --help).
 #
 # Exit status: non-zero when the guest failed, a server did not answer or
 # any run had an error or a non-2xx response (the results are still
@@ -35,7 +49,7 @@ say() { echo "bench.sh: $*" >&2; }
 SMOKE=
 REPORT_ONLY=
 REPS=3
-DURATION=5
+DURATION=4
 SMP=2
 TIMEOUT=
 OUT=
@@ -51,30 +65,31 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h | --help) sed -n '3,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) say "unknown option $1 (see --help)"; exit 2 ;;
 	esac
 done
 
-# render DIR: results.md and (unless smoke) bench.png from DIR/results.json;
-# the chart's data files go to $raw.
+# render DIR: results.md and (unless smoke) the charts, one per line of
+# DIR/bench.plots, from DIR/results.json; the charts' data files go to $raw.
 render() {
-	local out=$1 titles servers sub
+	local out=$1 sub png dat titles servers ylabel logy title
 	/usr/bin/python3 scripts/bench-report.py "$out/results.json" "$out" || return 1
 	if [ -z "$SMOKE" ]; then
 		command -v gnuplot >/dev/null || { say "gnuplot is missing; run scripts/deps.sh bench"; return 1; }
-		{ read -r titles; read -r servers; } <"$out/bench.titles"
 		sub=$(/usr/bin/python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))["environment"]
 print("guest %s, %s vCPUs, QEMU TCG on %s, %s" % (e["guest_kernel"],
       e["guest_nproc"], e["host_cpu_model"], e["date_utc"][:10]))' "$out/results.json")
-		gnuplot -e "datafile='$out/bench.dat'; outfile='$out/bench.png'; titles='$titles'; servers='$servers'; subtitle='$sub'" \
-			scripts/plot-bench.gp || return 1
-		say "chart: $out/bench.png"
+		while IFS=$'\t' read -r png dat titles servers ylabel logy title; do
+			gnuplot -e "datafile='$out/$dat'; outfile='$out/$png'; titles='$titles'; servers='$servers'; ylabel='$ylabel'; logy=$logy; maintitle='$title'; subtitle='$sub'" \
+				scripts/plot-bench.gp || return 1
+			say "chart: $out/$png"
+		done <"$out/bench.plots"
 	fi
 	mkdir -p "$raw"
-	mv -f "$out/bench.dat" "$out/bench.titles" "$raw/"
+	mv -f "$out"/bench*.dat "$out/bench.plots" "$raw/"
 }
 
 raw=build/bench${SMOKE:+-smoke}-raw
@@ -101,10 +116,24 @@ else
 	command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] ||
 		{ say "nginx is missing; run scripts/deps.sh bench"; exit 1; }
 	command -v gnuplot >/dev/null || { say "gnuplot is missing; run scripts/deps.sh bench"; exit 1; }
+	for t in lighttpd h2o httperf ab; do
+		command -v $t >/dev/null || [ -x /usr/sbin/$t ] ||
+			{ say "$t is missing; run scripts/deps.sh bench"; exit 1; }
+	done
 	OUT=${OUT:-docs/bench}
-	# 4 workloads x 5 sizes x 3 servers per repetition, each run plus
-	# about 2 s of overhead under TCG; double it, plus boot and set-up.
-	TIMEOUT=${TIMEOUT:-$((REPS * 60 * (DURATION + 2) * 2 + 900))}
+	# Per repetition and server: the size sweep, 4 workloads x 5 sizes of
+	# DURATION s (and about 0.2 s of overhead each), and the 1 KiB set, 11
+	# runs of about 3 s each on a quiet host (fixed counts: slower servers
+	# take longer); then the memory phase, set-up and pre-warming, about
+	# 4 minutes in all. The guest prints its own plan when it starts; the
+	# timeout doubles this.
+	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 3) + 240))
+	if [ ${#EXTRA[@]} -eq 0 ]; then
+		say "planned: $((REPS * 5 * 31)) runs ($REPS repetitions x 31 workload/file pairs x 5 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
+	else
+		say "planned: a subset (${EXTRA[*]}); the guest prints its plan"
+	fi
+	TIMEOUT=${TIMEOUT:-$((est * 2 + 600))}
 fi
 GUEST_ARGS+=("${EXTRA[@]}")
 
@@ -136,7 +165,8 @@ fi
 mkdir -p "$OUT"
 rm -rf "$raw"
 mkdir -p "$raw"
-for f in raw.txt cmd.log nginx.conf nginx.log nginx-error.log twin.log; do
+for f in raw.txt cmd.log twin.log nginx.conf nginx.log nginx-error.log \
+	lighttpd.conf lighttpd.log lighttpd-error.log h2o.conf h2o.log h2o-error.log; do
 	[ -e "build/vm/out/$f" ] && cp "build/vm/out/$f" "$raw/"
 done
 cp "$res" "$OUT/results.json"

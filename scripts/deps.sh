@@ -7,8 +7,9 @@
 #
 #   scripts/deps.sh          the base set (build, unit tests, fuzzing, QEMU)
 #   scripts/deps.sh bench    also what `make bench`, `make trace` and
-#                            `make profile` need: nginx to compare against,
-#                            gnuplot for the chart, wrk, trace-cmd, perf
+#                            `make profile` need: nginx, lighttpd and h2o to
+#                            compare against, wrk and httperf, gnuplot for
+#                            the chart, trace-cmd, perf
 
 set -euo pipefail
 
@@ -30,7 +31,9 @@ mapfile -t KERNEL_PACKAGES < <("$(dirname "${BASH_SOURCE[0]}")/kernel.sh" packag
 PACKAGES+=("${KERNEL_PACKAGES[@]}")
 
 # Optional package groups, named on the command line.
-BENCH_PACKAGES=(nginx gnuplot-nox wrk trace-cmd linux-perf)
+# lighttpd and h2o: the other userspace peers of `make bench`; httperf and
+# ab (apache2-utils, in the base set) are workloads of it.
+BENCH_PACKAGES=(nginx lighttpd h2o httperf gnuplot-nox wrk trace-cmd linux-perf)
 
 for group in "$@"; do
 	case $group in
