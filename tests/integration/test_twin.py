@@ -11,6 +11,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -80,6 +81,27 @@ def test_start_errors(srv):
         assert p.returncode == 1 and says in p.stderr, (args, p.returncode,
                                                         p.stderr)
         assert p.stdout == "", (args, p.stdout)
+
+
+@pytest.mark.needs_root("only root can change user")
+def test_root_the_user_cannot_search(srv):
+    """A root the serving user may reach but not search is named as
+    such, not blamed on the kernel's openat2."""
+    top = tempfile.mkdtemp(prefix="khttpd-twin-")
+    root = os.path.join(top, "www")
+    try:
+        os.mkdir(root)
+        os.chmod(top, 0o755)
+        os.chmod(root, 0o600)
+        p = subprocess.run([twin_path(), "-b", "127.0.0.1", "-p",
+                            str(free_port()), "-r", root],
+                           capture_output=True, text=True, timeout=10)
+    finally:
+        shutil.rmtree(top)
+    assert p.returncode == 1, p
+    assert "root %s: Permission denied (as uid %d)" % (root, NOBODY) \
+        in p.stderr, p.stderr
+    assert "unavailable" not in p.stderr
 
 
 def test_port_in_use(srv):

@@ -210,22 +210,28 @@ void drop_privileges()
 	}
 }
 
+[[noreturn]] void die_root(int err)
+{
+	fprintf(stderr, "twin: root %s: %s (as uid %u)\n", cfg.root.c_str(),
+		strerror(err), unsigned(geteuid()));
+	exit(1);
+}
+
+/* After the drop: what the root is, it is to the serving user. */
 void open_root()
 {
 	root_fd = open(cfg.root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (root_fd < 0) {
-		fprintf(stderr, "twin: root %s: %s\n", cfg.root.c_str(),
-			strerror(errno));
-		exit(1);
-	}
+	if (root_fd < 0)
+		die_root(errno);
 	int fd = openat2_beneath("", O_PATH);
-	if (fd < 0) {
+	if (fd == -ENOSYS) {
 		fprintf(stderr,
-			"twin: openat2(RESOLVE_BENEATH) unavailable (%s); it is "
-			"what confines paths to the root (Linux 5.6+)\n",
-			strerror(-fd));
+			"twin: openat2(RESOLVE_BENEATH) unavailable; it is "
+			"what confines paths to the root (Linux 5.6+)\n");
 		exit(1);
 	}
+	if (fd < 0)	/* a root the user may reach but not search */
+		die_root(-fd);
 	close(fd);
 }
 
