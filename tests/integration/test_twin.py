@@ -104,6 +104,18 @@ def test_root_the_user_cannot_search(srv):
     assert "unavailable" not in p.stderr
 
 
+def test_default_bind_takes_ipv6_and_ipv4(srv):
+    """Without -b, as the module without bind=: IPv4 and IPv6 clients."""
+    port = free_port()
+    t = TwinProcess(["-p", port, "-r", srv.root, "-t", "1"])
+    try:
+        assert get("127.0.0.1", t.port, "/hello.txt").status == 200
+        if socket.has_ipv6:
+            assert get("::1", t.port, "/hello.txt").status == 200
+    finally:
+        t.stop()
+
+
 def test_port_in_use(srv):
     """SO_REUSEPORT must not let a second twin share the port."""
     p = subprocess.run([twin_path(), "-b", "127.0.0.1", "-p", str(srv.port),

@@ -41,7 +41,8 @@ namespace {
 		"  -p PORT              TCP port (default 8081)\n"
 		"  -r ROOT              document root (default .)\n"
 		"  -t THREADS           worker threads (default: CPUs)\n"
-		"  -b ADDR              address to bind (default 0.0.0.0)\n"
+		"  -b ADDR              address to bind (default: IPv6 and IPv4,\n"
+		"                       as the module's)\n"
 		"  -u UID, -g GID       started as root, serve as this numeric\n"
 		"                       user and group (default 65534, 65534)\n"
 		"  --no-listing         403 for directories without index.html\n"
@@ -142,12 +143,29 @@ void parse_args(int argc, char **argv)
 		cfg.cache_file_max = 0;
 }
 
+/* Whether this machine has IPv6 at all (not booted ipv6.disable=1). */
+bool have_ipv6()
+{
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
+/*
+ * Without -b, as the module without bind=: one IPv6 socket that takes
+ * IPv4 too (make_listener clears IPV6_V6ONLY), or IPv4 alone.
+ */
 struct sockaddr_storage bind_sockaddr(socklen_t *len)
 {
 	struct sockaddr_storage ss = {};
 	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
 	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
 
+	if (cfg.bind_addr.empty())
+		cfg.bind_addr = have_ipv6() ? "::" : "0.0.0.0";
 	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
 		in4->sin_family = AF_INET;
 		in4->sin_port = htons(uint16_t(cfg.port));
@@ -174,6 +192,12 @@ int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
 	if (fd < 0)
 		return -errno;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6) {
+		/* "::" takes IPv4 as well, whatever net.ipv6.bindv6only says. */
+		int v6only = 0;
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
+			   sizeof(v6only));
+	}
 	if (reuseport &&
 	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
 		int err = -errno;
