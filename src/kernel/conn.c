@@ -459,7 +459,6 @@ void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock)
 	conn->discard = 0;
 	conn->requests = 0;
 	conn->tx_busy = false;
-	conn->buf = NULL;
 	INIT_WORK(&conn->io_work, khttpd_conn_io_work);
 	INIT_WORK(&conn->release_work, khttpd_conn_release_work);
 	khttpd_conn_touch(conn, srv->cfg.timeout_secs * HZ);
@@ -553,6 +552,20 @@ void khttpd_conns_close_all(struct khttpd_server *srv)
  * connection. Nothing depends on the zeroing: the buffers are only read
  * where they have been written.
  */
+/*
+ * A connection returns to its cache holding no buffers (its release puts
+ * them), the state this constructor gives a new object. Having one also
+ * keeps the cache its own: SLUB merges a cache without a constructor into
+ * a compatible one, where the module's connections would not show in
+ * /proc/slabinfo and its sysfs name would outlive rmmod (measured on 6.1).
+ */
+static void khttpd_conn_ctor(void *obj)
+{
+	struct khttpd_conn *conn = obj;
+
+	conn->buf = NULL;
+}
+
 static void khttpd_conn_buf_ctor(void *obj)
 {
 	struct khttpd_conn_buf *buf = obj;
@@ -567,7 +580,10 @@ int khttpd_conns_init(struct khttpd_server *srv)
 	srv->nconns = 0;
 	init_waitqueue_head(&srv->conns_empty);
 
-	srv->conn_cache = KMEM_CACHE(khttpd_conn, 0);
+	srv->conn_cache = kmem_cache_create(KBUILD_MODNAME "_conn",
+					    sizeof(struct khttpd_conn),
+					    __alignof__(struct khttpd_conn), 0,
+					    khttpd_conn_ctor);
 	if (!srv->conn_cache)
 		goto err_conn;
 	srv->buf_cache = kmem_cache_create(KBUILD_MODNAME "_conn_buf",

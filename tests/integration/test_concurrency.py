@@ -149,11 +149,15 @@ def khttpd_slab_bytes():
                     f.write("1\n")
             except OSError:
                 pass
+    seen = set()
     with open("/proc/slabinfo") as f:
         for line in f.readlines()[2:]:
             fields = line.split()
             if fields[0].startswith("khttpd"):
+                seen.add(fields[0])
                 total += int(fields[1]) * int(fields[3])
+    # A cache SLUB merged into another would be missing, and uncounted.
+    assert {"khttpd_conn", "khttpd_conn_buf"} <= seen, seen
     return total
 
 
