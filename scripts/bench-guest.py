@@ -47,9 +47,6 @@ import time
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BENCH = "/tmp/bench"
 ROOT = BENCH + "/root"
-NGINX_PREFIX = BENCH + "/nginx"
-LIGHTTPD_PREFIX = BENCH + "/lighttpd"
-H2O_PREFIX = BENCH + "/h2o"
 
 # name -> size in bytes; named without an extension so that every server
 # answers application/octet-stream.
@@ -458,76 +455,62 @@ def find_exe(name):
     return exe if os.access(exe, os.X_OK) else None
 
 
-class Nginx(Server):
+class Peer(Server):
+    """A userspace peer: started in the foreground from its config
+    template scripts/<name>-bench.conf, its state under BENCH/<name>."""
+    dirs = ("",)               # made under the prefix before it starts
+    error_log = "error.log"    # where the config sends it, under the prefix
+
+    def argv(self, exe, conf, prefix):
+        raise NotImplementedError
+
+    @property
+    def prefix(self):
+        return BENCH + "/" + self.name
+
     def start(self, ncpu, out):
-        exe = find_exe("nginx")
+        exe = find_exe(self.name)
         if not exe:
-            return "nginx is not installed (scripts/deps.sh bench)"
-        for d in ("", "/logs", "/tmp"):
-            os.makedirs(NGINX_PREFIX + d, exist_ok=True)
-        config_from("nginx-bench.conf", BENCH + "/nginx.conf",
+            return "%s is not installed (scripts/deps.sh bench)" % self.name
+        for d in self.dirs:
+            os.makedirs(self.prefix + d, exist_ok=True)
+        conf = BENCH + "/%s.conf" % self.name
+        config_from("%s-bench.conf" % self.name, conf,
                     {"WORKERS": str(ncpu), "PORT": str(self.port),
-                     "ROOT": ROOT, "PREFIX": NGINX_PREFIX}, out)
-        self.logf = open(os.path.join(out, "nginx.log"), "w")
+                     "ROOT": ROOT, "PREFIX": self.prefix}, out)
+        self.logf = open(os.path.join(out, self.name + ".log"), "w")
+        self.popen(self.argv(exe, conf, self.prefix))
+        return None
+
+    def stop(self):
+        super().stop()
+        try:
+            shutil.copy(os.path.join(self.prefix, self.error_log),
+                        os.path.join(self.out, self.name + "-error.log"))
+        except OSError:
+            pass
+
+
+class Nginx(Peer):
+    dirs = ("", "/logs", "/tmp")
+    error_log = "logs/error.log"
+
+    def argv(self, exe, conf, prefix):
         # -e: the compiled-in error log under /var/log is read-only here.
-        self.popen([exe, "-c", BENCH + "/nginx.conf", "-p", NGINX_PREFIX,
-                    "-e", NGINX_PREFIX + "/logs/error.log"])
-        return None
-
-    def stop(self):
-        super().stop()
-        try:
-            shutil.copy(NGINX_PREFIX + "/logs/error.log",
-                        os.path.join(self.out, "nginx-error.log"))
-        except OSError:
-            pass
+        return [exe, "-c", conf, "-p", prefix, "-e", prefix + "/logs/error.log"]
 
 
-class Lighttpd(Server):
-    def start(self, ncpu, out):
-        exe = find_exe("lighttpd")
-        if not exe:
-            return "lighttpd is not installed (scripts/deps.sh bench)"
-        os.makedirs(LIGHTTPD_PREFIX, exist_ok=True)
-        config_from("lighttpd-bench.conf", BENCH + "/lighttpd.conf",
-                    {"WORKERS": str(ncpu), "PORT": str(self.port),
-                     "ROOT": ROOT, "PREFIX": LIGHTTPD_PREFIX}, out)
-        self.logf = open(os.path.join(out, "lighttpd.log"), "w")
+class Lighttpd(Peer):
+    def argv(self, exe, conf, prefix):
         # -D: in the foreground, as nginx's "daemon off".
-        self.popen([exe, "-D", "-f", BENCH + "/lighttpd.conf"])
-        return None
-
-    def stop(self):
-        super().stop()
-        try:
-            shutil.copy(LIGHTTPD_PREFIX + "/error.log",
-                        os.path.join(self.out, "lighttpd-error.log"))
-        except OSError:
-            pass
+        return [exe, "-D", "-f", conf]
 
 
-class H2o(Server):
-    def start(self, ncpu, out):
-        exe = find_exe("h2o")
-        if not exe:
-            return "h2o is not installed (scripts/deps.sh bench)"
-        os.makedirs(H2O_PREFIX, exist_ok=True)
-        config_from("h2o-bench.conf", BENCH + "/h2o.conf",
-                    {"WORKERS": str(ncpu), "PORT": str(self.port),
-                     "ROOT": ROOT, "PREFIX": H2O_PREFIX}, out)
-        self.logf = open(os.path.join(out, "h2o.log"), "w")
+class H2o(Peer):
+    def argv(self, exe, conf, prefix):
         # -m worker: one process in the foreground (the default "master"
         # mode wraps it in a perl supervisor, start_server).
-        self.popen([exe, "-m", "worker", "-c", BENCH + "/h2o.conf"])
-        return None
-
-    def stop(self):
-        super().stop()
-        try:
-            shutil.copy(H2O_PREFIX + "/error.log",
-                        os.path.join(self.out, "h2o-error.log"))
-        except OSError:
-            pass
+        return [exe, "-m", "worker", "-c", conf]
 
 
 SERVERS = {"khttpd": Khttpd, "twin": Twin, "nginx": Nginx,
