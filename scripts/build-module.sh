@@ -48,5 +48,10 @@ mkdir -p "$OUT/tree"
 	\( -name Kbuild -o -name '*.[ch]' -o -name '*.cpp' \) -print0) |
 	(cd "$REPO" && cpio --null -pdmu --quiet "$OUT/tree")
 make -C "$KDIR" M="$OUT/tree" KHTTPD_CXX="$cxx" modules
-cp -f "$OUT/tree/khttpd.ko" "$OUT/khttpd.ko"
-echo "build-module.sh: $OUT/khttpd.ko (kernel $KVER, $cxx)"
+# Every module the Kbuild makes (khttpd.ko and its siblings) lands in OUT.
+(cd "$OUT/tree" && find . -name '*.ko' -print0) |
+	while IFS= read -r -d '' ko; do
+		cp -f "$OUT/tree/$ko" "$OUT/$(basename "$ko")"
+		echo "build-module.sh: $OUT/$(basename "$ko") (kernel $KVER, $cxx)"
+	done
+[ -e "$OUT/khttpd.ko" ]
