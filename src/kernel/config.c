@@ -6,9 +6,6 @@
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
-#include <linux/inet.h>
-#include <linux/in.h>
-#include <linux/in6.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -65,63 +62,21 @@ static bool unbound_wq;
 module_param(unbound_wq, bool, 0444);
 MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of per-CPU (default 0; for measurement)");
 
-static int khttpd_config_range(const char *name, unsigned int val,
-			       unsigned int min, unsigned int max)
+int khttpd_config_load(struct khttpd_server *srv)
 {
-	if (val >= min && val <= max)
-		return 0;
-	pr_err("%s=%u is out of range (%u-%u)\n", name, val, min, max);
-	return -EINVAL;
-}
-
-/*
- * bind= as a socket address with the port filled in. Empty means every
- * address; the listener then tries one dual-stack IPv6 socket first.
- */
-static int khttpd_config_addr(struct khttpd_config *cfg, const char *str,
-			      u16 port)
-{
-	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->addr;
-	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->addr;
-	size_t len = str ? strlen(str) : 0;
-	const char *end;
-
-	memset(&cfg->addr, 0, sizeof(cfg->addr));
-	cfg->addr_any = !len;
-	if (!len)
-		return 0;
-	if (in4_pton(str, len, (u8 *)&sin->sin_addr.s_addr, -1, &end) &&
-	    end == str + len) {
-		sin->sin_family = AF_INET;
-		sin->sin_port = htons(port);
-		cfg->addr_len = sizeof(*sin);
-		return 0;
-	}
-	if (in6_pton(str, len, sin6->sin6_addr.s6_addr, -1, &end) &&
-	    end == str + len) {
-		sin6->sin6_family = AF_INET6;
-		sin6->sin6_port = htons(port);
-		cfg->addr_len = sizeof(*sin6);
-		return 0;
-	}
-	pr_err("bind=%s is not an IPv4 or IPv6 address literal (e.g. 127.0.0.1 or ::1)\n",
-	       str);
-	return -EINVAL;
-}
-
-int khttpd_config_load(struct khttpd_config *cfg)
-{
+	struct kengine_config *ecfg = &srv->eng.cfg;
+	struct khttpd_config *cfg = &srv->cfg;
 	int err;
 
-	err = khttpd_config_range("port", port, 1, 65535) ?:
-	      khttpd_config_range("backlog", backlog, 1, 65535) ?:
-	      khttpd_config_range("timeout", timeout, 1, 3600) ?:
-	      khttpd_config_range("max_conns", max_conns, 1, 1000000) ?:
-	      khttpd_config_range("cache_size", cache_size, 0, 65536) ?:
-	      khttpd_config_range("cache_file_max", cache_file_max, 0, 16384);
+	err = kengine_config_range("port", port, 1, 65535) ?:
+	      kengine_config_range("backlog", backlog, 1, 65535) ?:
+	      kengine_config_range("timeout", timeout, 1, 3600) ?:
+	      kengine_config_range("max_conns", max_conns, 1, 1000000) ?:
+	      kengine_config_range("cache_size", cache_size, 0, 65536) ?:
+	      kengine_config_range("cache_file_max", cache_file_max, 0, 16384);
 	if (err)
 		return err;
-	err = khttpd_config_addr(cfg, bind_addr, port);
+	err = kengine_config_addr(ecfg, bind_addr, port);
 	if (err)
 		return err;
 	/*
@@ -145,13 +100,14 @@ int khttpd_config_load(struct khttpd_config *cfg)
 		return -EINVAL;
 	}
 
-	cfg->port = port;
-	cfg->backlog = backlog;
+	ecfg->port = port;
+	ecfg->backlog = backlog;
+	ecfg->timeout_secs = timeout;
+	ecfg->max_conns = max_conns;
+	ecfg->unbound_wq = unbound_wq;
+	khttpd_conns_config(ecfg);
 	cfg->root = root;
-	cfg->timeout_secs = timeout;
-	cfg->max_conns = max_conns;
 	cfg->listing = listing;
-	cfg->unbound_wq = unbound_wq;
 	cfg->cache_bytes = (size_t)cache_size << 20;
 	/*
 	 * The cache is reclaimable (it has a shrinker), but pages in flight

@@ -46,12 +46,12 @@ int khttpd_creds_init(struct khttpd_server *srv)
 	cap_clear(cred->cap_bset);
 	cap_clear(cred->cap_ambient);
 	cred->securebits = 0;
-	srv->cred = cred;
+	srv->eng.cred = cred;
 	return 0;
 }
 
 void khttpd_creds_exit(struct khttpd_server *srv)
 {
-	put_cred(srv->cred);
-	srv->cred = NULL;
+	put_cred(srv->eng.cred);
+	srv->eng.cred = NULL;
 }

@@ -4,16 +4,16 @@
  *   main.c      orders init and exit
  *   config.c    module parameters and their validation
  *   creds.c     the unprivileged credential requests are served with
- *   listener.c  listening socket and the accept kthread
- *   conn.c      one connection: socket callbacks, the I/O work, release
+ *   conn.c      one HTTP connection on the engine: receive, plan, send
  *   tx.c        sends a planned response: its head, then its body by kind
- *   sweeper.c   idle-connection timeouts
  *   fs.c        the core's file system: lookups, opening a body
  *   listing.c   reads a directory for a listing
  *   cache.c     response cache for small files
  *   date.c      the Date header, formatted once a second
- *   stats.c     counters in /proc/khttpd
+ *   stats.c     HTTP's counters in /proc/khttpd
  *   vfs.c       resolves request paths beneath the document root
+ * The listener, the connections' work, deadlines and the engine's counters
+ * are the engine's (src/engine/engine.h), shared with kecho.
  */
 #ifndef KHTTPD_H
 #define KHTTPD_H
@@ -30,21 +30,15 @@
 #include <linux/wait.h>
 #include <linux/workqueue.h>
 
+#include "engine.h"
 #include "khttpd/serve.h"
 
+/* What HTTP adds to the engine's configuration (struct kengine_config). */
 struct khttpd_config {
-	unsigned int port;
-	bool addr_any;			/* no bind=: every address */
-	struct sockaddr_storage addr;	/* bind= with the port, if !addr_any */
-	int addr_len;
 	kuid_t uid;			/* files are read as uid:gid */
 	kgid_t gid;
-	unsigned int backlog;
 	const char *root;
-	unsigned int timeout_secs;	/* idle keep-alive / header timeout */
-	unsigned int max_conns;
 	bool listing;			/* directory listings (else 403) */
-	bool unbound_wq;		/* WQ_UNBOUND instead of per-CPU */
 	size_t cache_bytes;		/* 0: no response cache */
 	size_t cache_file_max;		/* largest file cached */
 };
@@ -68,51 +62,24 @@ struct khttpd_cache {
 };
 
 struct khttpd_server {
+	struct kengine eng;		/* listener, connections, counters */
 	struct khttpd_config cfg;
-	const struct cred *cred;	/* for every file access; creds.c */
 	struct path root;
-	struct socket *listen_sock;
-	struct sockaddr_storage listen_addr;	/* for the start-up line */
-	struct task_struct *accept_thread;
-	struct workqueue_struct *wq;
-	struct kmem_cache *conn_cache;
 	struct kmem_cache *buf_cache;	/* a request's buffers (conn.c) */
-	struct delayed_work sweep_work;
 	struct khttpd_cache cache;
-
-	/*
-	 * conns_lock protects conns and nconns. Taken only in process context
-	 * (accept kthread, release work, sweeper, module exit), never from
-	 * socket callbacks, which reach a connection via sk_user_data under
-	 * sk_callback_lock instead.
-	 */
-	struct mutex conns_lock;
-	struct list_head conns;
-	unsigned int nconns;
-	wait_queue_head_t conns_empty;	/* woken when nconns drops to 0 */
 };
 
 /* config.c */
-int khttpd_config_load(struct khttpd_config *cfg);
+int khttpd_config_load(struct khttpd_server *srv);
 
 /* creds.c */
 int khttpd_creds_init(struct khttpd_server *srv);
 void khttpd_creds_exit(struct khttpd_server *srv);
 
-/* listener.c */
-int khttpd_listener_start(struct khttpd_server *srv);
-void khttpd_listener_stop(struct khttpd_server *srv);
-
 /* conn.c */
+void khttpd_conns_config(struct kengine_config *cfg);
 int khttpd_conns_init(struct khttpd_server *srv);
-void khttpd_conns_close_all(struct khttpd_server *srv);
 void khttpd_conns_exit(struct khttpd_server *srv);
-void khttpd_conn_start(struct khttpd_server *srv, struct socket *sock);
-void khttpd_conns_expire(struct khttpd_server *srv);
-
-/* sweeper.c */
-void khttpd_sweeper_start(struct khttpd_server *srv);
-void khttpd_sweeper_stop(struct khttpd_server *srv);
 
 /* vfs.c */
 int khttpd_vfs_root_open(const char *name, const struct cred *cred,
@@ -179,15 +146,8 @@ struct khttpd_fs {
 	struct kstat stat[KHTTPD_FS_SLOTS];
 };
 
-enum khttpd_step {
-	KHTTPD_STEP_PROGRESS,	/* moved bytes; step again */
-	KHTTPD_STEP_STAGED,	/* staged more to send, moved nothing */
-	KHTTPD_STEP_WAIT,	/* would block: a socket callback requeues us */
-	KHTTPD_STEP_CLOSE,	/* done with this connection */
-};
-
 /* tx.c */
-enum khttpd_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
+enum kengine_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
 				struct file *sock_file);
 bool khttpd_tx_done(const struct khttpd_tx *tx);
 u64 khttpd_tx_body_bytes(const struct khttpd_tx *tx);
@@ -221,11 +181,6 @@ void khttpd_cache_put(struct khttpd_cache_entry *e);
 
 /* stats.c */
 enum khttpd_stat {
-	KHTTPD_STAT_ACCEPTED,
-	KHTTPD_STAT_REFUSED,
-	KHTTPD_STAT_IDLE_CLOSED,
-	KHTTPD_STAT_CLOSED,
-	KHTTPD_STAT_TIMED_OUT,
 	KHTTPD_STAT_NO_MEMORY,
 	KHTTPD_STAT_REQUESTS,
 	KHTTPD_STAT_BAD_REQUESTS,
@@ -253,8 +208,6 @@ static inline void khttpd_stat_inc(enum khttpd_stat stat)
 	this_cpu_inc(khttpd_stats[stat]);
 }
 
-int khttpd_stats_init(struct khttpd_server *srv);
-void khttpd_stats_exit(void);
 
 /* date.c */
 void khttpd_date_now(char out[KHTTPD_DATE_LEN]);

@@ -1,21 +1,15 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Counters, as a small named table in /proc/khttpd (one "name value" line
- * each, like /proc/net/tls_stat). Per-CPU so the hot path never shares a
+ * HTTP's counters, printed in /proc/khttpd after the engine's connection
+ * counters (src/engine/stats.c). Per-CPU so the hot path never shares a
  * cache line; summed only when read.
  */
 #include <linux/percpu.h>
-#include <linux/proc_fs.h>
 #include <linux/seq_file.h>
 
 #include "khttpd.h"
 
 static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
-	[KHTTPD_STAT_ACCEPTED] = "connections_accepted",
-	[KHTTPD_STAT_REFUSED] = "connections_refused",
-	[KHTTPD_STAT_IDLE_CLOSED] = "connections_idle_closed",
-	[KHTTPD_STAT_CLOSED] = "connections_closed",
-	[KHTTPD_STAT_TIMED_OUT] = "connections_timed_out",
 	[KHTTPD_STAT_NO_MEMORY] = "connections_out_of_memory",
 	[KHTTPD_STAT_REQUESTS] = "requests",
 	[KHTTPD_STAT_BAD_REQUESTS] = "requests_malformed",
@@ -32,34 +26,14 @@ static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
 
 DEFINE_PER_CPU(u64, khttpd_stats[KHTTPD_STAT_MAX]);
 
-static int khttpd_stats_show(struct seq_file *m, void *v)
+void kengine_proto_stats_show(struct seq_file *m)
 {
-	struct khttpd_server *srv = m->private;
-	int i, cpu;
+	struct kengine *eng = m->private;
+	struct khttpd_server *srv = container_of(eng, struct khttpd_server, eng);
 
-	for (i = 0; i < KHTTPD_STAT_MAX; i++) {
-		u64 sum = 0;
-
-		for_each_possible_cpu(cpu)
-			sum += per_cpu(khttpd_stats[i], cpu);
-		seq_printf(m, "%s %llu\n", khttpd_stat_names[i], sum);
-	}
-	seq_printf(m, "connections_open %u\n", READ_ONCE(srv->nconns));
+	kengine_stats_print(m, khttpd_stat_names, &khttpd_stats[0],
+			    KHTTPD_STAT_MAX);
 	seq_printf(m, "cache_entries %u\n", READ_ONCE(srv->cache.entries));
 	seq_printf(m, "cache_bytes %ld\n", atomic_long_read(&srv->cache.bytes));
 	seq_printf(m, "cache_limit %zu\n", srv->cache.max_bytes);
-	return 0;
-}
-
-int khttpd_stats_init(struct khttpd_server *srv)
-{
-	if (!proc_create_single_data(KBUILD_MODNAME, 0444, NULL,
-				     khttpd_stats_show, srv))
-		return -ENOMEM;
-	return 0;
-}
-
-void khttpd_stats_exit(void)
-{
-	remove_proc_entry(KBUILD_MODNAME, NULL);
 }

@@ -46,7 +46,7 @@ static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
  * current piece, in one call: a response cache hit leaves in a single
  * sendmsg.
  */
-static noinline enum khttpd_step khttpd_tx_send_mem(struct khttpd_tx *tx,
+static noinline enum kengine_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 						     struct socket *sock)
 {
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL };
@@ -70,9 +70,9 @@ static noinline enum khttpd_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 		msg.msg_flags |= MSG_MORE;
 	ret = kernel_sendmsg(sock, &msg, iov, n, total);
 	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
+		return KENGINE_STEP_WAIT;
 	if (ret < 0)
-		return KHTTPD_STEP_CLOSE;
+		return KENGINE_STEP_CLOSE;
 	if (ret < head_left) {
 		tx->head_off += ret;
 	} else {
@@ -80,11 +80,11 @@ static noinline enum khttpd_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 		tx->piece_off += ret - head_left;
 		khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret - head_left);
 	}
-	return KHTTPD_STEP_PROGRESS;
+	return KENGINE_STEP_PROGRESS;
 }
 
 /* Zero-copy: the page cache pages go to TCP as they are. */
-static noinline enum khttpd_step khttpd_tx_send_file(struct khttpd_tx *tx,
+static noinline enum kengine_step khttpd_tx_send_file(struct khttpd_tx *tx,
 						      struct file *sock_file)
 {
 	size_t len = min_t(loff_t, tx->file.end - tx->file.pos,
@@ -95,12 +95,12 @@ static noinline enum khttpd_step khttpd_tx_send_file(struct khttpd_tx *tx,
 	ret = do_splice_direct(tx->file.file, &tx->file.pos, sock_file,
 			       &out_pos, len, 0);
 	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
+		return KENGINE_STEP_WAIT;
 	/* 0: the file shrank under us; the promised length cannot be kept. */
 	if (ret <= 0)
-		return KHTTPD_STEP_CLOSE;
+		return KENGINE_STEP_CLOSE;
 	khttpd_stat_add(KHTTPD_STAT_SPLICED_BYTES, ret);
-	return KHTTPD_STEP_PROGRESS;
+	return KENGINE_STEP_PROGRESS;
 }
 
 static void khttpd_tx_release_file(struct khttpd_tx *tx)
@@ -109,7 +109,7 @@ static void khttpd_tx_release_file(struct khttpd_tx *tx)
 }
 
 /* A cached file's pages go to TCP as they are, a page per call. */
-static noinline enum khttpd_step khttpd_tx_send_cached(struct khttpd_tx *tx,
+static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 							struct socket *sock)
 {
 	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
@@ -124,12 +124,12 @@ static noinline enum khttpd_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 		flags |= MSG_MORE;
 	ret = khttpd_compat_send_page(sock, page, off, len, flags);
 	if (ret == -EAGAIN)
-		return KHTTPD_STEP_WAIT;
+		return KENGINE_STEP_WAIT;
 	if (ret <= 0)
-		return KHTTPD_STEP_CLOSE;
+		return KENGINE_STEP_CLOSE;
 	tx->cached.pos += ret;
 	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
-	return KHTTPD_STEP_PROGRESS;
+	return KENGINE_STEP_PROGRESS;
 }
 
 static void khttpd_tx_release_cached(struct khttpd_tx *tx)
@@ -138,16 +138,16 @@ static void khttpd_tx_release_cached(struct khttpd_tx *tx)
 }
 
 /* The listing's next piece becomes the memory to send; nothing moves. */
-static enum khttpd_step khttpd_tx_send_listing(struct khttpd_tx *tx)
+static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx)
 {
 	if (khttpd_listing_next(tx->listing.dir, &tx->listing.writer,
 				&tx->piece, &tx->piece_len)) {
 		tx->piece_off = 0;
-		return KHTTPD_STEP_STAGED;
+		return KENGINE_STEP_STAGED;
 	}
 	khttpd_listing_free(tx->listing.dir);
 	tx->listing.dir = NULL;
-	return KHTTPD_STEP_STAGED;
+	return KENGINE_STEP_STAGED;
 }
 
 static void khttpd_tx_release_listing(struct khttpd_tx *tx)
@@ -157,7 +157,7 @@ static void khttpd_tx_release_listing(struct khttpd_tx *tx)
 }
 
 /* One step of sending the response; PROGRESS only when bytes moved. */
-enum khttpd_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
+enum kengine_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
 				struct file *sock_file)
 {
 	if (khttpd_tx_mem_left(tx))
@@ -170,7 +170,7 @@ enum khttpd_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
 	case KHTTPD_BODY_LISTING:
 		return khttpd_tx_send_listing(tx);
 	default:
-		return KHTTPD_STEP_STAGED;
+		return KENGINE_STEP_STAGED;
 	}
 }
 

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""The compat rule: kernel-version tests live in src/kernel/compat.h only,
+"""The compat rule: kernel-version tests live in src/engine/compat.h (shared by the modules) only,
 which states the minimum it supports, and everything else tests the
 capabilities compat.h names."""
 
@@ -9,7 +9,7 @@ import re
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__))))
-COMPAT = os.path.join(REPO, "src", "kernel", "compat.h")
+COMPAT = os.path.join(REPO, "src", "engine", "compat.h")
 VERSION_TEST = re.compile(r"LINUX_VERSION_CODE|KERNEL_VERSION\s*\(")
 
 

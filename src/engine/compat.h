@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Every difference between the kernels khttpd builds for lives here, named
- * for the capability it stands for, so the rest of the module reads as if
- * there were only one kernel.
+ * Every difference between the kernels the modules (khttpd, kecho) build
+ * for lives here, named for the capability it stands for, so the rest of
+ * the code reads as if there were only one kernel.
  *
  * Supported: 6.1 and newer. Tested on every run of make check: Debian's
  * 6.1 LTS, 6.12 LTS and 6.12 PREEMPT_RT. Older kernels lack what the module

@@ -2,7 +2,7 @@
 /*
  * The listening socket and the kthread that accepts on it.
  *
- * Accepting is the one place khttpd blocks on the network, so it has a
+ * Accepting is the one place a server blocks on the network, so it has a
  * thread of its own; everything after accept() is event-driven work on the
  * workqueue (conn.c). The thread sleeps in a plain blocking accept(): to stop
  * it, the socket is shut down first, which takes it out of LISTEN and makes
@@ -21,22 +21,22 @@
 #include <net/sock.h>
 
 #include "compat.h"
-#include "khttpd.h"
+#include "engine.h"
 
-static int khttpd_listener_thread(void *data)
+static int kengine_listener_thread(void *data)
 {
-	struct khttpd_server *srv = data;
+	struct kengine *eng = data;
 	struct socket *sock;
 	int err;
 
 	while (!kthread_should_stop()) {
-		err = kernel_accept(srv->listen_sock, &sock, 0);
+		err = kernel_accept(eng->listen_sock, &sock, 0);
 		if (!err) {
-			khttpd_conn_start(srv, sock);
+			kengine_conn_start(eng, sock);
 			continue;
 		}
 		if (err == -EINVAL) {
-			/* Shut down by khttpd_listener_stop(): wait for it. */
+			/* Shut down by kengine_listener_stop(): wait for it. */
 			set_current_state(TASK_INTERRUPTIBLE);
 			if (!kthread_should_stop())
 				schedule();
@@ -57,11 +57,11 @@ static int khttpd_listener_thread(void *data)
  * kernel booted with ipv6.disable=1 there is no IPv6 socket to be had, and
  * the listener falls back to IPv4 alone.
  */
-static int khttpd_listener_socket(struct khttpd_server *srv,
+static int kengine_listener_socket(struct kengine *eng,
 				  struct socket **sockp,
 				  struct sockaddr_storage *addr, int *addr_len)
 {
-	const struct khttpd_config *cfg = &srv->cfg;
+	const struct kengine_config *cfg = &eng->cfg;
 	struct sockaddr_in6 *any6 = (struct sockaddr_in6 *)addr;
 	struct sockaddr_in *any4 = (struct sockaddr_in *)addr;
 	int off = 0;
@@ -101,14 +101,14 @@ static int khttpd_listener_socket(struct khttpd_server *srv,
 				sockp);
 }
 
-int khttpd_listener_start(struct khttpd_server *srv)
+int kengine_listener_start(struct kengine *eng)
 {
 	struct sockaddr_storage addr;
 	struct socket *sock;
 	int addr_len;
 	int err;
 
-	err = khttpd_listener_socket(srv, &sock, &addr, &addr_len);
+	err = kengine_listener_socket(eng, &sock, &addr, &addr_len);
 	if (err) {
 		pr_err("cannot create the listening socket: %d\n", err);
 		return err;
@@ -126,33 +126,33 @@ int khttpd_listener_start(struct khttpd_server *srv)
 			       err == -EADDRINUSE ? " (address in use)" : "");
 		goto err_release;
 	}
-	err = kernel_listen(sock, srv->cfg.backlog);
+	err = kernel_listen(sock, eng->cfg.backlog);
 	if (err) {
 		pr_err("cannot listen on %pISpc: %d\n", &addr, err);
 		goto err_release;
 	}
-	srv->listen_sock = sock;
-	srv->listen_addr = addr;
+	eng->listen_sock = sock;
+	eng->listen_addr = addr;
 
-	srv->accept_thread = kthread_run(khttpd_listener_thread, srv,
+	eng->accept_thread = kthread_run(kengine_listener_thread, eng,
 					 KBUILD_MODNAME "-accept");
-	if (IS_ERR(srv->accept_thread)) {
-		err = PTR_ERR(srv->accept_thread);
+	if (IS_ERR(eng->accept_thread)) {
+		err = PTR_ERR(eng->accept_thread);
 		pr_err("cannot start the accept thread: %d\n", err);
 		goto err_release;
 	}
 	return 0;
 
 err_release:
-	srv->listen_sock = NULL;
+	eng->listen_sock = NULL;
 	sock_release(sock);
 	return err;
 }
 
-void khttpd_listener_stop(struct khttpd_server *srv)
+void kengine_listener_stop(struct kengine *eng)
 {
-	kernel_sock_shutdown(srv->listen_sock, SHUT_RDWR);
-	kthread_stop(srv->accept_thread);
-	sock_release(srv->listen_sock);
-	srv->listen_sock = NULL;
+	kernel_sock_shutdown(eng->listen_sock, SHUT_RDWR);
+	kthread_stop(eng->accept_thread);
+	sock_release(eng->listen_sock);
+	eng->listen_sock = NULL;
 }

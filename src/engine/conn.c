@@ -1,0 +1,365 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One client connection, driven by work items the way the nvme-tcp target
+ * drives its queues: the socket callbacks only queue io_work; io_work runs
+ * the protocol's steps (non-blocking receive, parse, send) until one would
+ * block or the budget is spent, then returns. No worker ever sleeps waiting
+ * for a client, so idle connections cost memory, not workers.
+ *
+ * Lifetime: a connection is on eng->conns from kengine_conn_start() until
+ * its release work has run. Release is queued at most once
+ * (KENGINE_CONN_CLOSING); it restores the socket callbacks under
+ * sk_callback_lock, so no callback can queue io_work afterwards, cancels
+ * io_work, lets the protocol free what it holds, and frees.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/cred.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/jiffies.h>
+#include <linux/net.h>
+#include <linux/uio.h>
+#include <net/ipv6.h>
+#include <net/sock.h>
+#include <net/tcp.h>
+
+#include "engine.h"
+
+/* Most a lingering close drops in one receive. */
+#define KENGINE_DISCARD_MAX (64 << 10)
+
+void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout)
+{
+	WRITE_ONCE(conn->expires, jiffies + timeout);
+}
+
+static void kengine_conn_schedule_release(struct kengine_conn *conn)
+{
+	if (!test_and_set_bit(KENGINE_CONN_CLOSING, &conn->flags))
+		queue_work(conn->eng->wq, &conn->release_work);
+}
+
+/* Socket callbacks: softirq context, sk_callback_lock keeps conn alive. */
+
+static void kengine_conn_data_ready(struct sock *sk)
+{
+	struct kengine_conn *conn;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	conn = sk->sk_user_data;
+	if (likely(conn))
+		queue_work(conn->eng->wq, &conn->io_work);
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+static void kengine_conn_write_space(struct sock *sk)
+{
+	struct kengine_conn *conn;
+
+	read_lock_bh(&sk->sk_callback_lock);
+	conn = sk->sk_user_data;
+	if (likely(conn) && sk_stream_is_writeable(sk)) {
+		clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
+		queue_work(conn->eng->wq, &conn->io_work);
+	}
+	read_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* A reset or FIN shows up as an error or EOF on the next receive. */
+static void kengine_conn_state_change(struct sock *sk)
+{
+	kengine_conn_data_ready(sk);
+}
+
+noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
+			       size_t len, int flags)
+{
+	struct kvec iov = { .iov_base = buf, .iov_len = len };
+	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | flags };
+
+	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len,
+			      MSG_DONTWAIT | flags);
+}
+
+/*
+ * The last byte is out and the connection must close. Closing with unread
+ * input would make TCP send a reset that can destroy what was sent before
+ * the client reads it; shut the write side and drain until the client
+ * hangs up, or the linger deadline passes.
+ */
+void kengine_conn_linger(struct kengine_conn *conn)
+{
+	kernel_sock_shutdown(conn->sock, SHUT_WR);
+	set_bit(KENGINE_CONN_LINGER, &conn->flags);
+	kengine_conn_touch(conn, conn->eng->cfg.linger_secs * HZ);
+}
+
+static enum kengine_step kengine_conn_drain(struct kengine_conn *conn)
+{
+	/* TCP drops what MSG_TRUNC reads: no buffer needed. */
+	int ret = kengine_conn_recv(conn, NULL, KENGINE_DISCARD_MAX, MSG_TRUNC);
+
+	if (ret == -EAGAIN)
+		return KENGINE_STEP_WAIT;
+	return ret > 0 ? KENGINE_STEP_PROGRESS : KENGINE_STEP_CLOSE;
+}
+
+static enum kengine_step kengine_conn_step(struct kengine_conn *conn)
+{
+	if (test_bit(KENGINE_CONN_LINGER, &conn->flags))
+		return kengine_conn_drain(conn);
+	return kengine_proto_step(conn);
+}
+
+static void kengine_conn_io_work(struct work_struct *work)
+{
+	struct kengine_conn *conn = container_of(work, struct kengine_conn,
+						 io_work);
+	const struct cred *cred = conn->eng->cred;
+	enum kengine_step step = KENGINE_STEP_PROGRESS;
+	unsigned int budget = conn->eng->cfg.io_budget;
+	const struct cred *old = NULL;
+
+	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags))
+		return;
+	clear_bit(KENGINE_CONN_IDLE, &conn->flags);
+	/*
+	 * A server that touches files for its clients (khttpd) does it all
+	 * as its unprivileged user, not as the worker's root.
+	 */
+	if (cred)
+		old = override_creds(cred);
+	while (budget-- && step == KENGINE_STEP_PROGRESS)
+		step = kengine_conn_step(conn);
+	if (cred)
+		revert_creds(old);
+
+	if (step == KENGINE_STEP_WAIT && kengine_proto_wait(conn) &&
+	    !test_bit(KENGINE_CONN_LINGER, &conn->flags))
+		set_bit(KENGINE_CONN_IDLE, &conn->flags);
+
+	if (step == KENGINE_STEP_CLOSE)
+		kengine_conn_schedule_release(conn);
+	else if (step == KENGINE_STEP_PROGRESS)
+		/* Budget spent with work left: let other connections run first. */
+		queue_work(conn->eng->wq, &conn->io_work);
+}
+
+static void kengine_conns_link(struct kengine *eng, struct kengine_conn *conn)
+{
+	lockdep_assert_held(&eng->conns_lock);
+	list_add_tail(&conn->node, &eng->conns);
+	eng->nconns++;
+}
+
+/* Returns whether conn was the last connection. */
+static bool kengine_conns_unlink(struct kengine *eng,
+				 struct kengine_conn *conn)
+{
+	lockdep_assert_held(&eng->conns_lock);
+	list_del(&conn->node);
+	return --eng->nconns == 0;
+}
+
+static void kengine_conn_release_work(struct work_struct *work)
+{
+	struct kengine_conn *conn = container_of(work, struct kengine_conn,
+						 release_work);
+	struct kengine *eng = conn->eng;
+	struct sock *sk = conn->sock->sk;
+	bool last;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	sk->sk_user_data = NULL;
+	sk->sk_data_ready = conn->saved_data_ready;
+	sk->sk_write_space = conn->saved_write_space;
+	sk->sk_state_change = conn->saved_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* No callback can queue io_work now; wait out a running one. */
+	cancel_work_sync(&conn->io_work);
+	kengine_proto_conn_release(conn);
+	fput(conn->sock_file);
+
+	mutex_lock(&eng->conns_lock);
+	last = kengine_conns_unlink(eng, conn);
+	mutex_unlock(&eng->conns_lock);
+
+	kengine_proto_conn_closed(conn);
+	kmem_cache_free(eng->conn_cache, conn);
+	kengine_stat_inc(KENGINE_STAT_CLOSED);
+	if (last)
+		wake_up(&eng->conns_empty);
+}
+
+/*
+ * max_conns is reached: close the oldest connection that is idle between
+ * requests, as nginx does when it runs out of connections, so that idle
+ * clients cannot lock new ones out for a whole timeout. The new connection
+ * is let in at once; the total is over max_conns only until the release
+ * work has run. Returns whether one was closed.
+ */
+static bool kengine_conns_close_idle(struct kengine *eng)
+{
+	struct kengine_conn *conn;
+
+	lockdep_assert_held(&eng->conns_lock);
+	/* eng->conns is in accept order: the oldest first. */
+	list_for_each_entry(conn, &eng->conns, node) {
+		if (test_bit(KENGINE_CONN_IDLE, &conn->flags) &&
+		    !test_bit(KENGINE_CONN_CLOSING, &conn->flags)) {
+			kengine_conn_schedule_release(conn);
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Where the client is, as tracepoints print it: an IPv4 client of the
+ * dual-stack listener reads as a v4-mapped IPv6 address and is shown as
+ * the IPv4 address it is.
+ */
+static void kengine_conn_peer(struct kengine_conn *conn)
+{
+	const struct in6_addr *a6 = &conn->peer.in6.sin6_addr;
+
+	memset(&conn->peer, 0, sizeof(conn->peer));
+	if (kernel_getpeername(conn->sock, &conn->peer.sa) < 0)
+		return;
+	if (conn->peer.sa.sa_family == AF_INET6 && ipv6_addr_v4mapped(a6)) {
+		__be16 port = conn->peer.in6.sin6_port;
+		__be32 v4 = a6->s6_addr32[3];
+
+		memset(&conn->peer, 0, sizeof(conn->peer));
+		conn->peer.in.sin_family = AF_INET;
+		conn->peer.in.sin_port = port;
+		conn->peer.in.sin_addr.s_addr = v4;
+	}
+}
+
+/* Called on the accept thread with a freshly accepted socket it hands over. */
+void kengine_conn_start(struct kengine *eng, struct socket *sock)
+{
+	struct kengine_conn *conn;
+	struct sock *sk = sock->sk;
+	struct file *file;
+
+	conn = kmem_cache_alloc(eng->conn_cache, GFP_KERNEL);
+	if (!conn) {
+		sock_release(sock);
+		return;
+	}
+	conn->eng = eng;
+	conn->sock = sock;
+	conn->flags = 0;
+	INIT_WORK(&conn->io_work, kengine_conn_io_work);
+	INIT_WORK(&conn->release_work, kengine_conn_release_work);
+	kengine_conn_touch(conn, eng->cfg.timeout_secs * HZ);
+	kengine_conn_peer(conn);
+	kengine_proto_conn_init(conn);
+
+	/* The splice path needs the socket as a file; it owns sock from now. */
+	file = sock_alloc_file(sock, O_NONBLOCK, NULL);
+	if (IS_ERR(file)) {
+		kmem_cache_free(eng->conn_cache, conn);
+		return;
+	}
+	conn->sock_file = file;
+
+	mutex_lock(&eng->conns_lock);
+	if (eng->nconns >= eng->cfg.max_conns) {
+		if (!kengine_conns_close_idle(eng)) {
+			mutex_unlock(&eng->conns_lock);
+			kengine_stat_inc(KENGINE_STAT_REFUSED);
+			pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
+					    eng->cfg.max_conns);
+			fput(file);
+			kmem_cache_free(eng->conn_cache, conn);
+			return;
+		}
+		kengine_stat_inc(KENGINE_STAT_IDLE_CLOSED);
+	}
+	kengine_conns_link(eng, conn);
+	kengine_proto_conn_opened(conn, eng->nconns);
+	mutex_unlock(&eng->conns_lock);
+	kengine_stat_inc(KENGINE_STAT_ACCEPTED);
+
+	/* The last segment of an answer must not wait for an ACK. */
+	tcp_sock_set_nodelay(sk);
+
+	write_lock_bh(&sk->sk_callback_lock);
+	conn->saved_data_ready = sk->sk_data_ready;
+	conn->saved_write_space = sk->sk_write_space;
+	conn->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = conn;
+	sk->sk_data_ready = kengine_conn_data_ready;
+	sk->sk_write_space = kengine_conn_write_space;
+	sk->sk_state_change = kengine_conn_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+
+	/* Bytes (or a FIN) may have arrived before the callbacks were set. */
+	queue_work(eng->wq, &conn->io_work);
+}
+
+/* Queue the release of every connection, or of those past their deadline. */
+static void kengine_conns_release(struct kengine *eng, bool expired_only)
+{
+	struct kengine_conn *conn;
+	unsigned long now = jiffies;
+
+	mutex_lock(&eng->conns_lock);
+	list_for_each_entry(conn, &eng->conns, node) {
+		if (!expired_only) {
+			kengine_conn_schedule_release(conn);
+		} else if (time_after(now, READ_ONCE(conn->expires))) {
+			kengine_stat_inc(KENGINE_STAT_TIMED_OUT);
+			kengine_conn_schedule_release(conn);
+		}
+	}
+	mutex_unlock(&eng->conns_lock);
+}
+
+/* Close connections idle past their deadline; see sweeper.c. */
+void kengine_conns_expire(struct kengine *eng)
+{
+	kengine_conns_release(eng, true);
+}
+
+void kengine_conns_close_all(struct kengine *eng)
+{
+	kengine_conns_release(eng, false);
+
+	/*
+	 * Every release restores its socket's callbacks before it finishes,
+	 * so once this returns nothing outside the workqueue can queue work on
+	 * it, and destroying the workqueue cannot race a callback.
+	 */
+	wait_event(eng->conns_empty, READ_ONCE(eng->nconns) == 0);
+}
+
+int kengine_conns_init(struct kengine *eng)
+{
+	mutex_init(&eng->conns_lock);
+	INIT_LIST_HEAD(&eng->conns);
+	eng->nconns = 0;
+	init_waitqueue_head(&eng->conns_empty);
+
+	/*
+	 * The protocol's constructor also keeps the cache its own: SLUB merges
+	 * a cache without one into a compatible cache, where the module's
+	 * connections would not show in /proc/slabinfo and its sysfs name
+	 * would outlive rmmod (measured on 6.1).
+	 */
+	eng->conn_cache = kmem_cache_create(KBUILD_MODNAME "_conn",
+					    eng->cfg.conn_size,
+					    __alignof__(struct kengine_conn), 0,
+					    eng->cfg.conn_ctor);
+	return eng->conn_cache ? 0 : -ENOMEM;
+}
+
+void kengine_conns_exit(struct kengine *eng)
+{
+	kmem_cache_destroy(eng->conn_cache);
+}

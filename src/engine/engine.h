@@ -1,0 +1,188 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The engine: what a TCP server in the kernel needs whatever protocol it
+ * speaks. A listening socket and the kthread that accepts on it, each
+ * connection driven by work items from its socket's callbacks (receive and
+ * send without ever sleeping on the client, within a budget), deadlines
+ * kept by one sweeper, a connection limit that closes the oldest idle
+ * connection to make room, lingering closes, counters in /proc, and an
+ * rmmod that closes everything and waits for it.
+ *
+ * A protocol (khttpd's HTTP in src/kernel, kecho's echo in src/echo)
+ * embeds struct kengine_conn at the start of its own connection and
+ * implements the kengine_proto_* functions below. They are bound at link
+ * time: the engine's files are compiled into each module that uses them
+ * (see Kbuild), so a module holds one engine and one protocol, and the
+ * engine calls its protocol without indirect calls.
+ *
+ * Files: listener.c (socket, accept thread), conn.c (a connection's life),
+ * sweeper.c (deadlines), stats.c (/proc counters), config.c (checks of
+ * the parameters every server has), engine.c (start and stop in order).
+ */
+#ifndef KENGINE_H
+#define KENGINE_H
+
+#include <linux/cred.h>
+#include <linux/in.h>
+#include <linux/in6.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/percpu.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/socket.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+/* What every server is configured with (its module parameters). */
+struct kengine_config {
+	unsigned int port;
+	bool addr_any;			/* no bind=: every address */
+	struct sockaddr_storage addr;	/* bind= with the port, if !addr_any */
+	int addr_len;
+	unsigned int backlog;
+	unsigned int timeout_secs;	/* idle / stalled connection deadline */
+	unsigned int max_conns;
+	bool unbound_wq;		/* WQ_UNBOUND instead of per-CPU */
+	unsigned int io_budget;		/* protocol steps per work run */
+	unsigned int linger_secs;	/* a closing connection's last wait */
+	size_t conn_size;		/* the protocol's connection, >= kengine_conn */
+	void (*conn_ctor)(void *obj);	/* its slab constructor */
+};
+
+struct kengine {
+	struct kengine_config cfg;
+	/* Every connection's work runs as this, if set (see kengine_conn_io_work). */
+	const struct cred *cred;
+	struct socket *listen_sock;
+	struct sockaddr_storage listen_addr;	/* for the start-up line */
+	struct task_struct *accept_thread;
+	struct workqueue_struct *wq;
+	struct kmem_cache *conn_cache;
+	struct delayed_work sweep_work;
+
+	/*
+	 * conns_lock protects conns and nconns. Taken only in process context
+	 * (accept kthread, release work, sweeper, module exit), never from
+	 * socket callbacks, which reach a connection via sk_user_data under
+	 * sk_callback_lock instead.
+	 */
+	struct mutex conns_lock;
+	struct list_head conns;
+	unsigned int nconns;
+	wait_queue_head_t conns_empty;	/* woken when nconns drops to 0 */
+};
+
+enum kengine_conn_flags {
+	KENGINE_CONN_CLOSING,	/* release queued */
+	KENGINE_CONN_LINGER,	/* output done, write side shut, draining */
+	KENGINE_CONN_IDLE,	/* between requests: may be closed for room */
+};
+
+struct kengine_conn {
+	struct kengine *eng;
+	struct socket *sock;
+	struct file *sock_file;	/* owns sock; a splice target */
+	struct work_struct io_work;
+	struct work_struct release_work;
+	struct list_head node;		/* on eng->conns, under conns_lock */
+	unsigned long flags;
+	unsigned long expires;		/* jiffies; read by the sweeper */
+
+	/* The client's address and port, for tracepoints; set at accept. */
+	union {
+		struct sockaddr sa;
+		struct sockaddr_in in;
+		struct sockaddr_in6 in6;
+	} peer;
+
+	void (*saved_data_ready)(struct sock *sk);
+	void (*saved_write_space)(struct sock *sk);
+	void (*saved_state_change)(struct sock *sk);
+};
+
+enum kengine_step {
+	KENGINE_STEP_PROGRESS,	/* moved bytes; step again */
+	KENGINE_STEP_STAGED,	/* staged more to send, moved nothing */
+	KENGINE_STEP_WAIT,	/* would block: a socket callback requeues us */
+	KENGINE_STEP_CLOSE,	/* done with this connection */
+};
+
+/*
+ * What the protocol implements. All but the last two run on the engine's
+ * workqueue, one at a time per connection (io_work never runs twice at
+ * once, and release waits it out).
+ */
+
+/* A new connection: set the protocol's fields. */
+void kengine_proto_conn_init(struct kengine_conn *conn);
+/* Receive, parse, send: one step of the protocol. */
+enum kengine_step kengine_proto_step(struct kengine_conn *conn);
+/* The work would block: give back what waiting needs not; idle between requests? */
+bool kengine_proto_wait(struct kengine_conn *conn);
+/* The connection is going: free what it holds (callbacks are restored). */
+void kengine_proto_conn_release(struct kengine_conn *conn);
+/* Accept thread, under conns_lock: for the protocol's tracepoint. */
+void kengine_proto_conn_opened(struct kengine_conn *conn, unsigned int nconns);
+/* Release work, before the connection is freed: likewise. */
+void kengine_proto_conn_closed(struct kengine_conn *conn);
+/* The protocol's lines in /proc/<module>, after the engine's. */
+void kengine_proto_stats_show(struct seq_file *m);
+
+/*
+ * engine.c: start everything (connections, workqueue, counters, sweeper,
+ * and last the listener), and stop it in reverse, closing every
+ * connection and waiting for them. eng->cfg (and eng->cred) are set first.
+ */
+int kengine_start(struct kengine *eng);
+void kengine_stop(struct kengine *eng);
+
+/* conn.c */
+int kengine_conns_init(struct kengine *eng);
+void kengine_conns_exit(struct kengine *eng);
+void kengine_conn_start(struct kengine *eng, struct socket *sock);
+void kengine_conns_expire(struct kengine *eng);
+void kengine_conns_close_all(struct kengine *eng);
+int kengine_conn_recv(struct kengine_conn *conn, void *buf, size_t len,
+		      int flags);
+void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout);
+void kengine_conn_linger(struct kengine_conn *conn);
+
+/* listener.c */
+int kengine_listener_start(struct kengine *eng);
+void kengine_listener_stop(struct kengine *eng);
+
+/* sweeper.c */
+void kengine_sweeper_start(struct kengine *eng);
+void kengine_sweeper_stop(struct kengine *eng);
+
+/* config.c */
+int kengine_config_range(const char *name, unsigned int val,
+			 unsigned int min, unsigned int max);
+int kengine_config_addr(struct kengine_config *cfg, const char *str,
+			u16 port);
+
+/* stats.c */
+enum kengine_stat {
+	KENGINE_STAT_ACCEPTED,
+	KENGINE_STAT_REFUSED,
+	KENGINE_STAT_IDLE_CLOSED,
+	KENGINE_STAT_CLOSED,
+	KENGINE_STAT_TIMED_OUT,
+	KENGINE_STAT_MAX
+};
+
+DECLARE_PER_CPU(u64, kengine_stats[KENGINE_STAT_MAX]);
+
+static inline void kengine_stat_inc(enum kengine_stat stat)
+{
+	this_cpu_inc(kengine_stats[stat]);
+}
+
+int kengine_stats_init(struct kengine *eng);
+void kengine_stats_exit(void);
+/* "name value" lines of a per-CPU table of counters, summed over CPUs. */
+void kengine_stats_print(struct seq_file *m, const char *const *names,
+			 u64 __percpu *table, int n);
+
+#endif /* KENGINE_H */
