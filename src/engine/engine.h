@@ -44,6 +44,8 @@ struct kengine_config {
 	unsigned int timeout_secs;	/* idle / stalled connection deadline */
 	unsigned int max_conns;
 	bool unbound_wq;		/* WQ_UNBOUND instead of per-CPU */
+	bool steer_local;		/* local clients' work off their CPU */
+	unsigned int defer_accept_secs;	/* TCP_DEFER_ACCEPT; 0: off */
 	unsigned int io_budget;		/* protocol steps per work run */
 	unsigned int linger_secs;	/* a closing connection's last wait */
 	size_t conn_size;		/* the protocol's connection, >= kengine_conn */
@@ -60,6 +62,7 @@ struct kengine {
 	struct workqueue_struct *wq;
 	struct kmem_cache *conn_cache;
 	struct delayed_work sweep_work;
+	int next_cpu;			/* home of the next local connection */
 
 	/*
 	 * conns_lock protects conns and nconns. Taken only in process context
@@ -88,6 +91,7 @@ struct kengine_conn {
 	struct list_head node;		/* on eng->conns, under conns_lock */
 	unsigned long flags;
 	unsigned long expires;		/* jiffies; read by the sweeper */
+	int home_cpu;			/* a local client's: see kengine_conn_queue() */
 
 	/* The client's address and port, for tracepoints; set at accept. */
 	union {

@@ -19,6 +19,7 @@
 #include <linux/sched.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "compat.h"
 #include "engine.h"
@@ -125,6 +126,21 @@ int kengine_listener_start(struct kengine *eng)
 			pr_err("cannot bind %pISpc: %d%s\n", &addr, err,
 			       err == -EADDRINUSE ? " (address in use)" : "");
 		goto err_release;
+	}
+	/*
+	 * With defer_accept, accept() returns a connection only once its
+	 * first bytes are there, so the first work run finds the request.
+	 */
+	if (eng->cfg.defer_accept_secs) {
+		int secs = eng->cfg.defer_accept_secs;
+
+		err = sock->ops->setsockopt(sock, SOL_TCP, TCP_DEFER_ACCEPT,
+					    KERNEL_SOCKPTR(&secs),
+					    sizeof(secs));
+		if (err) {
+			pr_err("cannot set TCP_DEFER_ACCEPT: %d\n", err);
+			goto err_release;
+		}
 	}
 	err = kernel_listen(sock, eng->cfg.backlog);
 	if (err) {

@@ -62,6 +62,14 @@ static bool unbound_wq;
 module_param(unbound_wq, bool, 0444);
 MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of per-CPU (default 0; for measurement)");
 
+static bool steer = true;
+module_param(steer, bool, 0444);
+MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on (default 1; 0: on the CPU that received its packets; for measurement)");
+
+static unsigned int defer_accept;
+module_param(defer_accept, uint, 0444);
+MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its request arrives (TCP_DEFER_ACCEPT), 0-600 (default 0: off)");
+
 int khttpd_config_load(struct khttpd_server *srv)
 {
 	struct kengine_config *ecfg = &srv->eng.cfg;
@@ -72,6 +80,7 @@ int khttpd_config_load(struct khttpd_server *srv)
 	      kengine_config_range("backlog", backlog, 1, 65535) ?:
 	      kengine_config_range("timeout", timeout, 1, 3600) ?:
 	      kengine_config_range("max_conns", max_conns, 1, 1000000) ?:
+	      kengine_config_range("defer_accept", defer_accept, 0, 600) ?:
 	      kengine_config_range("cache_size", cache_size, 0, 65536) ?:
 	      kengine_config_range("cache_file_max", cache_file_max, 0, 16384);
 	if (err)
@@ -105,6 +114,8 @@ int khttpd_config_load(struct khttpd_server *srv)
 	ecfg->timeout_secs = timeout;
 	ecfg->max_conns = max_conns;
 	ecfg->unbound_wq = unbound_wq;
+	ecfg->steer_local = steer;
+	ecfg->defer_accept_secs = defer_accept;
 	khttpd_conns_config(ecfg);
 	cfg->root = root;
 	cfg->listing = listing;
