@@ -77,7 +77,7 @@ module:
 	@test -d "$(KDIR)" || { echo "no kernel build tree at KDIR=$(KDIR);" \
 		"run 'make deps' or pass KDIR=" >&2; exit 1; }
 	@cxx=$$(scripts/kernel.sh cxx "$(KDIR)") || exit 1; \
-	echo "building khttpd.ko for $(KVER) with $$cxx"; \
+	echo "building khttpd.ko and kecho.ko for $(KVER) with $$cxx"; \
 	$(MAKE) -C $(KDIR) M=$(CURDIR) KHTTPD_CXX=$$cxx modules
 
 # khttpd.ko for every installed kernel of the tested matrix, each in
@@ -94,7 +94,8 @@ install: module
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 
 uninstall:
-	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates/khttpd.ko*
+	rm -f $(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates/khttpd.ko* \
+		$(INSTALL_MOD_PATH)/lib/modules/$(KVER)/updates/kecho.ko*
 	depmod $(if $(INSTALL_MOD_PATH),-b $(INSTALL_MOD_PATH)) $(KVER)
 
 clean-module:

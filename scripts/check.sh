@@ -62,8 +62,8 @@ stage twin env KHTTPD_SERVER=twin KHTTPD_REQUIRE=1 \
 # Kernel selection, DKMS builds for each kernel, make install.
 stage host /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/host
 
-# integration_on KVER: the module built for KVER, the suite in a guest
-# booted with KVER.
+# integration_on KVER: the modules built for KVER, their suites (khttpd's,
+# then kecho's) in a guest booted with KVER.
 integration_on() {
 	local kver=$1
 	scripts/build-module.sh "$kver" >"build/kernels/build-$kver.log" 2>&1 || {
@@ -72,6 +72,7 @@ integration_on() {
 		return 1
 	}
 	KVER=$kver KHTTPD_KO=$PWD/build/kernels/$kver/khttpd.ko \
+		KECHO_KO=$PWD/build/kernels/$kver/kecho.ko VM_ENV=KECHO_KO \
 		scripts/vm.sh run -- scripts/guest-integration.sh
 }
 

@@ -93,6 +93,11 @@ def test_dkms_build(dkms_tree, kver):
     assert modinfo(str(ko), "vermagic").split()[0] == kver
     assert modinfo(str(ko), "version") == ver
     check_btf(str(ko), kver)
+    # kecho.ko comes from the same Kbuild and the same DKMS package.
+    kecho = list(ko.parent.glob("kecho.ko*")) + list(
+        (base / "tree" / "khttpd" / ver / kver / "x86_64" / "module").glob(
+            "kecho.ko*"))
+    assert kecho, "dkms built no kecho.ko: " + out
 
 
 def check_btf(ko, kver):
@@ -112,7 +117,7 @@ def check_btf(ko, kver):
         rc, out = sh(["bpftool", "btf", "dump", "file", ko, "-B", vmlinux])
     assert rc == 0, out
     for want in ("STRUCT 'khttpd_conn'", "STRUCT 'khttpd_server'",
-                 "FUNC 'khttpd_conn_io_work'", "FUNC 'khttpd_fs_lookup'"):
+                 "FUNC 'kengine_conn_io_work'", "FUNC 'khttpd_fs_lookup'"):
         assert want in out, "%s missing from the BTF of %s" % (want, kver)
 
 
@@ -125,9 +130,10 @@ def test_make_install_into_staging(tmp_path):
     rc, out = sh(["make", "-C", str(src), "install",
                   "INSTALL_MOD_PATH=" + str(stage)])
     assert rc == 0, out
-    kver = re.search(r"building khttpd.ko for (\S+)", out).group(1)
+    kver = re.search(r"building khttpd.ko and kecho.ko for (\S+)", out).group(1)
     mdir = stage / "lib" / "modules" / kver
     kos = list((mdir / "updates").glob("khttpd.ko*"))
     assert kos, "nothing under %s/updates: %s" % (mdir, out)
+    assert list((mdir / "updates").glob("kecho.ko*")), out
     with open(mdir / "modules.dep") as f:
         assert re.search(r"^updates/khttpd\.ko(\.[a-z]+)?:", f.read(), re.M)

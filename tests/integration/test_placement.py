@@ -1,0 +1,121 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Where a connection's work runs, and TCP_DEFER_ACCEPT.
+
+A client on the same machine runs the loopback softirq that delivers its
+request on its own CPU, in its own context. With steer=1 (the default) the
+connection's work is queued on another CPU, so a single-threaded client
+does not share its CPU with the server; steer=0 leaves it on the CPU that
+received the packets. Read from the workqueue_queue_work tracepoint, which
+says on which CPU each queued io_work will run.
+
+Marked `lifecycle`: these tests restart the module with other parameters
+and leave it as they found it."""
+
+import os
+import re
+import socket
+import time
+
+import pytest
+
+from khttp_client import Conn
+
+from test_lifecycle import expect_insmod_fails
+
+pytestmark = [pytest.mark.lifecycle,
+              pytest.mark.module_only("the module's workqueue placement")]
+
+TRACEFS = "/sys/kernel/tracing"
+EVENT = "events/workqueue/workqueue_queue_work"
+
+
+def tracefs_write(name, value):
+    with open(os.path.join(TRACEFS, name), "w") as f:
+        f.write(value)
+
+
+def io_work_cpus(srv, requests=200):
+    """CPUs the connection's io_work was queued on while a client pinned
+    to CPU 0 made `requests` keep-alive requests: {cpu: count}."""
+    if not os.path.isdir(os.path.join(TRACEFS, EVENT)):
+        pytest.skip("no workqueue_queue_work event at " + TRACEFS)
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: nowhere to steer to")
+    saved = os.sched_getaffinity(0)
+    tracefs_write("tracing_on", "0")
+    tracefs_write("trace", "")
+    tracefs_write(EVENT + "/filter", 'workqueue == "khttpd"')
+    tracefs_write(EVENT + "/enable", "1")
+    try:
+        os.sched_setaffinity(0, {0})
+        with Conn("127.0.0.1", srv.port, timeout=20) as c:
+            tracefs_write("tracing_on", "1")
+            for _ in range(requests):
+                c.request("GET", "/hello.txt")
+                assert c.read_response().status == 200
+            tracefs_write("tracing_on", "0")
+        with open(os.path.join(TRACEFS, "trace")) as f:
+            trace = f.read()
+    finally:
+        os.sched_setaffinity(0, saved)
+        tracefs_write("tracing_on", "0")
+        tracefs_write(EVENT + "/enable", "0")
+        tracefs_write(EVENT + "/filter", "0")
+        tracefs_write("trace", "")
+        tracefs_write("tracing_on", "1")
+    cpus = {}
+    for ln in trace.splitlines():
+        m = re.search(r"function=kengine_conn_io_work .* cpu=(\d+)", ln)
+        if m:
+            cpus[int(m.group(1))] = cpus.get(int(m.group(1)), 0) + 1
+    assert sum(cpus.values()) >= requests, (cpus, trace[-2000:])
+    return cpus
+
+
+def test_local_client_work_is_steered_off_its_cpu(srv):
+    srv.restart(steer=1)
+    try:
+        cpus = io_work_cpus(srv)
+    finally:
+        srv.restore()
+    total = sum(cpus.values())
+    assert cpus.get(0, 0) < total * 0.2, cpus
+
+
+def test_steer_0_keeps_work_on_the_receiving_cpu(srv):
+    srv.restart(steer=0)
+    try:
+        cpus = io_work_cpus(srv)
+    finally:
+        srv.restore()
+    total = sum(cpus.values())
+    assert cpus.get(0, 0) > total * 0.8, cpus
+
+
+def test_defer_accept_serves_slow_and_prompt_clients(srv):
+    """With TCP_DEFER_ACCEPT a connection reaches accept() with its
+    request; one that waits before sending is still served."""
+    srv.restart(defer_accept=1)
+    try:
+        with Conn("127.0.0.1", srv.port, timeout=20) as c:
+            c.request("GET", "/hello.txt")
+            assert c.read_response().status == 200
+        with Conn("127.0.0.1", srv.port, timeout=20) as c:
+            time.sleep(2.5)
+            c.request("GET", "/hello.txt")
+            assert c.read_response().status == 200
+        s = socket.create_connection(("127.0.0.1", srv.port), timeout=20)
+        s.close()
+    finally:
+        srv.restore()
+
+
+def test_bad_defer_accept_fails_insmod(srv):
+    srv.rmmod()
+    try:
+        expect_insmod_fails(srv, srv.insmod_args(extra=["defer_accept=601"]),
+                            "defer_accept=601")
+        assert any("defer_accept=601 is out of range" in ln
+                   for ln in srv.kmsg.lines), srv.kmsg.lines[-5:]
+    finally:
+        srv.restore()
