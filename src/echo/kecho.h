@@ -2,9 +2,10 @@
 /*
  * kecho: an echo server on the engine (src/engine/engine.h), the course's
  * first kernel server. Every byte a client sends comes back, in order, as
- * soon as it arrives. One concern per file:
+ * soon as it arrives. Its parameters (port=, default 12345, bind=,
+ * backlog=, timeout=, max_conns=, ...) are the engine's, those every
+ * server has (src/engine/config.c). One concern per file:
  *   main.c    orders init and exit
- *   config.c  module parameters and their validation
  *   echo.c    one echo connection: receive, send back, backpressure
  *   stats.c   echo's counters in /proc/kecho
  */
@@ -22,9 +23,6 @@
 struct kecho_server {
 	struct kengine eng;		/* listener, connections, counters */
 };
-
-/* config.c */
-int kecho_config_load(struct kecho_server *srv);
 
 /* echo.c */
 void kecho_conns_config(struct kengine_config *cfg);

@@ -17,9 +17,10 @@ static int __init kecho_init(void)
 	struct kecho_server *srv = &kecho_server;
 	int err;
 
-	err = kecho_config_load(srv);
+	err = kengine_config_load(&srv->eng.cfg);
 	if (err)
 		return err;
+	kecho_conns_config(&srv->eng.cfg);
 	err = kengine_start(&srv->eng);
 	if (err)
 		return err;

@@ -1,15 +1,54 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Checks of the parameters every server has. A value that cannot work
- * fails insmod with one dmesg line saying which parameter and why.
+ * The parameters every server has: where it listens, how many connections
+ * it keeps and for how long, where their work runs. They are the module's
+ * parameters (this file is compiled into each module; Kbuild gives each
+ * its KENGINE_DEFAULT_PORT) and are read once, at load. A value that
+ * cannot work fails insmod with one dmesg line saying which parameter and
+ * why.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/inet.h>
 #include <linux/in.h>
 #include <linux/in6.h>
+#include <linux/module.h>
+#include <linux/moduleparam.h>
 
 #include "engine.h"
+
+static unsigned int port = KENGINE_DEFAULT_PORT;
+module_param(port, uint, 0444);
+MODULE_PARM_DESC(port, "TCP port to listen on, 1-65535 (default "
+		 __stringify(KENGINE_DEFAULT_PORT) ")");
+
+static char *bind_addr = "";
+module_param_named(bind, bind_addr, charp, 0444);
+MODULE_PARM_DESC(bind, "address to listen on, an IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (default: every address, IPv6 and IPv4)");
+
+static unsigned int backlog = 1024;
+module_param(backlog, uint, 0444);
+MODULE_PARM_DESC(backlog, "listen() backlog, 1-65535 (default 1024; capped by net.core.somaxconn)");
+
+static unsigned int timeout = 60;
+module_param(timeout, uint, 0444);
+MODULE_PARM_DESC(timeout, "seconds an idle or stalled connection is kept, 1-3600 (default 60)");
+
+static unsigned int max_conns = 10000;
+module_param(max_conns, uint, 0444);
+MODULE_PARM_DESC(max_conns, "connections served at once; more are closed on accept, 1-1000000 (default 10000)");
+
+static bool unbound_wq;
+module_param(unbound_wq, bool, 0444);
+MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of per-CPU (default 0; for measurement)");
+
+static bool steer = true;
+module_param(steer, bool, 0444);
+MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on (default 1; 0: on the CPU that received its packets; for measurement)");
+
+static unsigned int defer_accept;
+module_param(defer_accept, uint, 0444);
+MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT), 0-600 (default 0: off)");
 
 int kengine_config_range(const char *name, unsigned int val,
 			 unsigned int min, unsigned int max)
@@ -24,7 +63,8 @@ int kengine_config_range(const char *name, unsigned int val,
  * bind= as a socket address with the port filled in. Empty means every
  * address; the listener then tries one dual-stack IPv6 socket first.
  */
-int kengine_config_addr(struct kengine_config *cfg, const char *str, u16 port)
+static int kengine_config_addr(struct kengine_config *cfg, const char *str,
+			       u16 port)
 {
 	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&cfg->addr;
 	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->addr;
@@ -52,4 +92,28 @@ int kengine_config_addr(struct kengine_config *cfg, const char *str, u16 port)
 	pr_err("bind=%s is not an IPv4 or IPv6 address literal (e.g. 127.0.0.1 or ::1)\n",
 	       str);
 	return -EINVAL;
+}
+
+int kengine_config_load(struct kengine_config *cfg)
+{
+	int err;
+
+	err = kengine_config_range("port", port, 1, 65535) ?:
+	      kengine_config_range("backlog", backlog, 1, 65535) ?:
+	      kengine_config_range("timeout", timeout, 1, 3600) ?:
+	      kengine_config_range("max_conns", max_conns, 1, 1000000) ?:
+	      kengine_config_range("defer_accept", defer_accept, 0, 600);
+	if (err)
+		return err;
+	err = kengine_config_addr(cfg, bind_addr, port);
+	if (err)
+		return err;
+	cfg->port = port;
+	cfg->backlog = backlog;
+	cfg->timeout_secs = timeout;
+	cfg->max_conns = max_conns;
+	cfg->unbound_wq = unbound_wq;
+	cfg->steer_local = steer;
+	cfg->defer_accept_secs = defer_accept;
+	return 0;
 }

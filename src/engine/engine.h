@@ -122,7 +122,10 @@ enum kengine_step {
 void kengine_proto_conn_init(struct kengine_conn *conn);
 /* Receive, parse, send: one step of the protocol. */
 enum kengine_step kengine_proto_step(struct kengine_conn *conn);
-/* The work would block: give back what waiting needs not; idle between requests? */
+/*
+ * The work would block: give back what waiting does not need. Returns
+ * whether the connection is idle between requests (max_conns may close it).
+ */
 bool kengine_proto_wait(struct kengine_conn *conn);
 /* The connection is going: free what it holds (callbacks are restored). */
 void kengine_proto_conn_release(struct kengine_conn *conn);
@@ -160,11 +163,14 @@ void kengine_listener_stop(struct kengine *eng);
 void kengine_sweeper_start(struct kengine *eng);
 void kengine_sweeper_stop(struct kengine *eng);
 
-/* config.c */
+/*
+ * config.c: the parameters every server has (port=, bind=, backlog=,
+ * timeout=, max_conns=, unbound_wq=, steer=, defer_accept=), checked, into
+ * cfg; and the check of a protocol's own numeric parameters.
+ */
+int kengine_config_load(struct kengine_config *cfg);
 int kengine_config_range(const char *name, unsigned int val,
 			 unsigned int min, unsigned int max);
-int kengine_config_addr(struct kengine_config *cfg, const char *str,
-			u16 port);
 
 /* stats.c */
 enum kengine_stat {

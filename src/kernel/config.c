@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Module parameters. They are read once, at load time, into a
- * struct khttpd_config; a value that cannot work fails insmod with one
- * dmesg line saying which parameter and why.
+ * HTTP's module parameters (the engine has those of every server: port=,
+ * bind=, ... in src/engine/config.c). They are read once, at load time,
+ * into a struct khttpd_config; a value that cannot work fails insmod with
+ * one dmesg line saying which parameter and why.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -13,18 +14,6 @@
 #include <linux/user_namespace.h>
 
 #include "khttpd.h"
-
-static unsigned int port = 8081;
-module_param(port, uint, 0444);
-MODULE_PARM_DESC(port, "TCP port to listen on, 1-65535 (default 8081)");
-
-static char *bind_addr = "";
-module_param_named(bind, bind_addr, charp, 0444);
-MODULE_PARM_DESC(bind, "address to serve on, an IPv4 or IPv6 literal such as 127.0.0.1 or ::1 (default: every address, IPv6 and IPv4)");
-
-static unsigned int backlog = 1024;
-module_param(backlog, uint, 0444);
-MODULE_PARM_DESC(backlog, "listen() backlog, 1-65535 (default 1024; capped by net.core.somaxconn)");
 
 static char *root = "/var/www";
 module_param(root, charp, 0444);
@@ -38,14 +27,6 @@ static unsigned int group = 65534;
 module_param(group, uint, 0444);
 MODULE_PARM_DESC(group, "numeric group id files are read as (default 65534, nogroup)");
 
-static unsigned int timeout = 60;
-module_param(timeout, uint, 0444);
-MODULE_PARM_DESC(timeout, "seconds an idle or stalled connection is kept, 1-3600 (default 60)");
-
-static unsigned int max_conns = 10000;
-module_param(max_conns, uint, 0444);
-MODULE_PARM_DESC(max_conns, "connections served at once; more are closed on accept, 1-1000000 (default 10000)");
-
 static bool listing = true;
 module_param(listing, bool, 0444);
 MODULE_PARM_DESC(listing, "list directories without index.html (default 1; 0: answer 403)");
@@ -58,34 +39,15 @@ static unsigned int cache_file_max = 64;
 module_param(cache_file_max, uint, 0444);
 MODULE_PARM_DESC(cache_file_max, "largest file kept in the response cache, in KiB, 0-16384 (default 64)");
 
-static bool unbound_wq;
-module_param(unbound_wq, bool, 0444);
-MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of per-CPU (default 0; for measurement)");
-
-static bool steer = true;
-module_param(steer, bool, 0444);
-MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on (default 1; 0: on the CPU that received its packets; for measurement)");
-
-static unsigned int defer_accept;
-module_param(defer_accept, uint, 0444);
-MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its request arrives (TCP_DEFER_ACCEPT), 0-600 (default 0: off)");
-
 int khttpd_config_load(struct khttpd_server *srv)
 {
 	struct kengine_config *ecfg = &srv->eng.cfg;
 	struct khttpd_config *cfg = &srv->cfg;
 	int err;
 
-	err = kengine_config_range("port", port, 1, 65535) ?:
-	      kengine_config_range("backlog", backlog, 1, 65535) ?:
-	      kengine_config_range("timeout", timeout, 1, 3600) ?:
-	      kengine_config_range("max_conns", max_conns, 1, 1000000) ?:
-	      kengine_config_range("defer_accept", defer_accept, 0, 600) ?:
+	err = kengine_config_load(ecfg) ?:
 	      kengine_config_range("cache_size", cache_size, 0, 65536) ?:
 	      kengine_config_range("cache_file_max", cache_file_max, 0, 16384);
-	if (err)
-		return err;
-	err = kengine_config_addr(ecfg, bind_addr, port);
 	if (err)
 		return err;
 	/*
@@ -109,13 +71,6 @@ int khttpd_config_load(struct khttpd_server *srv)
 		return -EINVAL;
 	}
 
-	ecfg->port = port;
-	ecfg->backlog = backlog;
-	ecfg->timeout_secs = timeout;
-	ecfg->max_conns = max_conns;
-	ecfg->unbound_wq = unbound_wq;
-	ecfg->steer_local = steer;
-	ecfg->defer_accept_secs = defer_accept;
 	khttpd_conns_config(ecfg);
 	cfg->root = root;
 	cfg->listing = listing;
