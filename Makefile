@@ -152,6 +152,20 @@ $(BUILD)/tools-san/htstress/%.o: tools/htstress/%.cpp
 
 $(BUILD)/unit_tests: $(BUILD)/tools-san/htstress/histogram.o
 
+# The course's echo server and its bench and checker, each from its own
+# directory; echo-bench keeps its latencies in htstress's histogram.
+ECHO_SERVER_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/user-echo-server/*.cpp))
+ECHO_BENCH_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/echo-bench/*.cpp)) \
+	$(BUILD)/tools/htstress/histogram.o
+
+$(BUILD)/user-echo-server: $(ECHO_SERVER_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+$(BUILD)/echo-bench: $(ECHO_BENCH_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+userspace: $(BUILD)/user-echo-server $(BUILD)/echo-bench
+
 $(BUILD)/core-fuzz/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(CXXSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \

@@ -1,0 +1,266 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * user-echo-server's start-up: the options, the listeners (the port is
+ * checked to be free first), one worker thread each, then SIGINT or
+ * SIGTERM stops them all and the process exits with status 0.
+ */
+
+#include <arpa/inet.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "../common/number.h"
+#include "echo.h"
+
+namespace echo {
+
+config cfg;
+counters stats;
+
+namespace {
+
+[[noreturn]] void usage(int rc)
+{
+	fprintf(rc ? stderr : stdout,
+		"usage: user-echo-server [-p PORT] [-b ADDR] [-t THREADS] [-T SECS]\n"
+		"                        [-c MAX_CONNS] [--backlog N]\n"
+		"  -p, --port PORT       TCP port (default 12345)\n"
+		"  -b, --bind ADDR       address to listen on (default: IPv6 and IPv4)\n"
+		"  -t, --threads N       worker threads (default: one per CPU)\n"
+		"  -T, --timeout SECS    close connections idle this long, 0-3600\n"
+		"                        (default 60; 0: never)\n"
+		"  -c, --max-conns N     connections open at once (default 10000);\n"
+		"                        one more is accepted and closed at once\n"
+		"      --backlog N       listen backlog (default 1024)\n"
+		"Echoes every byte back as it arrives; SIGINT or SIGTERM stops it.\n");
+	exit(rc);
+}
+
+unsigned option_value(const char *opt, const char *s, unsigned long lo,
+		      unsigned long hi)
+{
+	unsigned long v;
+
+	if (!tools::parse_number(s, lo, hi, &v)) {
+		fprintf(stderr,
+			"user-echo-server: %s %s: not a number in %lu-%lu\n",
+			opt, s, lo, hi);
+		exit(2);
+	}
+	return unsigned(v);
+}
+
+void parse_args(int argc, char **argv)
+{
+	enum { OPT_BACKLOG = 256 };
+	static const struct option longopts[] = {
+		{ "port", required_argument, nullptr, 'p' },
+		{ "bind", required_argument, nullptr, 'b' },
+		{ "threads", required_argument, nullptr, 't' },
+		{ "timeout", required_argument, nullptr, 'T' },
+		{ "max-conns", required_argument, nullptr, 'c' },
+		{ "backlog", required_argument, nullptr, OPT_BACKLOG },
+		{ "help", no_argument, nullptr, 'h' },
+		{},
+	};
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "p:b:t:T:c:h", longopts,
+				  nullptr)) != -1) {
+		switch (opt) {
+		case 'p':
+			cfg.port = option_value("-p", optarg, 1, 65535);
+			break;
+		case 'b':
+			cfg.bind_addr = optarg;
+			break;
+		case 't':
+			cfg.threads = option_value("-t", optarg, 1, 1024);
+			break;
+		case 'T':
+			cfg.timeout_secs = option_value("-T", optarg, 0, 3600);
+			break;
+		case 'c':
+			cfg.max_conns = option_value("-c", optarg, 1, 1000000);
+			break;
+		case OPT_BACKLOG:
+			cfg.backlog = option_value("--backlog", optarg, 1,
+						   65535);
+			break;
+		case 'h':
+			usage(0);
+		default:
+			usage(2);
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "user-echo-server: unexpected argument '%s'\n",
+			argv[optind]);
+		usage(2);
+	}
+	if (!cfg.threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+		cfg.threads = n > 0 ? unsigned(n) : 1;
+	}
+}
+
+/* Without -b: one IPv6 socket that takes IPv4 too, or IPv4 alone. */
+sockaddr_storage bind_sockaddr(socklen_t *len)
+{
+	sockaddr_storage ss = {};
+	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
+	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+
+	if (cfg.bind_addr.empty()) {
+		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		cfg.bind_addr = fd >= 0 ? "::" : "0.0.0.0";
+		if (fd >= 0)
+			close(fd);
+	}
+	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in4);
+	} else if (inet_pton(AF_INET6, cfg.bind_addr.c_str(),
+			     &in6->sin6_addr) == 1) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons(uint16_t(cfg.port));
+		*len = sizeof(*in6);
+	} else {
+		fprintf(stderr,
+			"user-echo-server: -b %s: not an IPv4 or IPv6 address\n",
+			cfg.bind_addr.c_str());
+		exit(2);
+	}
+	return ss;
+}
+
+/* A bound socket, or -errno. */
+int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
+{
+	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+			0);
+	int one = 1, zero = 0;
+
+	if (fd < 0)
+		return -errno;
+	/* So that a restart right after a stop finds the port free. */
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (ss.ss_family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if ((reuseport &&
+	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
+	    bind(fd, reinterpret_cast<const sockaddr *>(&ss), len)) {
+		int err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+[[noreturn]] void die_listen(int err)
+{
+	fprintf(stderr, "user-echo-server: cannot listen on %s port %u: %s\n",
+		cfg.bind_addr.c_str(), cfg.port, strerror(-err));
+	exit(1);
+}
+
+} // namespace
+} // namespace echo
+
+using namespace echo;
+
+int main(int argc, char **argv)
+{
+	parse_args(argc, argv);
+
+	/* Room for max_conns connections: soft fd limit up to the hard one. */
+	struct rlimit rl;
+	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+	signal(SIGPIPE, SIG_IGN);
+
+	socklen_t alen;
+	sockaddr_storage ss = bind_sockaddr(&alen);
+
+	/*
+	 * SO_REUSEPORT would let us share the port with another reuseport
+	 * listener of the same user (a second user-echo-server, silently
+	 * splitting its clients): probe with a plain socket first, so a port
+	 * in use is an error.
+	 */
+	int probe = make_listener(ss, alen, false);
+	if (probe < 0)
+		die_listen(probe);
+	close(probe);
+
+	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (stop_fd < 0) {
+		perror("user-echo-server: eventfd");
+		return 1;
+	}
+	std::vector<std::unique_ptr<worker>> workers;
+	for (unsigned i = 0; i < cfg.threads; i++) {
+		auto w = std::make_unique<worker>();
+		w->listen_fd = make_listener(ss, alen, true);
+		if (w->listen_fd < 0)
+			die_listen(w->listen_fd);
+		if (listen(w->listen_fd, int(cfg.backlog)))
+			die_listen(-errno);
+		w->ep = epoll_create1(EPOLL_CLOEXEC);
+		if (w->ep < 0) {
+			perror("user-echo-server: epoll_create1");
+			return 1;
+		}
+		workers.push_back(std::move(w));
+	}
+
+	/* Workers inherit the blocked signals; only main takes them. */
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGTERM);
+	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
+
+	printf("user-echo-server: echoing on %s port %u with %u threads\n",
+	       cfg.bind_addr.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+
+	for (auto &w : workers)
+		w->thread = std::thread(worker_run, w.get(), stop_fd);
+
+	int sig = 0;
+	sigwait(&sigs, &sig);
+	uint64_t one = 1;
+	if (write(stop_fd, &one, sizeof(one)) < 0)
+		perror("user-echo-server: eventfd write");
+	for (auto &w : workers) {
+		w->thread.join();
+		close(w->listen_fd);
+		close(w->ep);
+	}
+	close(stop_fd);
+	fprintf(stderr,
+		"user-echo-server: %s: %" PRIu64 " connections accepted, %" PRIu64
+		" refused, %" PRIu64 " timed out, %" PRIu64 " bytes echoed\n",
+		strsignal(sig), stats.accepted.load(), stats.refused.load(),
+		stats.timed_out.load(), stats.bytes_echoed.load());
+	return 0;
+}
