@@ -15,6 +15,9 @@
 #   make stop       stop the guest started by make run
 #   make bench      khttpd vs twin, nginx, lighttpd, h2o in a QEMU guest (~35 min) -> docs/bench/
 #   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
+#   make echo-check user-echo-server on the host, checked by echo-bench --check
+#   make echo-bench kecho.ko vs user-echo-server in a QEMU guest (~8 min) -> docs/echo/
+#   make echo-bench-quick  the same, four levels, once (~1-2 min) -> build/
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
 
@@ -62,7 +65,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps trace profile
+	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -70,7 +73,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 all: module userspace
 
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,22p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -238,6 +241,18 @@ bench: bench-deps bench-tools
 
 bench-smoke: bench-tools
 	KHTTPD_BENCH_CMD="make bench-smoke" scripts/bench.sh --smoke
+
+# The course's echo servers (scripts/echo-check.sh, scripts/echo-bench.sh).
+# echo-bench measures kecho.ko from build/kernels/<ver>/ when it is there
+# (scripts/build-module.sh) and says so when it is not.
+echo-check: $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	@scripts/echo-check.sh
+
+echo-bench: bench-deps $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	KHTTPD_BENCH_CMD="make echo-bench" scripts/echo-bench.sh
+
+echo-bench-quick: $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	KHTTPD_BENCH_CMD="make echo-bench-quick" scripts/echo-bench.sh --quick
 
 # Tracing and profiling in a QEMU guest (scripts/trace.sh, docs/profiling.md).
 # trace-cmd, perf, wrk and nginx come with the bench package group.
