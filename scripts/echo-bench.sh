@@ -5,9 +5,10 @@
 # user-echo-server side by side, interleaved (scripts/echo-bench-guest.py).
 # What `make echo-bench` and `make echo-bench-quick` run.
 #
-#   scripts/echo-bench.sh           1 to 1000 clients (12 levels), 10 round
-#                                   trips of 64 bytes per client, 3
-#                                   repetitions; about 6-8 minutes under TCG.
+#   scripts/echo-bench.sh           1 to 1000 clients (12 levels), 5 round
+#                                   trips of 64 bytes per client (at least
+#                                   1000 per level), 3 repetitions; about
+#                                   5-10 minutes under TCG.
 #                                   Results in docs/echo/: bench-kecho.txt and
 #                                   bench-user.txt (the course's bench.txt:
 #                                   "<threads> <microseconds>", the mean),
@@ -17,7 +18,8 @@
 #                                   repetition, results in
 #                                   build/echo-bench-quick/; about a minute.
 #
-# Options: --levels N,N,... --rounds N --reps N --timeout S, --out DIR.
+# Options: --levels N,N,... --rounds N --min-samples N --reps N, --timeout
+# S, --out DIR.
 # Environment: KVER, the guest's kernel (default: the generic 6.12 of the
 # matrix, as make bench); KECHO_KO, the module (default
 # build/kernels/$KVER/kecho.ko, which scripts/build-module.sh makes). When
@@ -41,7 +43,7 @@ ORIG_ARGS=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1; shift ;;
-	--levels | --rounds | --reps) GUEST_ARGS+=("$1" "${2:?}"); shift 2 ;;
+	--levels | --rounds | --min-samples | --reps) GUEST_ARGS+=("$1" "${2:?}"); shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	-h | --help) sed -n '3,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
@@ -104,8 +106,8 @@ servers=$(/usr/bin/python3 -c 'import json, sys; print(" ".join(json.load(open(s
 sub=$(/usr/bin/python3 -c '
 import json, sys
 e = json.load(open(sys.argv[1]))["environment"]
-print("guest %s, %s vCPUs, QEMU TCG; %s-byte messages, %s round trips a client, median of %s" % (
-      e["guest_kernel"], e["guest_nproc"], e["size"], e["rounds"], e["reps"]))' "$OUT/results.json")
+print("guest %s, %s vCPUs, QEMU TCG; %s-byte messages, %s round trips a client (%s a level at least), median of %s" % (
+      e["guest_kernel"], e["guest_nproc"], e["size"], e["rounds"], e["min_samples"], e["reps"]))' "$OUT/results.json")
 gnuplot -e "datafile='$OUT/echo.dat'; outfile='$OUT/bench.png'; servers='$servers'; subtitle='$sub'" \
 	scripts/plot-echo.gp || status=1
 mv -f "$OUT/echo.dat" build/echo-bench-raw/

@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cinttypes>
@@ -47,14 +48,14 @@ struct Client {
 
 struct Level {
 	explicit Level(unsigned clients) : n(clients), connected(clients + 1) {}
-	unsigned n, index = 0;
+	unsigned n, index = 0, rounds = 0;
 	std::latch connected;	/* every client and run_level() */
 	std::atomic<bool> failed{false};
 	std::vector<Client> clients;
 };
 
 struct Result {
-	unsigned clients;
+	unsigned clients, rounds;
 	uint64_t samples;
 	double mean_us, p50_us, p99_us, min_us, max_us, secs;
 };
@@ -103,8 +104,8 @@ void round_trips(Client *c, int fd)
 	std::vector<unsigned char> out(cfg.size), in(cfg.size);
 	uint64_t key = uint64_t(c->lv->index) << 32 | c->id;
 
-	c->ns.reserve(cfg.rounds);
-	for (unsigned r = 0; r < cfg.rounds; r++) {
+	c->ns.reserve(c->lv->rounds);
+	for (unsigned r = 0; r < c->lv->rounds; r++) {
 		if (c->lv->failed.load(std::memory_order_relaxed))
 			return;
 		pattern(key, uint64_t(r) * cfg.size, out.data(), cfg.size);
@@ -150,6 +151,8 @@ bool run_level(unsigned index, unsigned n, Result *res)
 {
 	Level lv(n);
 	lv.index = index;
+	/* Few clients give few samples: more rounds then, not less time. */
+	lv.rounds = std::max(cfg.rounds, (cfg.min_samples + n - 1) / n);
 	lv.clients.resize(n);
 
 	pthread_attr_t attr;
@@ -191,13 +194,14 @@ bool run_level(unsigned index, unsigned n, Result *res)
 		fprintf(stderr, "echo-bench: %u clients: %u clients failed\n",
 			n, bad);
 	res->clients = n;
+	res->rounds = lv.rounds;
 	res->samples = h.n;
 	res->mean_us = h.mean() / 1e3;
 	res->p50_us = double(h.percentile(50)) / 1e3;
 	res->p99_us = double(h.percentile(99)) / 1e3;
 	res->min_us = h.n ? double(h.min) / 1e3 : 0;
 	res->max_us = double(h.max) / 1e3;
-	return !lv.failed && h.n == uint64_t(n) * cfg.rounds;
+	return !lv.failed && h.n == uint64_t(n) * lv.rounds;
 }
 
 bool write_bench_txt(const std::vector<Result> &rs)
@@ -232,10 +236,11 @@ bool write_json(const std::vector<Result> &rs, bool ok)
 		cfg.rounds, ok ? "true" : "false");
 	for (size_t i = 0; i < rs.size(); i++) {
 		const Result &r = rs[i];
-		fprintf(f, "%s\n  {\"clients\": %u, \"round_trips\": %" PRIu64
+		fprintf(f, "%s\n  {\"clients\": %u, \"rounds\": %u, "
+			"\"round_trips\": %" PRIu64
 			", \"mean_us\": %.2f, \"p50_us\": %.2f, \"p99_us\": %.2f, "
 			"\"min_us\": %.2f, \"max_us\": %.2f, \"seconds\": %.3f}",
-			i ? "," : "", r.clients, r.samples, r.mean_us, r.p50_us,
+			i ? "," : "", r.clients, r.rounds, r.samples, r.mean_us, r.p50_us,
 			r.p99_us, r.min_us, r.max_us, r.secs);
 	}
 	fprintf(f, "\n]}\n");

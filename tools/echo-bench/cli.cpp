@@ -39,6 +39,8 @@ void usage(FILE *f)
 		"                     to --to, and --to (default 1, 1000, 50)\n"
 		"  --levels LIST      these levels instead, e.g. 1,10,100\n"
 		"  -r, --rounds N     round trips per client per level (default 10)\n"
+		"  --min-samples N    more rounds where there are few clients, so that\n"
+		"                     a level has at least N round trips (default 0)\n"
 		"  -s, --size BYTES   message size (default 64)\n"
 		"  -o, --output FILE  the course's bench.txt: \"<threads> <mean us>\"\n"
 		"                     a line (default bench.txt; '' for none)\n"
@@ -118,7 +120,7 @@ void resolve()
 void parse_args(int argc, char **argv)
 {
 	enum { OPT_FROM = 256, OPT_TO, OPT_STEP, OPT_LEVELS, OPT_JSON,
-	       OPT_LABEL, OPT_CHECK, OPT_BYTES, OPT_SEED, OPT_TIMEOUT,
+	       OPT_LABEL, OPT_CHECK, OPT_MIN_SAMPLES, OPT_BYTES, OPT_SEED, OPT_TIMEOUT,
 	       OPT_HELP };
 	static const option longopts[] = {
 		{ "host", required_argument, nullptr, 'H' },
@@ -128,6 +130,7 @@ void parse_args(int argc, char **argv)
 		{ "step", required_argument, nullptr, OPT_STEP },
 		{ "levels", required_argument, nullptr, OPT_LEVELS },
 		{ "rounds", required_argument, nullptr, 'r' },
+		{ "min-samples", required_argument, nullptr, OPT_MIN_SAMPLES },
 		{ "size", required_argument, nullptr, 's' },
 		{ "output", required_argument, nullptr, 'o' },
 		{ "json", required_argument, nullptr, OPT_JSON },
@@ -168,6 +171,10 @@ void parse_args(int argc, char **argv)
 			break;
 		case 'r':
 			cfg.rounds = unsigned(number("-r", optarg, 1, 1000000));
+			break;
+		case OPT_MIN_SAMPLES:
+			cfg.min_samples = unsigned(number("--min-samples", optarg,
+							  0, 10000000));
 			break;
 		case 's':
 			cfg.size = number("-s", optarg, 1, 1 << 20);

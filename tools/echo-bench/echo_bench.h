@@ -39,6 +39,7 @@ struct Config {
 	std::string host = "127.0.0.1", port = "12345";
 	std::vector<unsigned> levels;	/* concurrency levels, ascending */
 	unsigned rounds = 10;		/* round trips per client per level */
+	unsigned min_samples = 0;	/* round trips per level, at least */
 	size_t size = 64;		/* bytes per message */
 	std::string out = "bench.txt";	/* "": none */
 	std::string json;		/* "": none */
