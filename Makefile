@@ -125,8 +125,10 @@ $(BUILD)/tools/%.o: tools/%.cpp
 	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
 
 # The twin, from its own sources in tools/twin/, serves: it links serve.o
-# and implements its transport.
-TWIN_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/twin/*.cpp))
+# and implements its transport. tools/common/ has what it shares with
+# user-echo-server (its listeners).
+TWIN_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/twin/*.cpp)) \
+	$(BUILD)/tools/common/listener.o
 
 $(BUILD)/twin: $(TWIN_OBJS) $(CORE_OBJS)
 	$(CXX) -o $@ $^ -pthread
@@ -157,7 +159,8 @@ $(BUILD)/unit_tests: $(BUILD)/tools-san/htstress/histogram.o
 
 # The course's echo server and its bench and checker, each from its own
 # directory; echo-bench keeps its latencies in htstress's histogram.
-ECHO_SERVER_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/user-echo-server/*.cpp))
+ECHO_SERVER_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/user-echo-server/*.cpp)) \
+	$(BUILD)/tools/common/listener.o
 ECHO_BENCH_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/echo-bench/*.cpp)) \
 	$(BUILD)/tools/htstress/histogram.o
 

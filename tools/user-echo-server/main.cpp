@@ -5,9 +5,7 @@
  * SIGTERM stops them all and the process exits with status 0.
  */
 
-#include <arpa/inet.h>
 #include <getopt.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -24,6 +22,7 @@
 #include <memory>
 #include <vector>
 
+#include "../common/listener.h"
 #include "../common/number.h"
 #include "echo.h"
 
@@ -119,60 +118,6 @@ void parse_args(int argc, char **argv)
 	}
 }
 
-/* Without -b: one IPv6 socket that takes IPv4 too, or IPv4 alone. */
-sockaddr_storage bind_sockaddr(socklen_t *len)
-{
-	sockaddr_storage ss = {};
-	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
-	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-
-	if (cfg.bind_addr.empty()) {
-		int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		cfg.bind_addr = fd >= 0 ? "::" : "0.0.0.0";
-		if (fd >= 0)
-			close(fd);
-	}
-	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(uint16_t(cfg.port));
-		*len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, cfg.bind_addr.c_str(),
-			     &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(uint16_t(cfg.port));
-		*len = sizeof(*in6);
-	} else {
-		fprintf(stderr,
-			"user-echo-server: -b %s: not an IPv4 or IPv6 address\n",
-			cfg.bind_addr.c_str());
-		exit(2);
-	}
-	return ss;
-}
-
-/* A bound socket, or -errno. */
-int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
-{
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	int one = 1, zero = 0;
-
-	if (fd < 0)
-		return -errno;
-	/* So that a restart right after a stop finds the port free. */
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-	if ((reuseport &&
-	     setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) ||
-	    bind(fd, reinterpret_cast<const sockaddr *>(&ss), len)) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 [[noreturn]] void die_listen(int err)
 {
 	fprintf(stderr, "user-echo-server: cannot listen on %s port %u: %s\n",
@@ -198,18 +143,18 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 
 	socklen_t alen;
-	sockaddr_storage ss = bind_sockaddr(&alen);
-
-	/*
-	 * SO_REUSEPORT would let us share the port with another reuseport
-	 * listener of the same user (a second user-echo-server, silently
-	 * splitting its clients): probe with a plain socket first, so a port
-	 * in use is an error.
-	 */
-	int probe = make_listener(ss, alen, false);
-	if (probe < 0)
-		die_listen(probe);
-	close(probe);
+	sockaddr_storage ss;
+	if (!tools::listen_address(&cfg.bind_addr, cfg.port, &ss, &alen)) {
+		fprintf(stderr,
+			"user-echo-server: -b %s: not an IPv4 or IPv6 address\n",
+			cfg.bind_addr.c_str());
+		return 2;
+	}
+	std::vector<int> listeners;
+	int err = tools::reuseport_listeners(ss, alen, cfg.threads,
+					     int(cfg.backlog), &listeners);
+	if (err)
+		die_listen(err);
 
 	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
 	if (stop_fd < 0) {
@@ -217,13 +162,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	std::vector<std::unique_ptr<worker>> workers;
-	for (unsigned i = 0; i < cfg.threads; i++) {
+	for (int fd : listeners) {
 		auto w = std::make_unique<worker>();
-		w->listen_fd = make_listener(ss, alen, true);
-		if (w->listen_fd < 0)
-			die_listen(w->listen_fd);
-		if (listen(w->listen_fd, int(cfg.backlog)))
-			die_listen(-errno);
+		w->listen_fd = fd;
 		w->ep = epoll_create1(EPOLL_CLOEXEC);
 		if (w->ep < 0) {
 			perror("user-echo-server: epoll_create1");
