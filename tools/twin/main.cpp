@@ -8,10 +8,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -22,6 +19,7 @@
 #include <cstring>
 
 #include "../common/listener.h"
+#include "../common/workers.h"
 #include "twin.h"
 
 namespace twin {
@@ -189,6 +187,14 @@ void open_root()
 	close(fd);
 }
 
+/* Once listening: tests and scripts wait for this line. */
+void print_banner()
+{
+	printf("twin: serving %s on port %u with %u threads\n",
+	       cfg.root.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+}
+
 } // namespace
 } // namespace twin
 
@@ -223,48 +229,10 @@ int main(int argc, char **argv)
 	if (err)
 		die_bind(err);
 
-	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (stop_fd < 0) {
-		perror("twin: eventfd");
+	int sig = tools::run_workers("twin", listeners, worker_run,
+				     print_banner);
+	if (sig < 0)
 		return 1;
-	}
-	std::vector<std::unique_ptr<worker>> workers;
-	for (int fd : listeners) {
-		auto w = std::make_unique<worker>();
-		w->listen_fd = fd;
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (w->ep < 0) {
-			perror("twin: epoll_create1");
-			return 1;
-		}
-		workers.push_back(std::move(w));
-	}
-
-	/* Workers inherit the blocked signals; only main takes them. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-	printf("twin: serving %s on port %u with %u threads\n",
-	       cfg.root.c_str(), cfg.port, cfg.threads);
-	fflush(stdout);
-
-	for (auto &w : workers)
-		w->thread = std::thread(worker_run, w.get(), stop_fd);
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	uint64_t one = 1;
-	if (write(stop_fd, &one, sizeof(one)) < 0)
-		perror("twin: eventfd write");
-	for (auto &w : workers) {
-		w->thread.join();
-		close(w->listen_fd);
-		close(w->ep);
-	}
 	close(root_fd);
-	close(stop_fd);
 	return 0;
 }

@@ -6,10 +6,7 @@
  */
 
 #include <getopt.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -19,10 +16,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <memory>
 #include <vector>
 
 #include "../common/listener.h"
+#include "../common/workers.h"
 #include "../common/number.h"
 #include "echo.h"
 
@@ -125,6 +122,14 @@ void parse_args(int argc, char **argv)
 	exit(1);
 }
 
+/* Once listening: tests and scripts wait for this line. */
+void print_banner()
+{
+	printf("user-echo-server: echoing on %s port %u with %u threads\n",
+	       cfg.bind_addr.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+}
+
 } // namespace
 } // namespace echo
 
@@ -156,48 +161,10 @@ int main(int argc, char **argv)
 	if (err)
 		die_listen(err);
 
-	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (stop_fd < 0) {
-		perror("user-echo-server: eventfd");
+	int sig = tools::run_workers("user-echo-server", listeners, worker_run,
+				     print_banner);
+	if (sig < 0)
 		return 1;
-	}
-	std::vector<std::unique_ptr<worker>> workers;
-	for (int fd : listeners) {
-		auto w = std::make_unique<worker>();
-		w->listen_fd = fd;
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (w->ep < 0) {
-			perror("user-echo-server: epoll_create1");
-			return 1;
-		}
-		workers.push_back(std::move(w));
-	}
-
-	/* Workers inherit the blocked signals; only main takes them. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-	printf("user-echo-server: echoing on %s port %u with %u threads\n",
-	       cfg.bind_addr.c_str(), cfg.port, cfg.threads);
-	fflush(stdout);
-
-	for (auto &w : workers)
-		w->thread = std::thread(worker_run, w.get(), stop_fd);
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	uint64_t one = 1;
-	if (write(stop_fd, &one, sizeof(one)) < 0)
-		perror("user-echo-server: eventfd write");
-	for (auto &w : workers) {
-		w->thread.join();
-		close(w->listen_fd);
-		close(w->ep);
-	}
-	close(stop_fd);
 	fprintf(stderr,
 		"user-echo-server: %s: %" PRIu64 " connections accepted, %" PRIu64
 		" refused, %" PRIu64 " timed out, %" PRIu64 " bytes echoed\n",
