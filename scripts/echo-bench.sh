@@ -17,6 +17,8 @@
 #   scripts/echo-bench.sh --quick   1, 10, 100 and 300 clients, one
 #                                   repetition, results in
 #                                   build/echo-bench-quick/; about a minute.
+#   scripts/echo-bench.sh --report  no guest: redraw the table, bench-*.txt
+#                                   and bench.png from --out's results.json.
 #
 # Options: --levels N,N,... --rounds N --min-samples N --reps N, --timeout
 # S, --out DIR.
@@ -36,6 +38,7 @@ cd "$REPO"
 say() { echo "echo-bench.sh: $*" >&2; }
 
 QUICK=
+REPORT_ONLY=
 OUT=
 TIMEOUT=
 GUEST_ARGS=()
@@ -43,10 +46,11 @@ ORIG_ARGS=("$@")
 while [ $# -gt 0 ]; do
 	case $1 in
 	--quick) QUICK=1; shift ;;
+	--report) REPORT_ONLY=1; shift ;;
 	--levels | --rounds | --min-samples | --reps) GUEST_ARGS+=("$1" "${2:?}"); shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
-	-h | --help) sed -n '3,26p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,28p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) say "unknown option $1 (see --help)"; exit 2 ;;
 	esac
 done
@@ -58,6 +62,32 @@ if [ -n "$QUICK" ]; then
 else
 	OUT=${OUT:-docs/echo}
 	TIMEOUT=${TIMEOUT:-1800}
+fi
+
+# render DIR: the course's bench-*.txt, the table and bench.png from
+# DIR/results.json.
+render() {
+	local out=$1 rc=0 servers sub
+	/usr/bin/python3 scripts/echo-bench-guest.py --report "$out/results.json" --out "$out" || rc=1
+	servers=$(/usr/bin/python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["servers"]))' "$out/results.json")
+	# Two lines (gnuplot reads the \n in a double-quoted string).
+	sub=$(/usr/bin/python3 -c '
+import json, sys
+e = json.load(open(sys.argv[1]))["environment"]
+print("guest %s, %s vCPUs, QEMU TCG (no KVM), %s\\n%s-byte messages, %s round trips a client (%s a level at least), median of %s runs" % (
+      e["guest_kernel"], e["guest_nproc"], e["date_utc"][:10], e["size"], e["rounds"], e["min_samples"], e["reps"]))' "$out/results.json")
+	gnuplot -e "datafile='$out/echo.dat'; outfile='$out/bench.png'; servers='$servers'; subtitle=\"$sub\"" \
+		scripts/plot-echo.gp || rc=1
+	mkdir -p build/echo-bench-raw
+	mv -f "$out/echo.dat" build/echo-bench-raw/
+	return $rc
+}
+
+if [ -n "$REPORT_ONLY" ]; then
+	OUT=${OUT:-docs/echo}
+	[ -s "$OUT/results.json" ] || { say "no $OUT/results.json to report on"; exit 1; }
+	render "$OUT"
+	exit
 fi
 
 for t in build/echo-bench build/user-echo-server; do
@@ -100,17 +130,7 @@ fi
 mkdir -p "$OUT" build/echo-bench-raw
 cp "$res" "$OUT/results.json"
 cp build/vm/out/raw.txt build/echo-bench-raw/ 2>/dev/null || true
-/usr/bin/python3 scripts/echo-bench-guest.py --report "$OUT/results.json" --out "$OUT" || status=1
-
-servers=$(/usr/bin/python3 -c 'import json, sys; print(" ".join(json.load(open(sys.argv[1]))["servers"]))' "$OUT/results.json")
-sub=$(/usr/bin/python3 -c '
-import json, sys
-e = json.load(open(sys.argv[1]))["environment"]
-print("guest %s, %s vCPUs, QEMU TCG; %s-byte messages, %s round trips a client (%s a level at least), median of %s" % (
-      e["guest_kernel"], e["guest_nproc"], e["size"], e["rounds"], e["min_samples"], e["reps"]))' "$OUT/results.json")
-gnuplot -e "datafile='$OUT/echo.dat'; outfile='$OUT/bench.png'; servers='$servers'; subtitle='$sub'" \
-	scripts/plot-echo.gp || status=1
-mv -f "$OUT/echo.dat" build/echo-bench-raw/
+render "$OUT" || status=1
 say "results: $OUT/bench-*.txt, $OUT/results.json, $OUT/bench.png; raw output: build/echo-bench-raw/"
 [ "$status" -eq 0 ] || say "FAIL: exit status $status (see above)"
 exit "$status"

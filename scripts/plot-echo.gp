@@ -16,13 +16,14 @@ col(s) = (s eq "kecho") ? 2 : 5
 colour(s) = (s eq "kecho") ? "#d62728" : "#1f77b4"
 title_of(s) = (s eq "kecho") ? "kecho.ko" : "user-echo-server"
 
-set terminal pngcairo size 1000, 620 font "DejaVu Sans,11" noenhanced
+set terminal pngcairo size 1100, 660 font "DejaVu Sans,11" noenhanced
 set output outfile
 set datafile missing "NaN"
 set title "echo round trip vs concurrency\n" . subtitle font ",13"
 set xlabel "concurrent clients"
 set ylabel "microseconds per round trip"
 set yrange [0:*]
+set format y "%.0f"
 set grid lc rgb "#dddddd"
 set key inside top left
 plot for [s in servers] datafile using 1:(column(col(s))) \
