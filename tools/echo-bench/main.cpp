@@ -4,8 +4,8 @@
  */
 
 #include <signal.h>
-#include <sys/resource.h>
 
+#include "../common/fd_limit.h"
 #include "echo_bench.h"
 
 int main(int argc, char **argv)
@@ -14,11 +14,7 @@ int main(int argc, char **argv)
 
 	parse_args(argc, argv);
 	/* A socket per client: soft fd limit up to the hard one. */
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	tools::raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 	return cfg.check ? run_check() : run_bench();
 }

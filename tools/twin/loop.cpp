@@ -277,20 +277,8 @@ void conn_close(conn *c)
 		w->conns = c->next;
 	if (c->next)
 		c->next->prev = c->prev;
-	if (c->queued) {
-		/* Rare (shutdown, sweeper): unlink from the run queue. */
-		conn **pp = &w->run_head;
-		conn *last = nullptr;
-		while (*pp && *pp != c) {
-			last = *pp;
-			pp = &(*pp)->run_next;
-		}
-		if (*pp)
-			*pp = c->run_next;
-		if (w->run_tail == c)
-			w->run_tail = last;
-		c->queued = false;
-	}
+	if (c->queued)	/* rare: shutdown, sweeper */
+		w->runq.remove(c);
 	/* Keep the buffers (and a listing's capacity) for the next one. */
 	c->prev = nullptr;
 	c->next = w->free_list;
@@ -314,14 +302,7 @@ void conn_io(conn *c)
 		}
 	}
 	/* Budget spent with work left: let the others run first. */
-	worker *w = c->w;
-	c->queued = true;
-	c->run_next = nullptr;
-	if (w->run_tail)
-		w->run_tail->run_next = c;
-	else
-		w->run_head = c;
-	w->run_tail = c;
+	c->w->runq.push(c);
 }
 
 void conn_start(worker *w, int fd)
@@ -409,7 +390,7 @@ void worker_run(worker *w, int stop_fd)
 	epoll_ctl(w->ep, EPOLL_CTL_ADD, stop_fd, &ev);
 
 	for (;;) {
-		int timeout = w->run_head ? 0 : 1000;
+		int timeout = w->runq.empty() ? 1000 : 0;
 		int n = epoll_wait(w->ep, evs, 256, timeout);
 
 		if (n < 0 && errno != EINTR) {
@@ -429,14 +410,7 @@ void worker_run(worker *w, int stop_fd)
 		if (stop)
 			break;
 		/* Those that spent their budget, once each, in order. */
-		conn *q = w->run_head;
-		w->run_head = w->run_tail = nullptr;
-		while (q) {
-			conn *c = q;
-			q = c->run_next;
-			c->queued = false;
-			conn_io(c);
-		}
+		w->runq.run_all(conn_io);
 		int64_t now = now_ms();
 		if (now >= next_sweep) {
 			sweep(w);

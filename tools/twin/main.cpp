@@ -9,7 +9,6 @@
 #include <getopt.h>
 #include <grp.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../common/fd_limit.h"
 #include "../common/listener.h"
 #include "../common/workers.h"
 #include "twin.h"
@@ -207,11 +207,7 @@ int main(int argc, char **argv)
 	open_root();
 
 	/* Room for many connections: raise the soft fd limit to the hard one. */
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	tools::raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 
 	/* Without -b, as the module without bind=: IPv6 and IPv4. */

@@ -58,6 +58,7 @@
 #include <thread>
 #include <vector>
 
+#include "../common/run_queue.h"
 #include "cache.h"
 #include "khttpd/serve.h"
 
@@ -145,7 +146,7 @@ struct worker {
 	int ep = -1;
 	conn *conns = nullptr;		/* all open connections */
 	conn *free_list = nullptr;	/* recycled, via next */
-	conn *run_head = nullptr, *run_tail = nullptr;
+	tools::run_queue<conn> runq;	/* spent their budget */
 	file_cache cache;
 	char dents[32768];		/* getdents64 buffer */
 	std::thread thread;

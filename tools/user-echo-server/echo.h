@@ -28,6 +28,8 @@
 #include <string>
 #include <thread>
 
+#include "../common/run_queue.h"
+
 namespace echo {
 
 /*
@@ -79,7 +81,7 @@ struct worker {
 	int ep = -1;
 	conn *conns = nullptr;		/* every open connection */
 	conn *free_list = nullptr;	/* closed ones, recycled via next */
-	conn *run_head = nullptr, *run_tail = nullptr;
+	tools::run_queue<conn> runq;	/* spent their budget */
 	std::thread thread;
 };
 

@@ -32,21 +32,6 @@ int64_t now_ms()
 
 namespace {
 
-void unqueue(worker *w, conn *c)
-{
-	conn **pp = &w->run_head, *last = nullptr;
-
-	while (*pp && *pp != c) {
-		last = *pp;
-		pp = &(*pp)->run_next;
-	}
-	if (*pp)
-		*pp = c->run_next;
-	if (w->run_tail == c)
-		w->run_tail = last;
-	c->queued = false;
-}
-
 void conn_close(conn *c)
 {
 	worker *w = c->w;
@@ -60,7 +45,7 @@ void conn_close(conn *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	if (c->queued)	/* rare: the sweeper or shutdown */
-		unqueue(w, c);
+		w->runq.remove(c);
 	c->prev = nullptr;
 	c->next = w->free_list;
 	w->free_list = c;
@@ -86,14 +71,7 @@ void conn_io(conn *c)
 			return;
 		}
 	}
-	worker *w = c->w;
-	c->queued = true;
-	c->run_next = nullptr;
-	if (w->run_tail)
-		w->run_tail->run_next = c;
-	else
-		w->run_head = c;
-	w->run_tail = c;
+	c->w->runq.push(c);
 }
 
 void conn_start(worker *w, int fd)
@@ -199,7 +177,7 @@ void worker_run(worker *w, int stop_fd)
 	epoll_ctl(w->ep, EPOLL_CTL_ADD, stop_fd, &ev);
 
 	for (bool stop = false; !stop;) {
-		int n = epoll_wait(w->ep, evs, 256, w->run_head ? 0 : 1000);
+		int n = epoll_wait(w->ep, evs, 256, w->runq.empty() ? 1000 : 0);
 
 		if (n < 0 && errno != EINTR) {
 			perror("user-echo-server: epoll_wait");
@@ -215,14 +193,7 @@ void worker_run(worker *w, int stop_fd)
 				conn_io(static_cast<conn *>(p));
 		}
 		/* Those that spent their budget, once each, in order. */
-		conn *q = w->run_head;
-		w->run_head = w->run_tail = nullptr;
-		while (q) {
-			conn *c = q;
-			q = c->run_next;
-			c->queued = false;
-			conn_io(c);
-		}
+		w->runq.run_all(conn_io);
 		if (cfg.timeout_secs && now_ms() >= next_sweep) {
 			sweep(w);
 			next_sweep = now_ms() + 1000;

@@ -7,7 +7,6 @@
 
 #include <getopt.h>
 #include <signal.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -18,6 +17,7 @@
 #include <cstring>
 #include <vector>
 
+#include "../common/fd_limit.h"
 #include "../common/listener.h"
 #include "../common/workers.h"
 #include "../common/number.h"
@@ -140,11 +140,7 @@ int main(int argc, char **argv)
 	parse_args(argc, argv);
 
 	/* Room for max_conns connections: soft fd limit up to the hard one. */
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	tools::raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 
 	socklen_t alen;
