@@ -128,3 +128,72 @@ def test_echo_bench_check(srv):
     out = r.stdout.decode()
     assert r.returncode == 0, out + r.stderr.decode()
     assert "check: OK: 50 clients, 52428800 bytes" in out
+
+
+class ManglingServer:
+    """An echo server that gets one byte wrong (the n-th it echoes), or
+    closes after n bytes: what echo-bench must catch."""
+
+    def __init__(self, n, close=False):
+        self.n, self.close_after = n, close
+        self.ls = socket.socket()
+        self.ls.bind(("127.0.0.1", 0))
+        self.ls.listen(64)
+        self.port = self.ls.getsockname()[1]
+        self.seen = 0
+        import threading
+        self.lock = threading.Lock()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self):
+        import threading
+        while True:
+            try:
+                c, _ = self.ls.accept()
+            except OSError:
+                return
+            threading.Thread(target=self.echo, args=(c,), daemon=True).start()
+
+    def echo(self, c):
+        with c:
+            while True:
+                try:
+                    data = bytearray(c.recv(65536))
+                except OSError:
+                    return
+                if not data:
+                    return
+                with self.lock:
+                    start, self.seen = self.seen, self.seen + len(data)
+                if start <= self.n < self.seen:
+                    if self.close_after:
+                        return
+                    data[self.n - start] ^= 0x01
+                c.sendall(data)
+
+
+@pytest.mark.user_only("the tool's own checks need no particular server")
+@pytest.mark.parametrize("mode", ["bench", "check"])
+@pytest.mark.parametrize("fault", ["wrong-byte", "early-close"])
+def test_echo_bench_catches_bad_echo(mode, fault):
+    """echo-bench fails (status 1, saying what) when a byte comes back
+    wrong or the server closes early, in both modes."""
+    import subprocess
+    from conftest import REPO
+    tool = os.path.join(REPO, "build", "echo-bench")
+    if not os.access(tool, os.X_OK):
+        pytest.skip("build/echo-bench is not built")
+    bad = ManglingServer(5000, close=(fault == "early-close"))
+    args = ([tool, "--check", "-n", "4", "--bytes", "100000"]
+            if mode == "check" else
+            [tool, "--levels", "1,4", "-r", "50", "-o", "", "-q"])
+    r = subprocess.run(args + ["-p", str(bad.port), "--timeout", "5"],
+                       capture_output=True, timeout=60)
+    err = r.stderr.decode()
+    assert r.returncode == 1, (r.returncode, r.stdout, err)
+    if fault == "wrong-byte":
+        assert ("came back as" in err) or ("wrong echo" in err), err
+    else:
+        assert ("EOF" in err) or ("closed" in err) or \
+            ("reset" in err.lower()), err
+    bad.ls.close()
