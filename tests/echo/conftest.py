@@ -18,11 +18,13 @@ Environment:
                      is a failure, not a skip (the guest runner and make
                      check set it)
 
-The session fixture starts the server with its defaults: the user server
-on 127.0.0.1 (it runs on the host), the module with insmod port=...; a
-test that needs other settings (a short timeout, a connection limit)
-restarts it with the module's parameter names, srv.restart(timeout=2),
-and the next test gets the defaults back. Tests about one server only are
+The session fixture starts the server with the suite's settings (DEFAULTS:
+max_conns, backlog, timeout, named so that no test depends on a server's
+own defaults): the user server on 127.0.0.1 (it runs on the host), the
+module with insmod port=... max_conns=...; a test that needs other
+settings (a short timeout, a connection limit) restarts it with the
+module's parameter names, srv.restart(timeout=2), and the next test gets
+the suite's settings back. Tests about one server only are
 marked module_only or user_only. For the module, the kernel log must gain
 no WARNING, BUG or oops line during the session, and it is unloaded at
 the end; the user server must exit with status 0 on every SIGTERM.
@@ -130,6 +132,12 @@ def free_port():
 USER_FLAGS = {"port": "-p", "timeout": "-T", "max_conns": "-c",
               "backlog": "--backlog"}
 
+# What both servers are started with unless a test says otherwise, so that
+# no test depends on a server's own defaults: room for the 1000-client
+# test (and its connections still closing), a timeout no test reaches by
+# accident.
+DEFAULTS = {"max_conns": 2048, "backlog": 1024, "timeout": 60}
+
 
 class UserServer:
     kind = "user"
@@ -144,7 +152,7 @@ class UserServer:
         return self.proc is not None and self.proc.poll() is None
 
     def args(self, params):
-        p = dict(params)
+        p = dict(DEFAULTS, **params)
         args = [user_server_path(), "-b", HOST,
                 "-p", str(p.pop("port", self.port))]
         for k, v in p.items():
@@ -219,7 +227,7 @@ class ModuleServer:
         return self.loaded
 
     def insmod_args(self, params):
-        p = dict(params)
+        p = dict(DEFAULTS, **params)
         p.setdefault("port", self.port)
         return ["insmod", self.ko] + ["%s=%s" % kv for kv in p.items()]
 
