@@ -103,8 +103,7 @@ export KVER
 KECHO_KO=${KECHO_KO:-$REPO/build/kernels/$KVER/kecho.ko}
 if [ -e "$KECHO_KO" ]; then
 	say "kecho: $KECHO_KO"
-	export KECHO_KO
-	export VM_ENV="${VM_ENV:+$VM_ENV }KECHO_KO"
+	export KECHO_KO	# scripts/vm.sh passes KECHO_* into the guest
 else
 	say "NOTE: no kecho.ko at $KECHO_KO (scripts/build-module.sh $KVER makes it):"
 	say "      benchmarking user-echo-server alone"

@@ -264,6 +264,9 @@ class ModuleServer:
         pass
 
     def stats(self):
+        if not os.path.exists("/proc/kecho"):
+            raise AssertionError("kecho.ko is loaded but there is no "
+                                 "/proc/kecho")
         with open("/proc/kecho") as f:
             return {k: int(v) for k, v in (ln.split() for ln in f
                                            if ln.strip())}
