@@ -18,7 +18,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <new>
 
 #include "twin.h"
 
@@ -271,18 +270,10 @@ void conn_close(conn *c)
 	tx_reset(c);
 	close(c->fd);
 	c->fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	if (c->queued)	/* rare: shutdown, sweeper */
 		w->runq.remove(c);
 	/* Keep the buffers (and a listing's capacity) for the next one. */
-	c->prev = nullptr;
-	c->next = w->free_list;
-	w->free_list = c;
+	w->conns.recycle(c);
 }
 
 void conn_io(conn *c)
@@ -307,19 +298,14 @@ void conn_io(conn *c)
 
 void conn_start(worker *w, int fd)
 {
-	conn *c = w->free_list;
+	conn *c = w->conns.take();
 	int one = 1;
 
-	if (c) {
-		w->free_list = c->next;
-	} else {
-		c = new (std::nothrow) conn;
-		if (!c) {
-			close(fd);
-			return;
-		}
-		c->w = w;
+	if (!c) {
+		close(fd);
+		return;
 	}
+	c->w = w;
 	c->fd = fd;
 	c->linger = false;
 	c->queued = false;
@@ -332,11 +318,7 @@ void conn_start(worker *w, int fd)
 	struct epoll_event ev = {};
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
-	c->prev = nullptr;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	w->conns.add(c);
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
 		conn_close(c);
 		return;
@@ -364,7 +346,7 @@ void sweep(worker *w)
 {
 	int64_t now = now_ms();
 
-	for (conn *c = w->conns, *next; c; c = next) {
+	for (conn *c = w->conns.first(), *next; c; c = next) {
 		next = c->next;
 		if (now > c->expires)
 			conn_close(c);
@@ -417,13 +399,9 @@ void worker_run(worker *w, int stop_fd)
 			next_sweep = now + 1000;
 		}
 	}
-	while (w->conns)
-		conn_close(w->conns);
-	while (w->free_list) {
-		conn *c = w->free_list;
-		w->free_list = c->next;
-		delete c;
-	}
+	/* Closed ones are freed with the worker (conn_set). */
+	while (w->conns.first())
+		conn_close(w->conns.first());
 }
 
 } // namespace twin

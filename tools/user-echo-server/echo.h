@@ -28,6 +28,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/conn_set.h"
 #include "../common/run_queue.h"
 
 namespace echo {
@@ -68,7 +69,7 @@ struct conn {
 	worker *w = nullptr;
 	int fd = -1;
 	int64_t expires = 0;		/* ms, CLOCK_MONOTONIC_COARSE */
-	conn *prev = nullptr, *next = nullptr;	/* worker::conns */
+	conn *prev = nullptr, *next = nullptr;	/* in worker::conns */
 	conn *run_next = nullptr;		/* worker's run queue */
 	bool queued = false;
 	bool peer_done = false;		/* the client shut down its writing */
@@ -79,8 +80,7 @@ struct conn {
 struct worker {
 	int listen_fd = -1;
 	int ep = -1;
-	conn *conns = nullptr;		/* every open connection */
-	conn *free_list = nullptr;	/* closed ones, recycled via next */
+	tools::conn_set<conn> conns;	/* open, and closed for reuse */
 	tools::run_queue<conn> runq;	/* spent their budget */
 	std::thread thread;
 };

@@ -15,7 +15,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <new>
 
 #include "echo.h"
 
@@ -38,17 +37,9 @@ void conn_close(conn *c)
 
 	close(c->fd);	/* also takes it out of the epoll set */
 	c->fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
 	if (c->queued)	/* rare: the sweeper or shutdown */
 		w->runq.remove(c);
-	c->prev = nullptr;
-	c->next = w->free_list;
-	w->free_list = c;
+	w->conns.recycle(c);
 	stats.open.fetch_sub(1, std::memory_order_relaxed);
 	stats.closed.fetch_add(1, std::memory_order_relaxed);
 }
@@ -76,20 +67,15 @@ void conn_io(conn *c)
 
 void conn_start(worker *w, int fd)
 {
-	conn *c = w->free_list;
+	conn *c = w->conns.take();
 	int one = 1;
 
-	if (c) {
-		w->free_list = c->next;
-	} else {
-		c = new (std::nothrow) conn;
-		if (!c) {
-			close(fd);
-			stats.open.fetch_sub(1, std::memory_order_relaxed);
-			return;
-		}
-		c->w = w;
+	if (!c) {
+		close(fd);
+		stats.open.fetch_sub(1, std::memory_order_relaxed);
+		return;
 	}
+	c->w = w;
 	c->fd = fd;
 	c->queued = false;
 	c->peer_done = false;
@@ -99,11 +85,7 @@ void conn_start(worker *w, int fd)
 	/* An echo is one small write: send it now, not after 40 ms. */
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 
-	c->prev = nullptr;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	w->conns.add(c);
 
 	struct epoll_event ev = {};
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
@@ -149,7 +131,7 @@ void sweep(worker *w)
 {
 	int64_t now = now_ms();
 
-	for (conn *c = w->conns, *next; c; c = next) {
+	for (conn *c = w->conns.first(), *next; c; c = next) {
 		next = c->next;
 		if (now > c->expires) {
 			stats.timed_out.fetch_add(1, std::memory_order_relaxed);
@@ -199,13 +181,9 @@ void worker_run(worker *w, int stop_fd)
 			next_sweep = now_ms() + 1000;
 		}
 	}
-	while (w->conns)
-		conn_close(w->conns);
-	while (w->free_list) {
-		conn *c = w->free_list;
-		w->free_list = c->next;
-		delete c;
-	}
+	/* Closed ones are freed with the worker (conn_set). */
+	while (w->conns.first())
+		conn_close(w->conns.first());
 }
 
 } // namespace echo
