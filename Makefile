@@ -15,6 +15,9 @@
 #   make stop       stop the guest started by make run
 #   make bench      khttpd vs twin, nginx, lighttpd, h2o in a QEMU guest (~35 min) -> docs/bench/
 #   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
+#   make echo-check user-echo-server on the host, checked by echo-bench --check
+#   make echo-bench kecho.ko vs user-echo-server in a QEMU guest (~8 min) -> docs/echo/
+#   make echo-bench-quick  the same, four levels, once (~1-2 min) -> build/
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
 
@@ -62,7 +65,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps trace profile
+	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -70,7 +73,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 all: module userspace
 
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,22p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -123,8 +126,10 @@ $(BUILD)/tools/%.o: tools/%.cpp
 	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(INCLUDES) -MMD -MP -c -o $@ $<
 
 # The twin, from its own sources in tools/twin/, serves: it links serve.o
-# and implements its transport.
-TWIN_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/twin/*.cpp))
+# and implements its transport. tools/common/ has what it shares with
+# user-echo-server (its listeners).
+TWIN_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/twin/*.cpp)) \
+	$(BUILD)/tools/common/listener.o
 
 $(BUILD)/twin: $(TWIN_OBJS) $(CORE_OBJS)
 	$(CXX) -o $@ $^ -pthread
@@ -152,6 +157,21 @@ $(BUILD)/tools-san/htstress/%.o: tools/htstress/%.cpp
 	$(CXX) $(CXXSTD) $(WARN) -O1 -g $(SAN) $(INCLUDES) -MMD -MP -c -o $@ $<
 
 $(BUILD)/unit_tests: $(BUILD)/tools-san/htstress/histogram.o
+
+# The course's echo server and its bench and checker, each from its own
+# directory; echo-bench keeps its latencies in htstress's histogram.
+ECHO_SERVER_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/user-echo-server/*.cpp)) \
+	$(BUILD)/tools/common/listener.o
+ECHO_BENCH_OBJS := $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(wildcard tools/echo-bench/*.cpp)) \
+	$(BUILD)/tools/htstress/histogram.o
+
+$(BUILD)/user-echo-server: $(ECHO_SERVER_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+$(BUILD)/echo-bench: $(ECHO_BENCH_OBJS)
+	$(CXX) -o $@ $^ -pthread
+
+userspace: $(BUILD)/user-echo-server $(BUILD)/echo-bench
 
 $(BUILD)/core-fuzz/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)
@@ -225,6 +245,18 @@ bench: bench-deps bench-tools
 
 bench-smoke: bench-tools
 	KHTTPD_BENCH_CMD="make bench-smoke" scripts/bench.sh --smoke
+
+# The course's echo servers (scripts/echo-check.sh, scripts/echo-bench.sh).
+# echo-bench measures kecho.ko from build/kernels/<ver>/ when it is there
+# (scripts/build-module.sh) and says so when it is not.
+echo-check: $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	@scripts/echo-check.sh
+
+echo-bench: bench-deps $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	KHTTPD_BENCH_CMD="make echo-bench" scripts/echo-bench.sh
+
+echo-bench-quick: $(BUILD)/user-echo-server $(BUILD)/echo-bench
+	KHTTPD_BENCH_CMD="make echo-bench-quick" scripts/echo-bench.sh --quick
 
 # Tracing and profiling in a QEMU guest (scripts/trace.sh, docs/profiling.md).
 # trace-cmd, perf, wrk and nginx come with the bench package group.

@@ -3,7 +3,8 @@
 #
 # What `make check` runs once the dependencies are installed: build, unit
 # tests, fuzz smoke test, the integration suite against the userspace twin
-# on the host, the host's packaging tests (kernel choice, DKMS for every
+# on the host, the echo suite against user-echo-server on the host, the
+# host's packaging tests (kernel choice, DKMS for every
 # kernel, make install), the integration suite against the module in a
 # QEMU guest on each kernel of the tested matrix (scripts/kernel.sh matrix:
 # 6.1, 6.12, 6.12 PREEMPT_RT), and a benchmark smoke run. Every stage runs
@@ -58,6 +59,11 @@ stage fuzz-smoke make fuzz-smoke
 # build/twin fails the stage instead of skipping every test.
 stage twin env KHTTPD_SERVER=twin KHTTPD_REQUIRE=1 \
 	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/integration
+
+# The echo suite against user-echo-server, on the host (kecho.ko's run is
+# in the guest, after the khttpd suite: scripts/guest-integration.sh).
+stage echo env ECHO_SERVER=user KHTTPD_REQUIRE=1 \
+	/usr/bin/python3 -m pytest -q -p no:cacheprovider tests/echo
 
 # Kernel selection, DKMS builds for each kernel, make install.
 stage host /usr/bin/python3 -m pytest -q -p no:cacheprovider tests/host

@@ -6,8 +6,9 @@
 # as root, chrooted into the host's root filesystem, cwd = the repo.
 #
 # Runs the pytest suite against the module, unloads the module if the suite
-# left it loaded, then fails if the kernel logged anything alarming while it
-# ran, even if every test passed. Exit status: pytest's, or 1 when pytest
+# left it loaded, then the echo suite against kecho.ko when KECHO_KO names
+# it, then fails if the kernel logged anything alarming while they ran,
+# even if every test passed. Exit status: pytest's, or 1 when pytest
 # collected nothing (status 5), the module would not unload, or the kernel
 # log has findings.
 
@@ -50,6 +51,32 @@ if [ -d /sys/module/khttpd ]; then
 	if ! timeout 60 rmmod khttpd; then
 		echo "guest-integration: FAIL: rmmod khttpd failed"
 		status=1
+	fi
+fi
+
+# The echo suite against kecho.ko, when the caller names it (make check
+# passes build/kernels/<ver>/kecho.ko): named but missing is a failure.
+if [ -n "${KECHO_KO:-}" ]; then
+	if [ ! -f "$KECHO_KO" ]; then
+		echo "guest-integration: FAIL: KECHO_KO=$KECHO_KO does not exist"
+		status=1
+	else
+		junit=()
+		[ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/echo.xml")
+		ECHO_SERVER=module KHTTPD_REQUIRE=1 /usr/bin/python3 -m pytest -v \
+			-p no:cacheprovider "${junit[@]}" tests/echo
+		echo_status=$?
+		if [ $echo_status -eq 5 ]; then
+			echo "guest-integration: FAIL: the echo suite collected no tests"
+		fi
+		[ $echo_status -eq 0 ] || status=1
+		if [ -d /sys/module/kecho ]; then
+			echo "guest-integration: kecho still loaded after the echo suite; unloading it"
+			if ! timeout 60 rmmod kecho; then
+				echo "guest-integration: FAIL: rmmod kecho failed"
+				status=1
+			fi
+		fi
 	fi
 fi
 

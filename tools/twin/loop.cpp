@@ -18,7 +18,6 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <new>
 
 #include "twin.h"
 
@@ -271,30 +270,10 @@ void conn_close(conn *c)
 	tx_reset(c);
 	close(c->fd);
 	c->fd = -1;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		w->conns = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	if (c->queued) {
-		/* Rare (shutdown, sweeper): unlink from the run queue. */
-		conn **pp = &w->run_head;
-		conn *last = nullptr;
-		while (*pp && *pp != c) {
-			last = *pp;
-			pp = &(*pp)->run_next;
-		}
-		if (*pp)
-			*pp = c->run_next;
-		if (w->run_tail == c)
-			w->run_tail = last;
-		c->queued = false;
-	}
+	if (c->queued)	/* rare: shutdown, sweeper */
+		w->runq.remove(c);
 	/* Keep the buffers (and a listing's capacity) for the next one. */
-	c->prev = nullptr;
-	c->next = w->free_list;
-	w->free_list = c;
+	w->conns.recycle(c);
 }
 
 void conn_io(conn *c)
@@ -314,31 +293,19 @@ void conn_io(conn *c)
 		}
 	}
 	/* Budget spent with work left: let the others run first. */
-	worker *w = c->w;
-	c->queued = true;
-	c->run_next = nullptr;
-	if (w->run_tail)
-		w->run_tail->run_next = c;
-	else
-		w->run_head = c;
-	w->run_tail = c;
+	c->w->runq.push(c);
 }
 
 void conn_start(worker *w, int fd)
 {
-	conn *c = w->free_list;
+	conn *c = w->conns.take();
 	int one = 1;
 
-	if (c) {
-		w->free_list = c->next;
-	} else {
-		c = new (std::nothrow) conn;
-		if (!c) {
-			close(fd);
-			return;
-		}
-		c->w = w;
+	if (!c) {
+		close(fd);
+		return;
 	}
+	c->w = w;
 	c->fd = fd;
 	c->linger = false;
 	c->queued = false;
@@ -351,11 +318,7 @@ void conn_start(worker *w, int fd)
 	struct epoll_event ev = {};
 	ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
 	ev.data.ptr = c;
-	c->prev = nullptr;
-	c->next = w->conns;
-	if (w->conns)
-		w->conns->prev = c;
-	w->conns = c;
+	w->conns.add(c);
 	if (epoll_ctl(w->ep, EPOLL_CTL_ADD, fd, &ev)) {
 		conn_close(c);
 		return;
@@ -383,7 +346,7 @@ void sweep(worker *w)
 {
 	int64_t now = now_ms();
 
-	for (conn *c = w->conns, *next; c; c = next) {
+	for (conn *c = w->conns.first(), *next; c; c = next) {
 		next = c->next;
 		if (now > c->expires)
 			conn_close(c);
@@ -409,7 +372,7 @@ void worker_run(worker *w, int stop_fd)
 	epoll_ctl(w->ep, EPOLL_CTL_ADD, stop_fd, &ev);
 
 	for (;;) {
-		int timeout = w->run_head ? 0 : 1000;
+		int timeout = w->runq.empty() ? 1000 : 0;
 		int n = epoll_wait(w->ep, evs, 256, timeout);
 
 		if (n < 0 && errno != EINTR) {
@@ -429,27 +392,16 @@ void worker_run(worker *w, int stop_fd)
 		if (stop)
 			break;
 		/* Those that spent their budget, once each, in order. */
-		conn *q = w->run_head;
-		w->run_head = w->run_tail = nullptr;
-		while (q) {
-			conn *c = q;
-			q = c->run_next;
-			c->queued = false;
-			conn_io(c);
-		}
+		w->runq.run_all(conn_io);
 		int64_t now = now_ms();
 		if (now >= next_sweep) {
 			sweep(w);
 			next_sweep = now + 1000;
 		}
 	}
-	while (w->conns)
-		conn_close(w->conns);
-	while (w->free_list) {
-		conn *c = w->free_list;
-		w->free_list = c->next;
-		delete c;
-	}
+	/* Closed ones are freed with the worker (conn_set). */
+	while (w->conns.first())
+		conn_close(w->conns.first());
 }
 
 } // namespace twin

@@ -5,16 +5,10 @@
  * until SIGINT or SIGTERM stops them all.
  */
 
-#include <arpa/inet.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <pthread.h>
 #include <signal.h>
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,6 +17,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "../common/fd_limit.h"
+#include "../common/listener.h"
+#include "../common/workers.h"
 #include "twin.h"
 
 namespace twin {
@@ -143,75 +140,6 @@ void parse_args(int argc, char **argv)
 		cfg.cache_file_max = 0;
 }
 
-/* Whether this machine has IPv6 at all (not booted ipv6.disable=1). */
-bool have_ipv6()
-{
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return false;
-	close(fd);
-	return true;
-}
-
-/*
- * Without -b, as the module without bind=: one IPv6 socket that takes
- * IPv4 too (make_listener clears IPV6_V6ONLY), or IPv4 alone.
- */
-struct sockaddr_storage bind_sockaddr(socklen_t *len)
-{
-	struct sockaddr_storage ss = {};
-	auto *in4 = reinterpret_cast<sockaddr_in *>(&ss);
-	auto *in6 = reinterpret_cast<sockaddr_in6 *>(&ss);
-
-	if (cfg.bind_addr.empty())
-		cfg.bind_addr = have_ipv6() ? "::" : "0.0.0.0";
-	if (inet_pton(AF_INET, cfg.bind_addr.c_str(), &in4->sin_addr) == 1) {
-		in4->sin_family = AF_INET;
-		in4->sin_port = htons(uint16_t(cfg.port));
-		*len = sizeof(*in4);
-	} else if (inet_pton(AF_INET6, cfg.bind_addr.c_str(),
-			     &in6->sin6_addr) == 1) {
-		in6->sin6_family = AF_INET6;
-		in6->sin6_port = htons(uint16_t(cfg.port));
-		*len = sizeof(*in6);
-	} else {
-		fprintf(stderr, "twin: -b %s: not an IPv4 or IPv6 address\n",
-			cfg.bind_addr.c_str());
-		exit(1);
-	}
-	return ss;
-}
-
-int make_listener(const sockaddr_storage &ss, socklen_t len, bool reuseport)
-{
-	int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
-			0);
-	int one = 1;
-
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (ss.ss_family == AF_INET6) {
-		/* "::" takes IPv4 as well, whatever net.ipv6.bindv6only says. */
-		int v6only = 0;
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only,
-			   sizeof(v6only));
-	}
-	if (reuseport &&
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one))) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	if (bind(fd, reinterpret_cast<const sockaddr *>(&ss), len)) {
-		int err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
-}
-
 void die_bind(int err)
 {
 	fprintf(stderr, "twin: cannot listen on %s port %u: %s\n",
@@ -259,6 +187,14 @@ void open_root()
 	close(fd);
 }
 
+/* Once listening: tests and scripts wait for this line. */
+void print_banner()
+{
+	printf("twin: serving %s on port %u with %u threads\n",
+	       cfg.root.c_str(), cfg.port, cfg.threads);
+	fflush(stdout);
+}
+
 } // namespace
 } // namespace twin
 
@@ -271,72 +207,28 @@ int main(int argc, char **argv)
 	open_root();
 
 	/* Room for many connections: raise the soft fd limit to the hard one. */
-	struct rlimit rl;
-	if (!getrlimit(RLIMIT_NOFILE, &rl) && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
+	tools::raise_fd_limit();
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Without -b, as the module without bind=: IPv6 and IPv4. */
 	socklen_t alen;
-	struct sockaddr_storage ss = bind_sockaddr(&alen);
+	struct sockaddr_storage ss;
+	if (!tools::listen_address(&cfg.bind_addr, cfg.port, &ss, &alen)) {
+		fprintf(stderr, "twin: -b %s: not an IPv4 or IPv6 address\n",
+			cfg.bind_addr.c_str());
+		exit(1);
+	}
+	std::vector<int> listeners;
+	/* The module's default backlog. */
+	int err = tools::reuseport_listeners(ss, alen, cfg.threads, 1024,
+					     &listeners);
+	if (err)
+		die_bind(err);
 
-	/*
-	 * SO_REUSEPORT would let us share the port with another reuseport
-	 * listener of the same user (a second twin): probe with a plain
-	 * socket first, so "port in use" is an error as it should be.
-	 */
-	int probe = make_listener(ss, alen, false);
-	if (probe < 0)
-		die_bind(probe);
-	close(probe);
-
-	int stop_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-	if (stop_fd < 0) {
-		perror("twin: eventfd");
+	int sig = tools::run_workers("twin", listeners, worker_run,
+				     print_banner);
+	if (sig < 0)
 		return 1;
-	}
-	std::vector<std::unique_ptr<worker>> workers;
-	for (unsigned i = 0; i < cfg.threads; i++) {
-		auto w = std::make_unique<worker>();
-		w->listen_fd = make_listener(ss, alen, true);
-		if (w->listen_fd < 0)
-			die_bind(w->listen_fd);
-		if (listen(w->listen_fd, 1024))	/* the module's default backlog */
-			die_bind(-errno);
-		w->ep = epoll_create1(EPOLL_CLOEXEC);
-		if (w->ep < 0) {
-			perror("twin: epoll_create1");
-			return 1;
-		}
-		workers.push_back(std::move(w));
-	}
-
-	/* Workers inherit the blocked signals; only main takes them. */
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGINT);
-	sigaddset(&sigs, SIGTERM);
-	pthread_sigmask(SIG_BLOCK, &sigs, nullptr);
-
-	printf("twin: serving %s on port %u with %u threads\n",
-	       cfg.root.c_str(), cfg.port, cfg.threads);
-	fflush(stdout);
-
-	for (auto &w : workers)
-		w->thread = std::thread(worker_run, w.get(), stop_fd);
-
-	int sig = 0;
-	sigwait(&sigs, &sig);
-	uint64_t one = 1;
-	if (write(stop_fd, &one, sizeof(one)) < 0)
-		perror("twin: eventfd write");
-	for (auto &w : workers) {
-		w->thread.join();
-		close(w->listen_fd);
-		close(w->ep);
-	}
 	close(root_fd);
-	close(stop_fd);
 	return 0;
 }

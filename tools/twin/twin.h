@@ -58,6 +58,8 @@
 #include <thread>
 #include <vector>
 
+#include "../common/conn_set.h"
+#include "../common/run_queue.h"
 #include "cache.h"
 #include "khttpd/serve.h"
 
@@ -124,7 +126,7 @@ struct conn {
 	worker *w;
 	int fd = -1;
 	int64_t expires = 0;
-	conn *prev = nullptr, *next = nullptr;	/* worker::conns */
+	conn *prev = nullptr, *next = nullptr;	/* in worker::conns */
 	conn *run_next = nullptr;		/* worker run queue */
 	bool queued = false;
 	bool linger = false;
@@ -143,9 +145,8 @@ struct conn {
 struct worker {
 	int listen_fd = -1;
 	int ep = -1;
-	conn *conns = nullptr;		/* all open connections */
-	conn *free_list = nullptr;	/* recycled, via next */
-	conn *run_head = nullptr, *run_tail = nullptr;
+	tools::conn_set<conn> conns;	/* open, and closed for reuse */
+	tools::run_queue<conn> runq;	/* spent their budget */
 	file_cache cache;
 	char dents[32768];		/* getdents64 buffer */
 	std::thread thread;

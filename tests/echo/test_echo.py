@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0
+"""What an echo server does with one client: every byte back, in order, as
+soon as it arrives (no line buffering), whatever the sizes of the writes,
+and a half-close answered with everything pending, then EOF."""
+
+import random
+import socket
+
+from conftest import exchange, recv_exact, wait_closed
+
+MiB = 1 << 20
+
+
+def test_single_bytes_one_at_a_time(srv):
+    """Each byte comes back before the next is sent: nothing waits for a
+    newline or a fuller buffer."""
+    data = random.Random(1).randbytes(300)
+    with srv.connect() as s:
+        for i in range(len(data)):
+            s.sendall(data[i:i + 1])
+            assert recv_exact(s, 1, 10) == data[i:i + 1], "byte %d" % i
+
+
+def test_lines(srv):
+    """telnet's traffic: lines with CRLF or LF, an empty line, a line
+    without its end yet."""
+    lines = [b"hello, kecho\r\n", b"\r\n", b"second line\n",
+             b"no end yet", b" ...now\r\n", "\u00fcnicode\r\n".encode()]
+    with srv.connect() as s:
+        for ln in lines:
+            s.sendall(ln)
+            assert recv_exact(s, len(ln), 10) == ln
+
+
+def test_burst_1mib_byte_exact(srv):
+    data = random.Random(2).randbytes(MiB)
+    with srv.connect() as s:
+        got = exchange(s, data)
+    assert got == data
+
+
+def test_many_writes_before_reading(srv):
+    """Pipelined writers: 300 writes of 1 to 400 bytes on one connection
+    before a single read (well under the socket buffers, so no read is
+    needed for them to go out); all come back, in order."""
+    rnd = random.Random(3)
+    parts = [rnd.randbytes(rnd.randint(1, 400)) for _ in range(300)]
+    with srv.connect() as s:
+        for p in parts:
+            s.sendall(p)
+        got = recv_exact(s, sum(map(len, parts)))
+    assert got == b"".join(parts)
+
+
+def test_several_connections_interleaved(srv):
+    """Writers on several connections, interleaved: each gets its own
+    bytes only."""
+    rnd = random.Random(4)
+    conns = [srv.connect() for _ in range(8)]
+    sent = [bytearray() for _ in conns]
+    try:
+        for _ in range(50):
+            i = rnd.randrange(len(conns))
+            p = rnd.randbytes(rnd.randint(1, 3000))
+            conns[i].sendall(p)
+            sent[i] += p
+        for c, want in zip(conns, sent):
+            assert recv_exact(c, len(want)) == bytes(want)
+    finally:
+        for c in conns:
+            c.close()
+
+
+def test_half_close_gets_everything_then_eof(srv):
+    """shutdown(SHUT_WR) right after the last write: the echo of all of it
+    still comes back, then EOF (the server closes its side too)."""
+    data = random.Random(5).randbytes(256 * 1024)
+    with srv.connect() as s:
+        s.sendall(data[:1000])
+        assert recv_exact(s, 1000) == data[:1000]
+        # The rest is written and the side shut down before reading any.
+        s.sendall(data[1000:])
+        s.shutdown(socket.SHUT_WR)
+        assert recv_exact(s, len(data) - 1000) == data[1000:]
+        state, extra = wait_closed(s, 10)
+        assert (state, extra) == ("eof", b""), \
+            "after the echo: %s with %d more bytes" % (state, len(extra))
+
+
+def test_half_close_with_nothing_pending(srv):
+    with srv.connect() as s:
+        s.shutdown(socket.SHUT_WR)
+        assert wait_closed(s, 10) == ("eof", b"")
+
+
+def test_connection_reset_mid_echo(srv):
+    """A client that resets with echo pending does not disturb others."""
+    with srv.connect() as other:
+        bad = srv.connect()
+        bad.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                       b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        bad.sendall(b"y" * 100000)
+        bad.close()             # RST: linger 0
+        other.sendall(b"fine")
+        assert recv_exact(other, 4) == b"fine"
