@@ -78,7 +78,7 @@ integration_on() {
 		return 1
 	}
 	KVER=$kver KHTTPD_KO=$PWD/build/kernels/$kver/khttpd.ko \
-		KECHO_KO=$PWD/build/kernels/$kver/kecho.ko VM_ENV=KECHO_KO \
+		KECHO_KO=$PWD/build/kernels/$kver/kecho.ko \
 		scripts/vm.sh run -- scripts/guest-integration.sh
 }
 
