@@ -17,6 +17,7 @@
 #   make bench-smoke a 1-2 minute version (khttpd + twin); fails on any error
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
+#   make bpf        scripts/bpf/*.bt (bpftrace) in a QEMU guest during a short load -> build/bpf/
 
 # The kernel to build for (scripts/kernel.sh says how it is chosen: the
 # running kernel when it has a build tree, else the newest generic one).
@@ -62,7 +63,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps trace profile
+	bench-tools bench-deps trace profile bpf
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -70,7 +71,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 all: module userspace
 
 help:
-	@sed -n '3,19p' Makefile
+	@sed -n '3,20p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -232,6 +233,13 @@ SERVER ?= khttpd
 
 trace: bench-deps module $(BUILD)/htstress
 	scripts/trace.sh
+
+# The bpftrace programs of scripts/bpf/ during a short load, on $(KVER)
+# (6.12 here unless KVER= says otherwise); BPF_ARGS= passes options and
+# program names to scripts/bpf.sh (e.g. BPF_ARGS="--duration 5 khttpd-latency").
+bpf: deps
+	scripts/build-module.sh $(KVER)
+	KVER=$(KVER) scripts/bpf.sh $(BPF_ARGS)
 
 profile: bench-deps module $(if $(filter twin,$(SERVER)),$(BUILD)/twin)
 	scripts/trace.sh profile --file $(FILE) --server $(SERVER)
