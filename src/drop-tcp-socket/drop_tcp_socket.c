@@ -10,15 +10,14 @@
  * drops every TCP socket of the initial network namespace whose local
  * address and port match: established and closing connections (orphans
  * included), TIME_WAIT and SYN_RECV ones. Listeners are left alone: a
- * listener has an owner that is still running, and closing it under that
- * owner is what `ss -K` is for. An IPv4 address also matches IPv4 clients
- * of a dual-stack IPv6 socket ([::ffff:127.0.0.1]). Bad input is refused
- * with -EINVAL.
+ * listener has an owner that may well be running (a loaded khttpd), and
+ * closing it under that owner is for `ss -K` with an explicit filter. An
+ * IPv4 address also matches IPv4 clients of a dual-stack IPv6 socket
+ * ([::ffff:127.0.0.1]). Bad input is refused with -EINVAL.
  *
- * Where the kernel has CONFIG_INET_DIAG_DESTROY, `ss -K` does the same for
- * whatever its filter names; this module is for kernels without it, and
- * for orphaned connections, which tcp_abort() (and so ss -K) leaves to
- * TCP's own timers.
+ * Where the kernel has CONFIG_INET_DIAG_DESTROY (Debian's do), `ss -K`
+ * drops the same sockets and prefers no module; this is for kernels
+ * without it, and says "this port" in one line, listeners spared.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -54,7 +53,6 @@ struct dts_target {
 
 struct dts_counts {
 	unsigned int established;	/* and every other full-socket state */
-	unsigned int orphans;
 	unsigned int time_wait;
 	unsigned int syn_recv;
 };
@@ -118,38 +116,17 @@ static bool dts_match(const struct sock *sk, const struct dts_target *t)
 #endif
 }
 
-/*
- * An orphan (its owner closed it: FIN_WAIT*, CLOSING, LAST_ACK) has no
- * file to report an error to, and tcp_abort() skips it. End it the way
- * TCP's own timers do when they give up on one (tcp_write_err()), under
- * both the owner's and the softirq's lock.
- */
-static bool dts_drop_orphan(struct sock *sk)
-{
-	bool dropped = false;
-
-	lock_sock(sk);
-	local_bh_disable();
-	bh_lock_sock(sk);
-	if (sock_flag(sk, SOCK_DEAD) && sk->sk_state != TCP_CLOSE) {
-		tcp_done(sk);
-		dropped = true;
-	}
-	bh_unlock_sock(sk);
-	local_bh_enable();
-	release_sock(sk);
-	return dropped;
-}
-
 /* Drops sk; the caller's reference is released here. */
 static void dts_drop(struct sock *sk, struct dts_counts *n)
 {
 	switch (sk->sk_state) {
 	case TCP_TIME_WAIT:
 		/*
-		 * Not through tcp_abort(): older kernels refuse TIME_WAIT
-		 * there. inet_twsk_deschedule_put() unhashes it (freeing the
-		 * port) and drops the reference we hold.
+		 * Not through tcp_abort(), whose handling of TIME_WAIT and
+		 * request sockets, and of the references they hold, changed
+		 * over the years; these calls mean the same on every kernel.
+		 * inet_twsk_deschedule_put() unhashes it (freeing the port)
+		 * and drops the reference we hold.
 		 */
 		local_bh_disable();
 		inet_twsk_deschedule_put(inet_twsk(sk));
@@ -157,9 +134,6 @@ static void dts_drop(struct sock *sk, struct dts_counts *n)
 		n->time_wait++;
 		return;
 	case TCP_NEW_SYN_RECV:
-		/* Not through tcp_abort() either: whether it consumes a
-		 * reference here changed over time; this does not.
-		 */
 		local_bh_disable();
 		inet_csk_reqsk_queue_drop(inet_reqsk(sk)->rsk_listener,
 					  inet_reqsk(sk));
@@ -167,14 +141,13 @@ static void dts_drop(struct sock *sk, struct dts_counts *n)
 		n->syn_recv++;
 		break;
 	default:
-		if (sock_flag(sk, SOCK_DEAD)) {
-			if (dts_drop_orphan(sk))
-				n->orphans++;
-		} else {
-			/* Its owner sees ECONNABORTED; the peer gets a RST. */
-			tcp_abort(sk, ECONNABORTED);
-			n->established++;
-		}
+		/*
+		 * What `ss -K` does: an owner sees ECONNABORTED, the peer a
+		 * RST; an orphan (FIN_WAIT1 with unsent data, LAST_ACK, ...)
+		 * is simply gone.
+		 */
+		tcp_abort(sk, ECONNABORTED);
+		n->established++;
 		break;
 	}
 	sock_gen_put(sk);
@@ -261,9 +234,8 @@ static ssize_t dts_write(struct file *file, const char __user *ubuf,
 		return -EINVAL;
 	}
 	dts_drop_matching(&t, &n);
-	pr_info_ratelimited("%s: dropped %u established, %u orphaned, %u time-wait, %u syn-recv\n",
-			    s, n.established, n.orphans, n.time_wait,
-			    n.syn_recv);
+	pr_info_ratelimited("%s: dropped %u connected or closing, %u time-wait, %u syn-recv\n",
+			    s, n.established, n.time_wait, n.syn_recv);
 	return len;
 }
 
