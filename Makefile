@@ -20,6 +20,7 @@
 #   make echo-bench-quick  the same, four levels, once (~1-2 min) -> build/
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
 #   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
+#   make bpf        scripts/bpf/*.bt (bpftrace) in a QEMU guest during a short load -> build/bpf/
 
 # The kernel to build for (scripts/kernel.sh says how it is chosen: the
 # running kernel when it has a build tree, else the newest generic one).
@@ -65,7 +66,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick
+	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick bpf
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -73,7 +74,7 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 all: module userspace
 
 help:
-	@sed -n '3,22p' Makefile
+	@sed -n '3,23p' Makefile
 
 # The C++ objects are compiled by the g++ that matches the kernel's gcc.
 module:
@@ -265,6 +266,13 @@ SERVER ?= khttpd
 
 trace: bench-deps module $(BUILD)/htstress
 	scripts/trace.sh
+
+# The bpftrace programs of scripts/bpf/ during a short load, on $(KVER)
+# (6.12 here unless KVER= says otherwise); BPF_ARGS= passes options and
+# program names to scripts/bpf.sh (e.g. BPF_ARGS="--duration 5 khttpd-latency").
+bpf: deps
+	scripts/build-module.sh $(KVER)
+	KVER=$(KVER) scripts/bpf.sh $(BPF_ARGS)
 
 profile: bench-deps module $(if $(filter twin,$(SERVER)),$(BUILD)/twin)
 	scripts/trace.sh profile --file $(FILE) --server $(SERVER)

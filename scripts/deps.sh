@@ -18,6 +18,9 @@ PACKAGES=(
 	# pahole: kbuild encodes a module's BTF with it on kernels built with
 	# CONFIG_DEBUG_INFO_BTF_MODULES (6.12); bpftool shows that BTF.
 	dwarves bpftool
+	# bpftrace: scripts/bpf/*.bt, `make bpf` and the integration test that
+	# runs one in the guest (which sees the host's root).
+	bpftrace
 	# DKMS, to build and install the module the way users do (tests/host).
 	dkms
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd

@@ -1,0 +1,123 @@
+# SPDX-License-Identifier: GPL-2.0
+"""scripts/bpf/khttpd-latency.bt under load: its histogram counts the
+requests made. The program uses the khttpd_request tracepoint and kprobes
+on the module's noinline functions (no BTF), so it must work on every
+kernel of the matrix; it is skipped only where bpftrace is not installed
+or the kernel has no BPF kprobes. bpftrace takes a while to start under
+TCG (README, "Watching with BPF"): one program, started once."""
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.module_only("bpftrace on the module's tracepoints "
+                                     "and functions")
+
+SCRIPT = os.path.join(REPO, "scripts", "bpf", "khttpd-latency.bt")
+START_TIMEOUT = 180         # bpftrace compiles and attaches slowly under TCG
+
+HIST_LINE = re.compile(r"^\[[^\]]*[\])]\s+(\d+) \|")
+
+
+def unavailable():
+    """Why bpftrace cannot run here, or None."""
+    if not shutil.which("bpftrace"):
+        return "bpftrace is not installed (scripts/deps.sh installs it)"
+    if not os.path.exists("/sys/kernel/tracing/events/khttpd"):
+        return "no tracefs at /sys/kernel/tracing (or no khttpd events)"
+    if not os.path.exists("/sys/kernel/tracing/kprobe_events"):
+        return "this kernel has no kprobe events"
+    return None
+
+
+def histogram_total(text, name):
+    """The sum of the buckets of histogram @name in bpftrace's output."""
+    lines = text.splitlines()
+    try:
+        i = lines.index("@%s: " % name)
+    except ValueError:
+        i = lines.index("@%s:" % name)
+    total = 0
+    for line in lines[i + 1:]:
+        m = HIST_LINE.match(line)
+        if not m:
+            break
+        total += int(m.group(1))
+    return total
+
+
+class Bpftrace:
+    """bpftrace running a program, its output in a file; stop() sends
+    SIGINT (the program then prints its maps) and returns the output."""
+
+    def __init__(self, script):
+        self.out = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(["bpftrace", script], stdout=self.out,
+                                     stderr=subprocess.STDOUT)
+
+    def text(self):
+        self.out.seek(0)
+        return self.out.read().decode("utf-8", "replace")
+
+    def wait_attached(self, timeout):
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            if ": tracing;" in self.text():
+                return
+            if self.proc.poll() is not None:
+                raise AssertionError("bpftrace exited with %d: %s"
+                                     % (self.proc.returncode, self.text()))
+            time.sleep(0.2)
+        raise AssertionError("bpftrace did not attach within %d s: %s"
+                             % (timeout, self.text()))
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        self.proc.wait(60)
+        return self.text()
+
+    def kill(self):
+        # Its probes hold a reference on the module: rmmod needs it gone.
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(30)
+
+
+def test_latency_histogram_counts_requests(srv):
+    why = unavailable()
+    if why:
+        pytest.skip(why)
+    bt = Bpftrace(SCRIPT)
+    try:
+        bt.wait_attached(START_TIMEOUT)
+        made = 0
+        # Keep-alive requests on one connection, a few files ...
+        with srv.conn() as c:
+            for path in ["/hello.txt", "/b4k.bin", "/b65537.bin"] * 20:
+                c.request("GET", path)
+                assert c.read_response().status == 200
+                made += 1
+        # ... one connection per request, and answers that are not 200.
+        for path in ["/index.html", "/nonexistent"] * 20:
+            r = srv.get(path, version="HTTP/1.0")
+            assert r.status in (200, 404), r
+            made += 1
+        out = bt.stop()
+    finally:
+        bt.kill()
+    assert bt.proc.returncode == 0, out
+    total = histogram_total(out, "request_usecs")
+    count = re.search(r"^@requests: (\d+)$", out, re.M)
+    assert count, out
+    # Every request was answered before SIGINT and nothing else was
+    # served while the program ran: the counts are exact.
+    assert total == made, (made, out)
+    assert int(count.group(1)) == total, out
