@@ -100,9 +100,10 @@ token=$(date +%s%N)-$$
 # among them) and refills them, makes KASAN take a lock in the direct map
 # for a wild access ("BUG: KASAN: wild-memory-access in do_raw_spin_lock"
 # from handle_edge_irq, at boot, now and then). 4-level paging avoids it.
+# kecho.ko, built beside khttpd.ko, runs its suite after khttpd's.
 KHTTPD_VM_KERNEL=$DEBUG_KERNEL KHTTPD_VM_MODDIR=$DEBUG_MODDIR KHTTPD_KO=$KO \
-	KHTTPD_DEBUG_TOKEN=$token \
-	VM_APPEND="${VM_APPEND:-} acpi=noirq no5lvl slub_debug=FZPU,khttpd*" \
+	KECHO_KO=$(dirname "$KO")/kecho.ko KHTTPD_DEBUG_TOKEN=$token \
+	VM_APPEND="${VM_APPEND:-} acpi=noirq no5lvl slub_debug=FZPU,khttpd*,kecho*" \
 	scripts/vm.sh run --mem "$MEM" --timeout "$TIMEOUT" -- scripts/guest-debug.sh 2>&1 |
 	tee "$LOGDIR/console.log"
 status=${PIPESTATUS[0]}
