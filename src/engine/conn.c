@@ -56,27 +56,22 @@ static void kengine_conn_schedule_release(struct kengine_conn *conn)
  * 3393 -> 6613, ab -c1 548 -> 657; two-thread clients, which keep both
  * CPUs busy, within noise (README, "Where a connection's work runs").
  */
-static void kengine_conn_queue_off_this_cpu(struct kengine_conn *conn)
+static void kengine_conn_queue(struct kengine_conn *conn)
 {
 	int cpu = conn->home_cpu;
 
-	if (cpu == raw_smp_processor_id())
-		cpu = cpumask_next(cpu, cpu_online_mask);
-	if (cpu >= nr_cpu_ids)
-		cpu = cpumask_first(cpu_online_mask);
-	if (cpu_online(cpu))
-		queue_work_on(cpu, conn->eng->wq, &conn->io_work);
-	else
-		queue_work(conn->eng->wq, &conn->io_work);
-}
-
-static void kengine_conn_queue(struct kengine_conn *conn)
-{
-	if (conn->home_cpu >= 0 && in_serving_softirq() && current->mm &&
-	    !(current->flags & PF_KTHREAD))
-		kengine_conn_queue_off_this_cpu(conn);
-	else
-		queue_work(conn->eng->wq, &conn->io_work);
+	if (cpu >= 0 && in_serving_softirq() && current->mm &&
+	    !(current->flags & PF_KTHREAD)) {
+		if (cpu == raw_smp_processor_id())
+			cpu = cpumask_next(cpu, cpu_online_mask);
+		if (cpu >= nr_cpu_ids)
+			cpu = cpumask_first(cpu_online_mask);
+		if (cpu_online(cpu)) {
+			queue_work_on(cpu, conn->eng->wq, &conn->io_work);
+			return;
+		}
+	}
+	queue_work(conn->eng->wq, &conn->io_work);
 }
 
 /* Socket callbacks: softirq context, sk_callback_lock keeps conn alive. */
@@ -367,16 +362,8 @@ void kengine_conn_start(struct kengine *eng, struct socket *sock)
 	sk->sk_state_change = kengine_conn_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
 
-	/*
-	 * Bytes (or a FIN) may have arrived before the callbacks were set.
-	 * The accept thread was woken by the client's handshake, on the
-	 * client's CPU as often as not: a local connection's first run goes
-	 * elsewhere, like the rest of its work.
-	 */
-	if (conn->home_cpu >= 0)
-		kengine_conn_queue_off_this_cpu(conn);
-	else
-		queue_work(eng->wq, &conn->io_work);
+	/* Bytes (or a FIN) may have arrived before the callbacks were set. */
+	queue_work(eng->wq, &conn->io_work);
 }
 
 /* Queue the release of every connection, or of those past their deadline. */
