@@ -270,7 +270,7 @@ trace: bench-deps module $(BUILD)/htstress
 # The bpftrace programs of scripts/bpf/ during a short load, on $(KVER)
 # (6.12 here unless KVER= says otherwise); BPF_ARGS= passes options and
 # program names to scripts/bpf.sh (e.g. BPF_ARGS="--duration 5 khttpd-latency").
-bpf: deps
+bpf: deps $(BUILD)/echo-bench
 	scripts/build-module.sh $(KVER)
 	KVER=$(KVER) scripts/bpf.sh $(BPF_ARGS)
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# khttpd's bpftrace programs (scripts/bpf/*.bt) during a short load in a
+# The modules' bpftrace programs (scripts/bpf/*.bt: khttpd-*, kecho-*)
+# during a short load in a
 # QEMU guest: what `make bpf` runs. README, "Watching with BPF", shows the
 # output.
 #
@@ -12,6 +13,8 @@
 #       some, e.g. khttpd-latency), waits until each has attached, then
 #       loads khttpd for S seconds (default 3) with wrk (keep-alive) and
 #       ab (one connection per request) on three files plus a few 404s,
+#       and kecho (build/kernels/$KVER/kecho.ko, port 12345) with
+#       echo-bench --check (20 clients, 256 KiB each),
 #       stops the programs with SIGINT and prints what each printed,
 #       with the client's own counts to compare. Results in build/bpf/.
 #   scripts/bpf.sh guest
@@ -47,7 +50,7 @@ start_programs() {
 		PIDS+=($!)
 	done
 	for name in $KHTTPD_BPF_SCRIPTS; do
-		until grep -q '^khttpd-.*: tracing' "$OUT/$name.txt"; do
+		until grep -q '^k[a-z]*-.*: tracing' "$OUT/$name.txt"; do
 			[ $((SECONDS - t0)) -lt 240 ] || die "$name did not start in 240 s: $(cat "$OUT/$name.txt")"
 			sleep 0.2
 		done
@@ -80,6 +83,8 @@ load() {
 			curl -s -o /dev/null -w '%{http_code} ' "$url/missing-$i"
 		done
 		echo
+		echo "\$ echo-bench --check -q -n 20 --bytes 262144 -p 12345"
+		build/echo-bench --check -q -n 20 --bytes 262144 -p 12345
 	} 2>&1 | tee -a "$OUT/load.txt"
 }
 
@@ -96,6 +101,7 @@ guest() {
 	chmod -R a+rX "$work"
 	echo "kernel: $(uname -r), $(bpftrace --version)" | tee -a "$OUT/load.txt"
 	insmod "$ko" port=$PORT root="$work/root"
+	insmod "${KHTTPD_BPF_KECHO_KO:?}" port=12345
 	start_programs
 	local before after
 	before=$(awk '$1 == "requests" { print $2 }' /proc/khttpd)
@@ -103,8 +109,10 @@ guest() {
 	after=$(awk '$1 == "requests" { print $2 }' /proc/khttpd)
 	echo "khttpd: $((after - before)) requests answered during the load (/proc/khttpd)" |
 		tee -a "$OUT/load.txt"
+	echo "kecho: $(awk '$1 == "bytes_echoed" { print $2 }' /proc/kecho) bytes echoed (/proc/kecho)" |
+		tee -a "$OUT/load.txt"
 	stop_programs
-	rmmod khttpd
+	rmmod khttpd kecho
 }
 
 # ------------------------------------------------------------------ host
@@ -128,7 +136,10 @@ host() {
 	KVER=${KVER:-$(scripts/kernel.sh bootable)}
 	local ko=build/kernels/$KVER/khttpd.ko
 	[ -e "$ko" ] || die "no $ko; run scripts/build-module.sh $KVER"
+	[ -e "build/kernels/$KVER/kecho.ko" ] || die "no build/kernels/$KVER/kecho.ko; run scripts/build-module.sh $KVER"
+	[ -x build/echo-bench ] || die "no build/echo-bench; run make build/echo-bench"
 	export KHTTPD_BPF_KO=$REPO/$ko KHTTPD_BPF_DURATION=$duration
+	export KHTTPD_BPF_KECHO_KO=$REPO/build/kernels/$KVER/kecho.ko
 	export KHTTPD_BPF_SCRIPTS="${names[*]}"
 	# build/vm/out is shared by every vm.sh run: check the results are ours.
 	KHTTPD_BPF_ID=$$-$(date +%s%N)
