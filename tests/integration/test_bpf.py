@@ -35,6 +35,9 @@ def unavailable():
         return "no tracefs at /sys/kernel/tracing (or no khttpd events)"
     if not os.path.exists("/sys/kernel/tracing/kprobe_events"):
         return "this kernel has no kprobe events"
+    # Present only with CONFIG_BPF_SYSCALL (check-debug's kernel has none).
+    if not os.path.exists("/proc/sys/kernel/unprivileged_bpf_disabled"):
+        return "this kernel has no bpf() system call (CONFIG_BPF_SYSCALL)"
     return None
 
 
