@@ -150,6 +150,13 @@ void kengine_proto_conn_closed(struct kengine_conn *conn)
 	trace_kecho_conn_close(ec, ec->bytes);
 }
 
+void kengine_proto_tls_done(struct kengine_conn *conn, int status,
+			    unsigned int usecs)
+{
+	trace_kecho_tls_handshake(kecho_conn(conn), &conn->peer.sa, status,
+				  usecs);
+}
+
 /* A connection returns to its cache holding no buffer (release puts it). */
 static void kecho_conn_ctor(void *obj)
 {

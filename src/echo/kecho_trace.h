@@ -66,6 +66,27 @@ TRACE_EVENT(kecho_echo,
 		  __entry->sent, __entry->pending)
 );
 
+/* A tls_port= connection's handshake: 0 or -errno, and its duration. */
+TRACE_EVENT(kecho_tls_handshake,
+	TP_PROTO(const void *conn, const struct sockaddr *client, int status,
+		 unsigned int usecs),
+	TP_ARGS(conn, client, status, usecs),
+	TP_STRUCT__entry(
+		__field(const void *, conn)
+		__array(u8, client, KECHO_TRACE_ADDR_LEN)
+		__field(int, status)
+		__field(unsigned int, usecs)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		memcpy(__entry->client, client, KECHO_TRACE_ADDR_LEN);
+		__entry->status = status;
+		__entry->usecs = usecs;
+	),
+	TP_printk("conn=%p client=%pISpc status=%d usecs=%u", __entry->conn,
+		  __entry->client, __entry->status, __entry->usecs)
+);
+
 #endif /* KECHO_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

@@ -25,9 +25,9 @@ static int __init kecho_init(void)
 	if (err)
 		return err;
 
-	pr_info("echoing on %pISpc%s\n", &srv->eng.listen_addr,
+	pr_info("echoing on %pISpc%s\n", &srv->eng.listener.addr,
 		srv->eng.cfg.addr_any &&
-		srv->eng.listen_addr.ss_family == AF_INET6 ?
+		srv->eng.listener.addr.ss_family == AF_INET6 ?
 		" (IPv6 and IPv4)" : "");
 	return 0;
 }

@@ -42,6 +42,14 @@
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #define KHTTPD_HAVE_WQ_PERCPU 1
 #endif
+/*
+ * The TLS handshake upcall (net/handshake, 6.5+) is a build option, so
+ * this capability is the kernel's configuration, not its version. Debian's
+ * 6.12 has it; its 6.1 has kTLS but not the upcall.
+ */
+#if IS_ENABLED(CONFIG_NET_HANDSHAKE)
+#define KHTTPD_HAVE_TLS_HANDSHAKE 1
+#endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 19, 0)
 #define KHTTPD_HAVE_SOCKADDR_UNSIZED 1		/* kernel_bind() */
 #endif

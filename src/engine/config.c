@@ -15,6 +15,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 
+#include "compat.h"
 #include "engine.h"
 
 static unsigned int port = KENGINE_DEFAULT_PORT;
@@ -50,6 +51,14 @@ static unsigned int defer_accept;
 module_param(defer_accept, uint, 0444);
 MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT), 0-600 (default 0: off)");
 
+static unsigned int tls_port;
+module_param(tls_port, uint, 0444);
+MODULE_PARM_DESC(tls_port, "TCP port for HTTPS-style TLS connections, 1-65535, handshakes done by a userspace agent (khttpd-tlsd) through the kernel's handshake upcall, records by kTLS (default 0: none; Linux 6.5+ with CONFIG_NET_HANDSHAKE)");
+
+static unsigned int tls_timeout = 10;
+module_param(tls_timeout, uint, 0444);
+MODULE_PARM_DESC(tls_timeout, "seconds a TLS handshake may take, waiting for the agent included, 1-600 (default 10)");
+
 int kengine_config_range(const char *name, unsigned int val,
 			 unsigned int min, unsigned int max)
 {
@@ -61,7 +70,8 @@ int kengine_config_range(const char *name, unsigned int val,
 
 /*
  * bind= as a socket address with the port filled in. Empty means every
- * address; the listener then tries one dual-stack IPv6 socket first.
+ * address (the listener then tries one dual-stack IPv6 socket first) and
+ * the address only carries the port.
  */
 static int kengine_config_addr(struct kengine_config *cfg, const char *str,
 			       u16 port)
@@ -73,8 +83,10 @@ static int kengine_config_addr(struct kengine_config *cfg, const char *str,
 
 	memset(&cfg->addr, 0, sizeof(cfg->addr));
 	cfg->addr_any = !len;
-	if (!len)
+	if (!len) {
+		sin->sin_port = htons(port);
 		return 0;
+	}
 	if (in4_pton(str, len, (u8 *)&sin->sin_addr.s_addr, -1, &end) &&
 	    end == str + len) {
 		sin->sin_family = AF_INET;
@@ -94,6 +106,40 @@ static int kengine_config_addr(struct kengine_config *cfg, const char *str,
 	return -EINVAL;
 }
 
+/*
+ * tls_port= needs the kernel's handshake upcall; without it (6.1, or a
+ * kernel built without CONFIG_NET_HANDSHAKE) insmod fails rather than
+ * serve a port where every handshake would fail.
+ */
+static int kengine_config_tls(struct kengine_config *cfg)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)&cfg->tls_addr;
+	int err;
+
+	cfg->tls_port = tls_port;
+	cfg->tls_timeout_secs = tls_timeout;
+	if (!tls_port)
+		return 0;
+	err = kengine_config_range("tls_port", tls_port, 1, 65535) ?:
+	      kengine_config_range("tls_timeout", tls_timeout, 1, 600);
+	if (err)
+		return err;
+	if (tls_port == port) {
+		pr_err("tls_port=%u is also port=: give TLS a port of its own\n",
+		       tls_port);
+		return -EINVAL;
+	}
+	if (!IS_ENABLED(KHTTPD_HAVE_TLS_HANDSHAKE)) {
+		pr_err("tls_port=%u: this kernel has no TLS handshake upcall (Linux 6.5+ built with CONFIG_NET_HANDSHAKE)\n",
+		       tls_port);
+		return -EOPNOTSUPP;
+	}
+	/* The same address as port=; sin_port is sin6_port's place too. */
+	cfg->tls_addr = cfg->addr;
+	sin->sin_port = htons(tls_port);
+	return 0;
+}
+
 int kengine_config_load(struct kengine_config *cfg)
 {
 	int err;
@@ -106,6 +152,9 @@ int kengine_config_load(struct kengine_config *cfg)
 	if (err)
 		return err;
 	err = kengine_config_addr(cfg, bind_addr, port);
+	if (err)
+		return err;
+	err = kengine_config_tls(cfg);
 	if (err)
 		return err;
 	cfg->port = port;

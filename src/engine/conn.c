@@ -36,7 +36,7 @@ void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout)
 	WRITE_ONCE(conn->expires, jiffies + timeout);
 }
 
-static void kengine_conn_schedule_release(struct kengine_conn *conn)
+void kengine_conn_schedule_release(struct kengine_conn *conn)
 {
 	if (!test_and_set_bit(KENGINE_CONN_CLOSING, &conn->flags))
 		queue_work(conn->eng->wq, &conn->release_work);
@@ -74,7 +74,14 @@ static void kengine_conn_queue(struct kengine_conn *conn)
 	queue_work(conn->eng->wq, &conn->io_work);
 }
 
-/* Socket callbacks: softirq context, sk_callback_lock keeps conn alive. */
+/*
+ * Socket callbacks: softirq context, sk_callback_lock keeps conn alive.
+ *
+ * On a TLS connection the callbacks we replaced are kTLS's (the agent
+ * installed it before we attached): its data_ready feeds the record
+ * parser, its write_space pushes records TCP could not take yet. They run
+ * first, as nvmet-tcp chains them.
+ */
 
 static void kengine_conn_data_ready(struct sock *sk)
 {
@@ -82,8 +89,11 @@ static void kengine_conn_data_ready(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
-	if (likely(conn))
+	if (likely(conn)) {
+		if (test_bit(KENGINE_CONN_TLS, &conn->flags))
+			conn->saved_data_ready(sk);
 		kengine_conn_queue(conn);
+	}
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
@@ -93,6 +103,8 @@ static void kengine_conn_write_space(struct sock *sk)
 
 	read_lock_bh(&sk->sk_callback_lock);
 	conn = sk->sk_user_data;
+	if (likely(conn) && test_bit(KENGINE_CONN_TLS, &conn->flags))
+		conn->saved_write_space(sk);
 	if (likely(conn) && sk_stream_is_writeable(sk)) {
 		clear_bit(SOCK_NOSPACE, &sk->sk_socket->flags);
 		kengine_conn_queue(conn);
@@ -106,14 +118,23 @@ static void kengine_conn_state_change(struct sock *sk)
 	kengine_conn_data_ready(sk);
 }
 
+/*
+ * On a TLS connection kTLS hands back only application data: any other
+ * record (the client's close_notify alert, say) fails the receive with
+ * -EIO, as there is no room for its record type, and the connection closes.
+ */
 noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
 			       size_t len, int flags)
 {
 	struct kvec iov = { .iov_base = buf, .iov_len = len };
 	struct msghdr msg = { .msg_flags = MSG_DONTWAIT | flags };
+	int ret;
 
-	return kernel_recvmsg(conn->sock, &msg, &iov, 1, len,
-			      MSG_DONTWAIT | flags);
+	ret = kernel_recvmsg(conn->sock, &msg, &iov, 1, len,
+			     MSG_DONTWAIT | flags);
+	if (ret > 0 && test_bit(KENGINE_CONN_TLS, &conn->flags))
+		kengine_stat_add(KENGINE_STAT_TLS_BYTES_RECEIVED, ret);
+	return ret;
 }
 
 /*
@@ -131,8 +152,18 @@ void kengine_conn_linger(struct kengine_conn *conn)
 
 static enum kengine_step kengine_conn_drain(struct kengine_conn *conn)
 {
-	/* TCP drops what MSG_TRUNC reads: no buffer needed. */
-	int ret = kengine_conn_recv(conn, NULL, KENGINE_DISCARD_MAX, MSG_TRUNC);
+	char buf[256];
+	int ret;
+
+	/*
+	 * TCP drops what MSG_TRUNC reads: no buffer needed. kTLS has no such
+	 * mode; its records are decrypted into a small buffer and dropped.
+	 */
+	if (test_bit(KENGINE_CONN_TLS, &conn->flags))
+		ret = kengine_conn_recv(conn, buf, sizeof(buf), 0);
+	else
+		ret = kengine_conn_recv(conn, NULL, KENGINE_DISCARD_MAX,
+					MSG_TRUNC);
 
 	if (ret == -EAGAIN)
 		return KENGINE_STEP_WAIT;
@@ -157,6 +188,12 @@ static void kengine_conn_io_work(struct work_struct *work)
 
 	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags))
 		return;
+	/* A TLS connection's first run: its handshake's result. */
+	if (unlikely(test_bit(KENGINE_CONN_HANDSHAKE_DONE, &conn->flags)) &&
+	    !kengine_tls_finish(conn)) {
+		kengine_conn_schedule_release(conn);
+		return;
+	}
 	clear_bit(KENGINE_CONN_IDLE, &conn->flags);
 	/*
 	 * A server that touches files for its clients (khttpd) does it all
@@ -204,11 +241,17 @@ static void kengine_conn_release_work(struct work_struct *work)
 	struct sock *sk = conn->sock->sk;
 	bool last;
 
+	/* A handshake still under way is called off, or waited for. */
+	kengine_tls_cancel(conn);
+
+	/* A connection still in its handshake never had our callbacks. */
 	write_lock_bh(&sk->sk_callback_lock);
-	sk->sk_user_data = NULL;
-	sk->sk_data_ready = conn->saved_data_ready;
-	sk->sk_write_space = conn->saved_write_space;
-	sk->sk_state_change = conn->saved_state_change;
+	if (sk->sk_user_data == conn) {
+		sk->sk_user_data = NULL;
+		sk->sk_data_ready = conn->saved_data_ready;
+		sk->sk_write_space = conn->saved_write_space;
+		sk->sk_state_change = conn->saved_state_change;
+	}
 	write_unlock_bh(&sk->sk_callback_lock);
 
 	/* No callback can queue io_work now; wait out a running one. */
@@ -301,9 +344,29 @@ static void kengine_conn_home(struct kengine_conn *conn)
 	conn->home_cpu = eng->next_cpu;
 }
 
-/* Called on the accept thread with a freshly accepted socket it hands over. */
-void kengine_conn_start(struct kengine *eng, struct socket *sock)
+/*
+ * From here on the socket's events drive the connection. For a TLS
+ * connection that is after its handshake, with kTLS in place.
+ */
+void kengine_conn_attach(struct kengine_conn *conn)
 {
+	struct sock *sk = conn->sock->sk;
+
+	write_lock_bh(&sk->sk_callback_lock);
+	conn->saved_data_ready = sk->sk_data_ready;
+	conn->saved_write_space = sk->sk_write_space;
+	conn->saved_state_change = sk->sk_state_change;
+	sk->sk_user_data = conn;
+	sk->sk_data_ready = kengine_conn_data_ready;
+	sk->sk_write_space = kengine_conn_write_space;
+	sk->sk_state_change = kengine_conn_state_change;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* Called on a listener's thread with a freshly accepted socket it hands over. */
+void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
+{
+	struct kengine *eng = l->eng;
 	struct kengine_conn *conn;
 	struct sock *sk = sock->sk;
 	struct file *file;
@@ -315,15 +378,20 @@ void kengine_conn_start(struct kengine *eng, struct socket *sock)
 	}
 	conn->eng = eng;
 	conn->sock = sock;
-	conn->flags = 0;
+	conn->flags = l->tls ? BIT(KENGINE_CONN_TLS) : 0;
 	INIT_WORK(&conn->io_work, kengine_conn_io_work);
 	INIT_WORK(&conn->release_work, kengine_conn_release_work);
-	kengine_conn_touch(conn, eng->cfg.timeout_secs * HZ);
+	kengine_conn_touch(conn, (l->tls ? eng->cfg.tls_timeout_secs :
+					   eng->cfg.timeout_secs) * HZ);
 	kengine_conn_peer(conn);
 	kengine_conn_home(conn);
 	kengine_proto_conn_init(conn);
 
-	/* The splice path needs the socket as a file; it owns sock from now. */
+	/*
+	 * The splice path needs the socket as a file, and so does the
+	 * handshake upcall (the agent gets it as a descriptor); it owns sock
+	 * from now.
+	 */
 	file = sock_alloc_file(sock, O_NONBLOCK, NULL);
 	if (IS_ERR(file)) {
 		kmem_cache_free(eng->conn_cache, conn);
@@ -352,16 +420,11 @@ void kengine_conn_start(struct kengine *eng, struct socket *sock)
 	/* The last segment of an answer must not wait for an ACK. */
 	tcp_sock_set_nodelay(sk);
 
-	write_lock_bh(&sk->sk_callback_lock);
-	conn->saved_data_ready = sk->sk_data_ready;
-	conn->saved_write_space = sk->sk_write_space;
-	conn->saved_state_change = sk->sk_state_change;
-	sk->sk_user_data = conn;
-	sk->sk_data_ready = kengine_conn_data_ready;
-	sk->sk_write_space = kengine_conn_write_space;
-	sk->sk_state_change = kengine_conn_state_change;
-	write_unlock_bh(&sk->sk_callback_lock);
-
+	if (l->tls) {
+		kengine_tls_start(conn);
+		return;
+	}
+	kengine_conn_attach(conn);
 	/* Bytes (or a FIN) may have arrived before the callbacks were set. */
 	queue_work(eng->wq, &conn->io_work);
 }
@@ -378,6 +441,10 @@ static void kengine_conns_release(struct kengine *eng, bool expired_only)
 			kengine_conn_schedule_release(conn);
 		} else if (time_after(now, READ_ONCE(conn->expires))) {
 			kengine_stat_inc(KENGINE_STAT_TIMED_OUT);
+			if (test_bit(KENGINE_CONN_HANDSHAKE, &conn->flags) ||
+			    test_bit(KENGINE_CONN_HANDSHAKE_RETRY,
+				     &conn->flags))
+				kengine_stat_inc(KENGINE_STAT_TLS_TIMED_OUT);
 			kengine_conn_schedule_release(conn);
 		}
 	}

@@ -39,14 +39,32 @@ int kengine_start(struct kengine *eng)
 	err = kengine_stats_init(eng);
 	if (err)
 		goto err_wq;
+	err = kengine_tls_init(eng);
+	if (err)
+		goto err_stats;
 	kengine_sweeper_start(eng);
-	err = kengine_listener_start(eng);
+	err = kengine_listener_start(eng, &eng->listener, &eng->cfg.addr,
+				     false);
 	if (err)
 		goto err_sweeper;
+	if (eng->cfg.tls_port) {
+		err = kengine_listener_start(eng, &eng->tls_listener,
+					     &eng->cfg.tls_addr, true);
+		if (err)
+			goto err_listener;
+		pr_info("TLS on %pISpc: handshakes by the userspace agent (khttpd-tlsd), records by kTLS\n",
+			&eng->tls_listener.addr);
+	}
 	return 0;
 
+err_listener:
+	kengine_listener_stop(&eng->listener);
+	/* Connections it accepted meanwhile. */
+	kengine_conns_close_all(eng);
 err_sweeper:
 	kengine_sweeper_stop(eng);
+	kengine_tls_exit(eng);
+err_stats:
 	kengine_stats_exit();
 err_wq:
 	destroy_workqueue(eng->wq);
@@ -57,9 +75,11 @@ err_conns:
 
 void kengine_stop(struct kengine *eng)
 {
-	kengine_listener_stop(eng);
+	kengine_listener_stop(&eng->tls_listener);
+	kengine_listener_stop(&eng->listener);
 	kengine_sweeper_stop(eng);
 	kengine_conns_close_all(eng);
+	kengine_tls_exit(eng);
 	kengine_stats_exit();
 	destroy_workqueue(eng->wq);
 	kengine_conns_exit(eng);

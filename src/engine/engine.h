@@ -15,9 +15,11 @@
  * (see Kbuild), so a module holds one engine and one protocol, and the
  * engine calls its protocol without indirect calls.
  *
- * Files: listener.c (socket, accept thread), conn.c (a connection's life),
- * sweeper.c (deadlines), stats.c (/proc counters), config.c (checks of
- * the parameters every server has), engine.c (start and stop in order).
+ * Files: listener.c (sockets, accept threads), conn.c (a connection's
+ * life), tls.c (the TLS handshake upcall before a tls_port= connection
+ * joins the rest), sweeper.c (deadlines), stats.c (/proc counters),
+ * config.c (checks of the parameters every server has), engine.c (start
+ * and stop in order).
  */
 #ifndef KENGINE_H
 #define KENGINE_H
@@ -38,7 +40,7 @@
 struct kengine_config {
 	unsigned int port;
 	bool addr_any;			/* no bind=: every address */
-	struct sockaddr_storage addr;	/* bind= with the port, if !addr_any */
+	struct sockaddr_storage addr;	/* bind= (if !addr_any) and port= */
 	int addr_len;
 	unsigned int backlog;
 	unsigned int timeout_secs;	/* idle / stalled connection deadline */
@@ -46,22 +48,35 @@ struct kengine_config {
 	bool unbound_wq;		/* WQ_UNBOUND instead of per-CPU */
 	bool steer_local;		/* local clients' work off their CPU */
 	unsigned int defer_accept_secs;	/* TCP_DEFER_ACCEPT; 0: off */
+	unsigned int tls_port;		/* 0: no TLS listener */
+	struct sockaddr_storage tls_addr;	/* the same with tls_port= */
+	unsigned int tls_timeout_secs;	/* for the handshake, agent included */
 	unsigned int io_budget;		/* protocol steps per work run */
 	unsigned int linger_secs;	/* a closing connection's last wait */
 	size_t conn_size;		/* the protocol's connection, >= kengine_conn */
 	void (*conn_ctor)(void *obj);	/* its slab constructor */
 };
 
+/* A listening socket and the thread that accepts on it. */
+struct kengine_listener {
+	struct kengine *eng;
+	bool tls;			/* its connections start with a handshake */
+	struct socket *sock;		/* NULL: not listening */
+	struct sockaddr_storage addr;	/* for the start-up line */
+	struct task_struct *thread;
+};
+
 struct kengine {
 	struct kengine_config cfg;
 	/* Every connection's work runs as this, if set (see kengine_conn_io_work). */
 	const struct cred *cred;
-	struct socket *listen_sock;
-	struct sockaddr_storage listen_addr;	/* for the start-up line */
-	struct task_struct *accept_thread;
+	struct kengine_listener listener;	/* port= */
+	struct kengine_listener tls_listener;	/* tls_port=, if set */
 	struct workqueue_struct *wq;
 	struct kmem_cache *conn_cache;
 	struct delayed_work sweep_work;
+	/* Resubmits handshakes the kernel's full queue refused (tls.c). */
+	struct delayed_work tls_retry_work;
 	int next_cpu;			/* home of the next local connection */
 
 	/*
@@ -80,6 +95,15 @@ enum kengine_conn_flags {
 	KENGINE_CONN_CLOSING,	/* release queued */
 	KENGINE_CONN_LINGER,	/* output done, write side shut, draining */
 	KENGINE_CONN_IDLE,	/* between requests: may be closed for room */
+	KENGINE_CONN_TLS,	/* came in on tls_port: kTLS carries its bytes */
+	/*
+	 * The handshake upcall owes this connection its done callback; the
+	 * callback clears it (with a wake-up) as its very last touch of the
+	 * connection, so release waits for it (tls.c).
+	 */
+	KENGINE_CONN_HANDSHAKE,
+	KENGINE_CONN_HANDSHAKE_DONE,	/* tls_status is set: io_work reads it */
+	KENGINE_CONN_HANDSHAKE_RETRY,	/* the queue was full: resubmit */
 };
 
 struct kengine_conn {
@@ -92,6 +116,7 @@ struct kengine_conn {
 	unsigned long flags;
 	unsigned long expires;		/* jiffies; read by the sweeper */
 	int home_cpu;			/* a local client's: see kengine_conn_queue() */
+	int tls_status;			/* the handshake's result, 0 or -errno */
 
 	/* The client's address and port, for tracepoints; set at accept. */
 	union {
@@ -133,6 +158,9 @@ void kengine_proto_conn_release(struct kengine_conn *conn);
 void kengine_proto_conn_opened(struct kengine_conn *conn, unsigned int nconns);
 /* Release work, before the connection is freed: likewise. */
 void kengine_proto_conn_closed(struct kengine_conn *conn);
+/* A tls_port= connection's handshake ended (status 0 or -errno): likewise. */
+void kengine_proto_tls_done(struct kengine_conn *conn, int status,
+			    unsigned int usecs);
 /* The protocol's lines in /proc/<module>, after the engine's. */
 void kengine_proto_stats_show(struct seq_file *m);
 
@@ -147,7 +175,9 @@ void kengine_stop(struct kengine *eng);
 /* conn.c */
 int kengine_conns_init(struct kengine *eng);
 void kengine_conns_exit(struct kengine *eng);
-void kengine_conn_start(struct kengine *eng, struct socket *sock);
+void kengine_conn_start(struct kengine_listener *l, struct socket *sock);
+void kengine_conn_attach(struct kengine_conn *conn);
+void kengine_conn_schedule_release(struct kengine_conn *conn);
 void kengine_conns_expire(struct kengine *eng);
 void kengine_conns_close_all(struct kengine *eng);
 int kengine_conn_recv(struct kengine_conn *conn, void *buf, size_t len,
@@ -156,8 +186,17 @@ void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout);
 void kengine_conn_linger(struct kengine_conn *conn);
 
 /* listener.c */
-int kengine_listener_start(struct kengine *eng);
-void kengine_listener_stop(struct kengine *eng);
+int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
+			   const struct sockaddr_storage *bind_addr,
+			   bool tls);
+void kengine_listener_stop(struct kengine_listener *l);
+
+/* tls.c: the handshake upcall (net/handshake) and its results. */
+int kengine_tls_init(struct kengine *eng);
+void kengine_tls_exit(struct kengine *eng);
+void kengine_tls_start(struct kengine_conn *conn);
+bool kengine_tls_finish(struct kengine_conn *conn);
+void kengine_tls_cancel(struct kengine_conn *conn);
 
 /* sweeper.c */
 void kengine_sweeper_start(struct kengine *eng);
@@ -165,7 +204,8 @@ void kengine_sweeper_stop(struct kengine *eng);
 
 /*
  * config.c: the parameters every server has (port=, bind=, backlog=,
- * timeout=, max_conns=, unbound_wq=, steer=, defer_accept=), checked, into
+ * timeout=, max_conns=, unbound_wq=, steer=, defer_accept=, tls_port=,
+ * tls_timeout=), checked, into
  * cfg; and the check of a protocol's own numeric parameters.
  */
 int kengine_config_load(struct kengine_config *cfg);
@@ -179,6 +219,13 @@ enum kengine_stat {
 	KENGINE_STAT_IDLE_CLOSED,
 	KENGINE_STAT_CLOSED,
 	KENGINE_STAT_TIMED_OUT,
+	KENGINE_STAT_TLS_HANDSHAKES,
+	KENGINE_STAT_TLS_OK,
+	KENGINE_STAT_TLS_FAILED,
+	KENGINE_STAT_TLS_TIMED_OUT,
+	KENGINE_STAT_TLS_NO_AGENT,
+	KENGINE_STAT_TLS_QUEUE_FULL,
+	KENGINE_STAT_TLS_BYTES_RECEIVED,
 	KENGINE_STAT_MAX
 };
 
@@ -187,6 +234,11 @@ DECLARE_PER_CPU(u64, kengine_stats[KENGINE_STAT_MAX]);
 static inline void kengine_stat_inc(enum kengine_stat stat)
 {
 	this_cpu_inc(kengine_stats[stat]);
+}
+
+static inline void kengine_stat_add(enum kengine_stat stat, u64 n)
+{
+	this_cpu_add(kengine_stats[stat], n);
 }
 
 int kengine_stats_init(struct kengine *eng);

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * The listening socket and the kthread that accepts on it.
+ * The listening sockets and the kthreads that accept on them: port= and,
+ * with tls_port=, a second one whose connections begin with a handshake.
  *
- * Accepting is the one place a server blocks on the network, so it has a
- * thread of its own; everything after accept() is event-driven work on the
- * workqueue (conn.c). The thread sleeps in a plain blocking accept(): to stop
- * it, the socket is shut down first, which takes it out of LISTEN and makes
- * accept() return -EINVAL, then kthread_stop() collects the thread.
+ * Accepting is the one place a server blocks on the network, so each
+ * listener has a thread of its own; everything after accept() is
+ * event-driven work on the workqueue (conn.c). The thread sleeps in a plain
+ * blocking accept(): to stop it, the socket is shut down first, which takes
+ * it out of LISTEN and makes accept() return -EINVAL, then kthread_stop()
+ * collects the thread.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -26,14 +28,14 @@
 
 static int kengine_listener_thread(void *data)
 {
-	struct kengine *eng = data;
+	struct kengine_listener *l = data;
 	struct socket *sock;
 	int err;
 
 	while (!kthread_should_stop()) {
-		err = kernel_accept(eng->listen_sock, &sock, 0);
+		err = kernel_accept(l->sock, &sock, 0);
 		if (!err) {
-			kengine_conn_start(eng, sock);
+			kengine_conn_start(l, sock);
 			continue;
 		}
 		if (err == -EINVAL) {
@@ -58,18 +60,20 @@ static int kengine_listener_thread(void *data)
  * kernel booted with ipv6.disable=1 there is no IPv6 socket to be had, and
  * the listener falls back to IPv4 alone.
  */
-static int kengine_listener_socket(struct kengine *eng,
-				  struct socket **sockp,
-				  struct sockaddr_storage *addr, int *addr_len)
+static int kengine_listener_socket(const struct kengine_config *cfg,
+				   struct socket **sockp,
+				   const struct sockaddr_storage *bind_addr,
+				   struct sockaddr_storage *addr, int *addr_len)
 {
-	const struct kengine_config *cfg = &eng->cfg;
 	struct sockaddr_in6 *any6 = (struct sockaddr_in6 *)addr;
 	struct sockaddr_in *any4 = (struct sockaddr_in *)addr;
+	/* The port is the same field in both families. */
+	u16 port = ntohs(((const struct sockaddr_in *)bind_addr)->sin_port);
 	int off = 0;
 	int err;
 
 	if (!cfg->addr_any) {
-		*addr = cfg->addr;
+		*addr = *bind_addr;
 		*addr_len = cfg->addr_len;
 		return sock_create_kern(&init_net, addr->ss_family, SOCK_STREAM,
 					IPPROTO_TCP, sockp);
@@ -80,7 +84,7 @@ static int kengine_listener_socket(struct kengine *eng,
 			       sockp);
 	if (!err) {
 		any6->sin6_family = AF_INET6;
-		any6->sin6_port = htons(cfg->port);
+		any6->sin6_port = htons(port);
 		*addr_len = sizeof(*any6);
 		err = (*sockp)->ops->setsockopt(*sockp, SOL_IPV6, IPV6_V6ONLY,
 						KERNEL_SOCKPTR(&off),
@@ -95,21 +99,30 @@ static int kengine_listener_socket(struct kengine *eng,
 		return err;
 	pr_info("IPv6 is disabled; listening on IPv4 only\n");
 	any4->sin_family = AF_INET;
-	any4->sin_port = htons(cfg->port);
+	any4->sin_port = htons(port);
 	any4->sin_addr.s_addr = htonl(INADDR_ANY);
 	*addr_len = sizeof(*any4);
 	return sock_create_kern(&init_net, PF_INET, SOCK_STREAM, IPPROTO_TCP,
 				sockp);
 }
 
-int kengine_listener_start(struct kengine *eng)
+/*
+ * bind_addr carries the port (and, with bind=, the address); without
+ * bind= the listener takes every address.
+ */
+int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
+			   const struct sockaddr_storage *bind_addr,
+			   bool tls)
 {
 	struct sockaddr_storage addr;
 	struct socket *sock;
 	int addr_len;
 	int err;
 
-	err = kengine_listener_socket(eng, &sock, &addr, &addr_len);
+	l->eng = eng;
+	l->tls = tls;
+	err = kengine_listener_socket(&eng->cfg, &sock, bind_addr, &addr,
+				      &addr_len);
 	if (err) {
 		pr_err("cannot create the listening socket: %d\n", err);
 		return err;
@@ -147,28 +160,31 @@ int kengine_listener_start(struct kengine *eng)
 		pr_err("cannot listen on %pISpc: %d\n", &addr, err);
 		goto err_release;
 	}
-	eng->listen_sock = sock;
-	eng->listen_addr = addr;
+	l->sock = sock;
+	l->addr = addr;
 
-	eng->accept_thread = kthread_run(kengine_listener_thread, eng,
-					 KBUILD_MODNAME "-accept");
-	if (IS_ERR(eng->accept_thread)) {
-		err = PTR_ERR(eng->accept_thread);
+	l->thread = kthread_run(kengine_listener_thread, l,
+				tls ? KBUILD_MODNAME "-accept-tls" :
+				      KBUILD_MODNAME "-accept");
+	if (IS_ERR(l->thread)) {
+		err = PTR_ERR(l->thread);
 		pr_err("cannot start the accept thread: %d\n", err);
 		goto err_release;
 	}
 	return 0;
 
 err_release:
-	eng->listen_sock = NULL;
+	l->sock = NULL;
 	sock_release(sock);
 	return err;
 }
 
-void kengine_listener_stop(struct kengine *eng)
+void kengine_listener_stop(struct kengine_listener *l)
 {
-	kernel_sock_shutdown(eng->listen_sock, SHUT_RDWR);
-	kthread_stop(eng->accept_thread);
-	sock_release(eng->listen_sock);
-	eng->listen_sock = NULL;
+	if (!l->sock)
+		return;
+	kernel_sock_shutdown(l->sock, SHUT_RDWR);
+	kthread_stop(l->thread);
+	sock_release(l->sock);
+	l->sock = NULL;
 }

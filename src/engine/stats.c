@@ -17,6 +17,13 @@ static const char *const kengine_stat_names[KENGINE_STAT_MAX] = {
 	[KENGINE_STAT_IDLE_CLOSED] = "connections_idle_closed",
 	[KENGINE_STAT_CLOSED] = "connections_closed",
 	[KENGINE_STAT_TIMED_OUT] = "connections_timed_out",
+	[KENGINE_STAT_TLS_HANDSHAKES] = "tls_handshakes",
+	[KENGINE_STAT_TLS_OK] = "tls_handshakes_ok",
+	[KENGINE_STAT_TLS_FAILED] = "tls_handshakes_failed",
+	[KENGINE_STAT_TLS_TIMED_OUT] = "tls_handshakes_timed_out",
+	[KENGINE_STAT_TLS_NO_AGENT] = "tls_no_agent",
+	[KENGINE_STAT_TLS_QUEUE_FULL] = "tls_queue_full",
+	[KENGINE_STAT_TLS_BYTES_RECEIVED] = "tls_bytes_received",
 };
 
 DEFINE_PER_CPU(u64, kengine_stats[KENGINE_STAT_MAX]);

@@ -154,6 +154,7 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 	tx->head_len = plan.head_len;
 	tx->head_off = 0;
 	tx->close_after = plan.close_after;
+	tx->tls = test_bit(KENGINE_CONN_TLS, &hc->conn.flags);
 	tx->status = plan.status;
 	if (plan.body == KHTTPD_BODY_LISTING)
 		tx->listing.writer = plan.listing;
@@ -172,7 +173,8 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 		trace_khttpd_request(hc, &hc->conn.peer.sa, req.method_name.ptr,
 				     req.method_name.len, req.target.ptr,
 				     req.target.len, plan.status,
-				     khttpd_tx_body_bytes(tx), plan.body);
+				     khttpd_tx_body_bytes(tx), plan.body,
+				     tx->tls);
 	hc->discard = plan.discard;
 	khttpd_conn_consume(hc, n);
 	khttpd_conn_discard_buffered(hc);
@@ -256,6 +258,13 @@ void kengine_proto_conn_closed(struct kengine_conn *conn)
 	struct khttpd_conn *hc = khttpd_conn(conn);
 
 	trace_khttpd_conn_close(hc, hc->requests);
+}
+
+void kengine_proto_tls_done(struct kengine_conn *conn, int status,
+			    unsigned int usecs)
+{
+	trace_khttpd_tls_handshake(khttpd_conn(conn), &conn->peer.sa, status,
+				   usecs);
 }
 
 /*

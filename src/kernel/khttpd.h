@@ -128,6 +128,7 @@ struct khttpd_tx {
 	size_t piece_len;
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
+	bool tls;		/* kTLS carries it: counted as tls_bytes_sent */
 	int status;		/* for tracing */
 	char date[KHTTPD_DATE_LEN];
 	/*
@@ -193,6 +194,7 @@ enum khttpd_stat {
 	KHTTPD_STAT_CACHE_SHRUNK,
 	KHTTPD_STAT_SPLICED_BYTES,
 	KHTTPD_STAT_MEMORY_BYTES,
+	KHTTPD_STAT_TLS_BYTES_SENT,
 	KHTTPD_STAT_MAX
 };
 

@@ -39,9 +39,9 @@ static int __init khttpd_init(void)
 		goto err_conns;
 
 	pr_info("serving %s on %pISpc%s\n", srv->cfg.root,
-		&srv->eng.listen_addr,
+		&srv->eng.listener.addr,
 		srv->eng.cfg.addr_any &&
-		srv->eng.listen_addr.ss_family == AF_INET6 ?
+		srv->eng.listener.addr.ss_family == AF_INET6 ?
 		" (IPv6 and IPv4)" : "");
 	return 0;
 

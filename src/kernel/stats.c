@@ -22,6 +22,7 @@ static const char *const khttpd_stat_names[KHTTPD_STAT_MAX] = {
 	[KHTTPD_STAT_CACHE_SHRUNK] = "cache_bytes_reclaimed",
 	[KHTTPD_STAT_SPLICED_BYTES] = "body_bytes_spliced",
 	[KHTTPD_STAT_MEMORY_BYTES] = "body_bytes_from_memory",
+	[KHTTPD_STAT_TLS_BYTES_SENT] = "tls_bytes_sent",
 };
 
 DEFINE_PER_CPU(u64, khttpd_stats[KHTTPD_STAT_MAX]);

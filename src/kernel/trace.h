@@ -53,6 +53,30 @@ TRACE_EVENT(khttpd_conn_close,
 	TP_printk("conn=%p requests=%lu", __entry->conn, __entry->requests)
 );
 
+/*
+ * A tls_port= connection's handshake, done by the agent: status 0 or the
+ * -errno it (or the kernel) reported, and how long it took from accept.
+ */
+TRACE_EVENT(khttpd_tls_handshake,
+	TP_PROTO(const void *conn, const struct sockaddr *client, int status,
+		 unsigned int usecs),
+	TP_ARGS(conn, client, status, usecs),
+	TP_STRUCT__entry(
+		__field(const void *, conn)
+		__array(u8, client, KHTTPD_TRACE_ADDR_LEN)
+		__field(int, status)
+		__field(unsigned int, usecs)
+	),
+	TP_fast_assign(
+		__entry->conn = conn;
+		memcpy(__entry->client, client, KHTTPD_TRACE_ADDR_LEN);
+		__entry->status = status;
+		__entry->usecs = usecs;
+	),
+	TP_printk("conn=%p client=%pISpc status=%d usecs=%u", __entry->conn,
+		  __entry->client, __entry->status, __entry->usecs)
+);
+
 /* The body kinds, by name in the event format (for trace-cmd, perf). */
 TRACE_DEFINE_ENUM(KHTTPD_BODY_NONE);
 TRACE_DEFINE_ENUM(KHTTPD_BODY_FILE);
@@ -67,9 +91,9 @@ TRACE_EVENT(khttpd_request,
 	TP_PROTO(const void *conn, const struct sockaddr *client,
 		 const char *method, size_t method_len,
 		 const char *path, size_t path_len, int status, u64 body,
-		 enum khttpd_body kind),
+		 enum khttpd_body kind, bool tls),
 	TP_ARGS(conn, client, method, method_len, path, path_len, status, body,
-		kind),
+		kind, tls),
 	TP_STRUCT__entry(
 		__field(const void *, conn)
 		__array(u8, client, KHTTPD_TRACE_ADDR_LEN)
@@ -78,6 +102,7 @@ TRACE_EVENT(khttpd_request,
 		__field(int, status)
 		__field(u64, body)
 		__field(int, kind)
+		__field(bool, tls)
 	),
 	TP_fast_assign(
 		size_t n = min_t(size_t, path_len, 255);
@@ -92,8 +117,9 @@ TRACE_EVENT(khttpd_request,
 		__entry->status = status;
 		__entry->body = body;
 		__entry->kind = kind;
+		__entry->tls = tls;
 	),
-	TP_printk("conn=%p client=%pISpc %s %s -> %d body=%llu from=%s",
+	TP_printk("conn=%p client=%pISpc %s %s -> %d body=%llu from=%s%s",
 		  __entry->conn, __entry->client, __entry->method,
 		  __get_str(path),
 		  __entry->status, __entry->body,
@@ -101,7 +127,8 @@ TRACE_EVENT(khttpd_request,
 				   { KHTTPD_BODY_NONE, "none" },
 				   { KHTTPD_BODY_FILE, "splice" },
 				   { KHTTPD_BODY_CACHED, "cache" },
-				   { KHTTPD_BODY_LISTING, "listing" }))
+				   { KHTTPD_BODY_LISTING, "listing" }),
+		  __entry->tls ? " tls" : "")
 );
 
 #endif /* KHTTPD_TRACE_H */

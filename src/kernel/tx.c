@@ -41,6 +41,13 @@ static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
 	}
 }
 
+/* Plaintext bytes kTLS took to send, head included. */
+static void khttpd_tx_count_tls(const struct khttpd_tx *tx, int sent)
+{
+	if (tx->tls)
+		khttpd_stat_add(KHTTPD_STAT_TLS_BYTES_SENT, sent);
+}
+
 /*
  * Send what is staged in memory, the rest of the head and the rest of the
  * current piece, in one call: a response cache hit leaves in a single
@@ -73,6 +80,7 @@ static noinline enum kengine_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 		return KENGINE_STEP_WAIT;
 	if (ret < 0)
 		return KENGINE_STEP_CLOSE;
+	khttpd_tx_count_tls(tx, ret);
 	if (ret < head_left) {
 		tx->head_off += ret;
 	} else {
@@ -100,6 +108,7 @@ static noinline enum kengine_step khttpd_tx_send_file(struct khttpd_tx *tx,
 	if (ret <= 0)
 		return KENGINE_STEP_CLOSE;
 	khttpd_stat_add(KHTTPD_STAT_SPLICED_BYTES, ret);
+	khttpd_tx_count_tls(tx, ret);
 	return KENGINE_STEP_PROGRESS;
 }
 
@@ -129,6 +138,7 @@ static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 		return KENGINE_STEP_CLOSE;
 	tx->cached.pos += ret;
 	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
+	khttpd_tx_count_tls(tx, ret);
 	return KENGINE_STEP_PROGRESS;
 }
 

@@ -1,0 +1,650 @@
+# SPDX-License-Identifier: GPL-2.0
+"""HTTPS from the kernel: tls_port= hands each connection to the kernel's
+TLS handshake upcall, the agent (build/khttpd-tlsd) runs the handshake and
+installs kTLS, and the module serves HTTP through it.
+
+The certificate is made here, at test time: a throwaway CA and an ECDSA
+P-256 server certificate for localhost and 127.0.0.1. On a kernel without
+the upcall (6.1) only the refusal at insmod is tested.
+
+Everything that matters over plain HTTP is asked again over TLS: keep-alive,
+pipelining, ranges, 304, byte-exact files (spliced, cached, listings), and
+what TLS adds: curl, wget and openssl s_client, TLS 1.2 and 1.3, session
+resumption, SNI and ALPN, clients that stop mid-handshake or speak plain
+HTTP, 1000 concurrent handshakes, rmmod with handshakes pending, the agent
+missing, stopped or killed; the counters in /proc/khttpd, the tracepoint
+and /proc/net/tls_stat."""
+
+import concurrent.futures
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import ssl
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from khttp_client import Conn, build_request
+from conftest import REPO, module_loaded, port_is_free, run_cmd
+
+pytestmark = [pytest.mark.module_only("TLS is the module's (the upcall)")]
+
+HOST = "127.0.0.1"
+
+
+def agent_path():
+    return os.path.abspath(os.environ.get(
+        "KHTTPD_TLSD", os.path.join(REPO, "build", "khttpd-tlsd")))
+
+
+def kernel_has_upcall():
+    """Whether this kernel has net/handshake's server hello."""
+    try:
+        with open("/proc/kallsyms") as f:
+            return any(line.rstrip().endswith(" tls_server_hello_x509")
+                       for line in f)
+    except OSError:
+        return False
+
+
+def load_ktls():
+    """kTLS is tls.ko in Debian's kernels; the guest has no modprobe."""
+    if os.path.isdir("/sys/module/tls"):
+        return
+    rel = "/lib/modules/%s/kernel/net/tls/tls.ko" % os.uname().release
+    for path in (rel, rel + ".xz"):
+        if os.path.exists(path):
+            break
+    else:
+        pytest.fail("no tls.ko for this kernel at %s" % rel)
+    if path.endswith(".xz"):
+        out = "/tmp/khttpd-test-tls.ko"
+        with open(out, "wb") as f:
+            subprocess.run(["xz", "-dc", path], stdout=f, check=True)
+        path = out
+    rc, so, se = run_cmd(["insmod", path])
+    assert rc == 0 or os.path.isdir("/sys/module/tls"), so + se
+
+
+def tls_stat():
+    with open("/proc/net/tls_stat") as f:
+        return {k: int(v) for k, v in (line.split() for line in f)}
+
+
+def make_certs(d):
+    """A CA and a server certificate signed by it; returns their paths."""
+    def ossl(*args):
+        subprocess.run(["openssl"] + list(args), cwd=d, check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    ossl("req", "-x509", "-newkey", "ec", "-pkeyopt",
+         "ec_paramgen_curve:P-256", "-nodes", "-keyout", "ca.key", "-out",
+         "ca.pem", "-days", "2", "-subj", "/CN=khttpd test CA")
+    ossl("req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+         "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj",
+         "/CN=localhost")
+    with open(os.path.join(d, "ext.cnf"), "w") as f:
+        f.write("subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                "extendedKeyUsage=serverAuth\n")
+    ossl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey",
+         "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2",
+         "-extfile", "ext.cnf")
+    # The agent may drop to an unprivileged user after reading them.
+    for name in ("server.pem", "server.key", "ca.pem"):
+        os.chmod(os.path.join(d, name), 0o644)
+    return (os.path.join(d, "ca.pem"), os.path.join(d, "server.pem"),
+            os.path.join(d, "server.key"))
+
+
+class Agent:
+    """build/khttpd-tlsd, started on the test certificate."""
+
+    def __init__(self, cert, key, logdir):
+        self.cert, self.key = cert, key
+        self.log = os.path.join(logdir, "tlsd.log")
+        self.proc = None
+
+    def start(self):
+        logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(
+            [agent_path(), "--cert", self.cert, "--key", self.key],
+            stdout=logf, stderr=logf)
+        logf.close()
+        # Ready once it has joined the handshake family's group: it says
+        # what it serves on start-up.
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                raise AssertionError("khttpd-tlsd exited (%d):\n%s"
+                                     % (self.proc.returncode, self.output()))
+            if "khttpd-tlsd" in self.output():
+                time.sleep(0.2)
+                return
+            time.sleep(0.1)
+        raise AssertionError("khttpd-tlsd said nothing in 30 s")
+
+    def output(self):
+        try:
+            with open(self.log, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGCONT)
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    @property
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+
+class Tls:
+    """The module serving the suite's root on port= and tls_port=."""
+
+    def __init__(self, srv, port, ca, agent):
+        self.srv, self.port, self.ca, self.agent = srv, port, ca, agent
+
+    def context(self, alpn=("http/1.1",), version=None, verify=True):
+        ctx = ssl.create_default_context(cafile=self.ca)
+        if not verify:
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        if version is not None:
+            ctx.minimum_version = ctx.maximum_version = version
+        return ctx
+
+    def connect(self, ctx=None, server_hostname="localhost", session=None,
+                timeout=60.0):
+        ctx = ctx or self.context()
+        raw = socket.create_connection((HOST, self.port), timeout=timeout)
+        try:
+            return ctx.wrap_socket(raw, server_hostname=server_hostname,
+                                   session=session)
+        except BaseException:
+            raw.close()
+            raise
+
+    def conn(self, **kw):
+        return Conn.from_socket(self.connect(**kw), timeout=60.0)
+
+    def get(self, path, headers=None, **kw):
+        with self.conn(**kw) as c:
+            c.request("GET", path, headers=headers)
+            return c.read_response()
+
+    def start(self, **params):
+        self.srv.restart(tls_port=self.port, **params)
+        self.srv.wait_ready(self.port)
+
+
+@pytest.fixture(scope="module")
+def tls(khttpd):
+    if not kernel_has_upcall():
+        pytest.skip("this kernel has no TLS handshake upcall "
+                    "(test_tls_port_refused_without_upcall covers it)")
+    if not os.access(agent_path(), os.X_OK):
+        pytest.fail("khttpd-tlsd not built at %s (make build/khttpd-tlsd)"
+                    % agent_path())
+    if shutil.which("openssl") is None:
+        pytest.fail("openssl not installed")
+    load_ktls()
+    d = tempfile.mkdtemp(prefix="khttpd-tls-", dir="/tmp")
+    os.chmod(d, 0o755)
+    ca, cert, key = make_certs(d)
+    port = next(p for p in range(8443, 8480)
+                if p != khttpd.port and port_is_free(p))
+    agent = Agent(cert, key, d)
+    agent.start()
+    t = Tls(khttpd, port, ca, agent)
+    try:
+        t.start()
+        yield t
+    finally:
+        agent.stop()
+        khttpd.restore()
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def live(tls):
+    """Each test starts with the agent running and the module serving TLS
+    with the default timeouts."""
+    if not tls.agent.running:
+        tls.agent.start()
+    if not module_loaded() or tls.srv.params.get("args", [])[2:] != \
+            ["tls_port=%d" % tls.port]:
+        tls.start()
+    return tls
+
+
+def stats():
+    with open("/proc/khttpd") as f:
+        return {k: int(v) for k, v in (line.split() for line in f)}
+
+
+def wait_for(cond, timeout, what):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if cond():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out after %.0f s waiting for %s"
+                         % (timeout, what))
+
+
+# -- the refusal ------------------------------------------------------------
+
+def test_tls_port_refused_without_upcall(khttpd):
+    """6.1 has kTLS but no handshake upcall: tls_port= fails insmod with
+    one clear line, and plain HTTP is unaffected once loaded without it."""
+    if kernel_has_upcall():
+        pytest.skip("this kernel has the upcall")
+    khttpd.stop()
+    khttpd.kmsg.read_new()
+    rc, out, err = khttpd.insmod_raw(khttpd.insmod_args(
+        extra=["tls_port=8443"]))
+    if rc == 0:
+        khttpd.rmmod()
+        pytest.fail("insmod with tls_port= succeeded without the upcall")
+    khttpd.loaded = False
+    assert not module_loaded()
+    time.sleep(0.2)
+    lines = [ln for ln in khttpd.kmsg.read_new() if "tls_port=" in ln]
+    assert any("no TLS handshake upcall" in ln for ln in lines), lines
+    khttpd.restore()
+
+
+def test_tls_port_equal_to_port_refused(khttpd):
+    khttpd.stop()
+    khttpd.kmsg.read_new()
+    rc, _, _ = khttpd.insmod_raw(khttpd.insmod_args(
+        extra=["tls_port=%d" % khttpd.port]))
+    if rc == 0:
+        khttpd.rmmod()
+        pytest.fail("insmod with tls_port=port succeeded")
+    khttpd.loaded = False
+    time.sleep(0.2)
+    assert any("tls_port=" in ln for ln in khttpd.kmsg.read_new())
+    khttpd.restore()
+
+
+# -- clients ----------------------------------------------------------------
+
+def test_curl_https(live):
+    r = subprocess.run(["curl", "-sS", "--cacert", live.ca, "-o", "-",
+                        "https://localhost:%d/hello.txt" % live.port],
+                       capture_output=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == live.srv.files["/hello.txt"]
+
+
+def test_curl_site_root_and_plain_http_alongside(live):
+    """The same site over both ports at once."""
+    r = subprocess.run(["curl", "-sS", "--cacert", live.ca, "-w",
+                        "%{http_code} %{ssl_verify_result}",
+                        "-o", "/dev/null",
+                        "https://localhost:%d/" % live.port],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == "200 0"
+    live.srv.assert_alive()
+
+
+def test_curl_untrusted_certificate_refused(live):
+    """Without the CA, curl refuses: the agent serves a real certificate
+    chain, not something every client accepts."""
+    r = subprocess.run(["curl", "-sS", "-o", "/dev/null",
+                        "https://localhost:%d/" % live.port],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 60, (r.returncode, r.stderr)
+
+
+def test_wget_https(live, tmp_path):
+    out = tmp_path / "b1m.bin"
+    r = subprocess.run(["wget", "-q", "--ca-certificate", live.ca, "-O",
+                        str(out), "https://localhost:%d/b1m.bin" % live.port],
+                       capture_output=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert out.read_bytes() == live.srv.files["/b1m.bin"]
+
+
+@pytest.mark.parametrize("version", ["-tls1_2", "-tls1_3"])
+def test_openssl_s_client(live, version):
+    req = b"GET /hello.txt HTTP/1.1\r\nHost: localhost\r\n" \
+          b"Connection: close\r\n\r\n"
+    r = subprocess.run(["openssl", "s_client", version, "-CAfile", live.ca,
+                        "-connect", "127.0.0.1:%d" % live.port,
+                        "-servername", "localhost", "-alpn", "http/1.1",
+                        "-verify_return_error", "-ign_eof"],
+                       input=req, capture_output=True, timeout=60)
+    out = r.stdout.decode("latin-1")
+    assert "Verify return code: 0 (ok)" in out, out[-2000:]
+    assert "ALPN protocol: http/1.1" in out, out[-2000:]
+    want = "TLSv1.3" if version == "-tls1_3" else "TLSv1.2"
+    assert ("Protocol  : " + want) in out or ("New, " + want) in out, \
+        out[-3000:]
+    assert "HTTP/1.1 200" in out
+    assert live.srv.files["/hello.txt"].decode() in out
+
+
+# -- HTTP over TLS ----------------------------------------------------------
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2,
+                                     ssl.TLSVersion.TLSv1_3])
+def test_keep_alive_and_pipelining(live, version):
+    ctx = live.context(version=version)
+    with live.conn(ctx=ctx) as c:
+        assert c.sock.version() == {ssl.TLSVersion.TLSv1_2: "TLSv1.2",
+                                    ssl.TLSVersion.TLSv1_3: "TLSv1.3"}[version]
+        assert c.sock.selected_alpn_protocol() == "http/1.1"
+        for _ in range(5):
+            c.request("GET", "/hello.txt")
+            r = c.read_response()
+            assert r.status == 200
+            assert r.body == live.srv.files["/hello.txt"]
+        # Three requests in one write: three answers, in order.
+        c.send(build_request("GET", "/hello.txt") +
+               build_request("GET", "/b4k.bin") +
+               build_request("HEAD", "/b1m.bin"))
+        assert c.read_response().body == live.srv.files["/hello.txt"]
+        assert c.read_response().body == live.srv.files["/b4k.bin"]
+        r = c.read_response(method="HEAD")
+        assert r.status == 200 and r.content_length == 1 << 20
+
+
+def test_large_files_byte_exact(live):
+    """The 1 MiB file is spliced from the page cache into kTLS; small ones
+    come from the response cache; both byte-exact, twice on one connection
+    (the second time cached or hot)."""
+    with live.conn() as c:
+        for path in ("/b1m.bin", "/b4k.bin", "/b1m.bin", "/b4k.bin"):
+            c.request("GET", path)
+            r = c.read_response()
+            assert r.status == 200
+            assert hashlib.sha256(r.body).digest() == \
+                hashlib.sha256(live.srv.files[path]).digest(), path
+
+
+def test_ranges_and_304(live):
+    data = live.srv.files["/b1m.bin"]
+    with live.conn() as c:
+        c.request("GET", "/b1m.bin", headers=["Range: bytes=1000-1999"])
+        r = c.read_response()
+        assert r.status == 206
+        assert r.body == data[1000:2000]
+        c.request("GET", "/b1m.bin", headers=["Range: bytes=-10"])
+        r = c.read_response()
+        assert r.status == 206 and r.body == data[-10:]
+        c.request("GET", "/hello.txt")
+        r = c.read_response()
+        etag, lm = r.header("ETag"), r.header("Last-Modified")
+        assert etag and lm
+        c.request("GET", "/hello.txt", headers=["If-None-Match: " + etag])
+        r = c.read_response()
+        assert r.status == 304 and r.body == b""
+        c.request("GET", "/hello.txt", headers=["If-Modified-Since: " + lm])
+        assert c.read_response().status == 304
+
+
+def test_listing(live):
+    r = live.get("/noindex/")
+    assert r.status == 200
+    assert b"<html" in r.body.lower() or b"<!doctype" in r.body.lower()
+    plain = live.srv.get("/noindex/")
+    assert plain.status == 200
+    assert r.body == plain.body
+
+
+def test_errors_over_tls(live):
+    assert live.get("/no-such-file").status == 404
+    assert live.get("/../etc/passwd").status in (400, 403, 404)
+    with live.conn() as c:
+        c.send(b"BLAH\r\n\r\n")
+        assert c.read_response().status == 400
+
+
+# -- TLS itself -------------------------------------------------------------
+
+@pytest.mark.parametrize("version", [ssl.TLSVersion.TLSv1_2,
+                                     ssl.TLSVersion.TLSv1_3])
+def test_session_resumption(live, version):
+    ctx = live.context(version=version)
+    with live.conn(ctx=ctx) as c:
+        c.request("GET", "/hello.txt")
+        assert c.read_response().status == 200
+        session = c.sock.session
+        assert not c.sock.session_reused
+    assert session is not None
+    with live.conn(ctx=ctx, session=session) as c:
+        c.request("GET", "/hello.txt")
+        assert c.read_response().status == 200
+        assert c.sock.session_reused, "the agent did not resume the session"
+
+
+def test_sni_other_name_gets_the_one_certificate(live):
+    """Like nginx's default server: whatever the SNI, the one certificate;
+    a verifying client then refuses it, a non-verifying one is served."""
+    with pytest.raises(ssl.SSLCertVerificationError):
+        live.connect(server_hostname="wrong.example").close()
+    r = live.get("/hello.txt", ctx=live.context(verify=False),
+                 server_hostname="wrong.example")
+    assert r.status == 200
+
+
+def test_alpn_without_http11_refused(live):
+    before = stats()["tls_handshakes_failed"]
+    with pytest.raises((ssl.SSLError, ConnectionError)):
+        live.connect(ctx=live.context(alpn=("h2",))).close()
+    wait_for(lambda: stats()["tls_handshakes_failed"] > before, 30,
+             "the failed handshake to be counted")
+    # No ALPN at all is fine.
+    assert live.get("/hello.txt", ctx=live.context(alpn=None)).status == 200
+
+
+def test_client_stops_mid_handshake(live):
+    """Half a ClientHello, then silence: closed at tls_timeout, counted,
+    and nothing else is held up meanwhile."""
+    live.start(tls_timeout=3)
+    before = stats()
+    silent = []
+    for n in (0, 40):
+        s = socket.create_connection((HOST, live.port))
+        if n:
+            s.sendall(b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03" +
+                      b"\x00" * (n - 11))
+        silent.append(s)
+    assert live.get("/hello.txt").status == 200
+    for s in silent:
+        s.settimeout(30)
+        t0 = time.monotonic()
+        try:
+            assert s.recv(4096) is not None    # EOF or an alert, then EOF
+            while s.recv(4096):
+                pass
+        except ConnectionResetError:
+            pass
+        assert time.monotonic() - t0 < 30
+        s.close()
+    after = stats()
+    assert after["tls_handshakes_timed_out"] - \
+        before["tls_handshakes_timed_out"] + \
+        after["tls_handshakes_failed"] - before["tls_handshakes_failed"] >= 2
+    wait_for(lambda: stats()["connections_open"] == 0, 30,
+             "connections to close")
+
+
+def test_plain_http_to_tls_port(live):
+    """A plain request where TLS is expected fails the handshake: the
+    connection is closed (the agent may send an alert first), never hung,
+    and the port keeps serving."""
+    before = stats()["tls_handshakes_failed"]
+    s = socket.create_connection((HOST, live.port))
+    s.settimeout(30)
+    s.sendall(b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n")
+    got = b""
+    try:
+        while True:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            got += chunk
+    except ConnectionResetError:
+        pass
+    s.close()
+    assert b"HTTP/1.1 200" not in got
+    wait_for(lambda: stats()["tls_handshakes_failed"] > before, 30,
+             "the failed handshake to be counted")
+    assert live.get("/hello.txt").status == 200
+
+
+def test_counters_tracepoint_and_ktls(live):
+    """The TLS path counts its bytes in /proc/khttpd, fires its tracepoint,
+    and kTLS (not a userspace copy) carries the records."""
+    tracefs = "/sys/kernel/tracing"
+    if not os.path.isdir(tracefs + "/events"):
+        tracefs = "/sys/kernel/debug/tracing"
+    ev = tracefs + "/events/khttpd/khttpd_tls_handshake/enable"
+    k0, s0 = tls_stat(), stats()
+    with open(ev, "w") as f:
+        f.write("1")
+    try:
+        with open(tracefs + "/trace", "w") as f:
+            f.write("")
+        with live.conn() as c:
+            c.request("GET", "/b1m.bin")
+            assert len(c.read_response().body) == 1 << 20
+            sent = c.sock.version()
+    finally:
+        with open(ev, "w") as f:
+            f.write("0")
+    with open(tracefs + "/trace") as f:
+        trace = f.read()
+    assert "khttpd_tls_handshake:" in trace and "status=0" in trace, trace
+    k1, s1 = tls_stat(), stats()
+    assert sent in ("TLSv1.2", "TLSv1.3")
+    assert k1["TlsTxSw"] > k0["TlsTxSw"], (k0, k1)
+    assert k1["TlsRxSw"] > k0["TlsRxSw"], (k0, k1)
+    assert s1["tls_handshakes_ok"] > s0["tls_handshakes_ok"]
+    assert s1["tls_bytes_sent"] - s0["tls_bytes_sent"] > 1 << 20
+    assert s1["tls_bytes_received"] > s0["tls_bytes_received"]
+
+
+def test_thousand_concurrent_handshakes(live):
+    """1000 clients handshake at once: the kernel queues few requests for
+    the agent, the module resubmits the rest; every one is served."""
+    live.start(tls_timeout=120)
+    ctx = live.context()
+    n = 1000
+    barrier = threading.Barrier(50)
+
+    def one(i):
+        if i < 50:
+            barrier.wait(60)
+        s = live.connect(ctx=ctx, timeout=300)
+        try:
+            c = Conn.from_socket(s, timeout=300)
+            c.request("GET", "/hello.txt")
+            r = c.read_response()
+            return r.status == 200 and r.body == live.srv.files["/hello.txt"]
+        finally:
+            s.close()
+
+    before = stats()
+    with concurrent.futures.ThreadPoolExecutor(max_workers=200) as pool:
+        results = list(pool.map(one, range(n)))
+    assert all(results), "%d of %d failed" % (results.count(False), n)
+    after = stats()
+    assert after["tls_handshakes_ok"] - before["tls_handshakes_ok"] >= n
+
+
+# -- the agent and rmmod ----------------------------------------------------
+
+def start_handshakes(live, n):
+    """n clients that have sent a ClientHello and wait for the answer."""
+    socks = []
+    ctx = live.context()
+    for _ in range(n):
+        raw = socket.create_connection((HOST, live.port))
+        obj = ctx.wrap_bio(ssl.MemoryBIO(), ssl.MemoryBIO(),
+                           server_hostname="localhost")
+        try:
+            obj.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        raw.sendall(obj.outgoing.read())
+        socks.append(raw)
+    return socks
+
+
+def test_rmmod_with_handshakes_pending(live):
+    """Handshakes in the agent's hands (clients that never answer) and
+    handshakes queued for it (the agent stopped with SIGSTOP): rmmod
+    cancels them all and returns promptly."""
+    socks = start_handshakes(live, 10)
+    time.sleep(1)
+    live.agent.signal(signal.SIGSTOP)
+    try:
+        socks += start_handshakes(live, 10)
+        wait_for(lambda: stats()["connections_open"] >= 20, 30,
+                 "20 connections")
+        took = live.srv.rmmod(timeout=30)
+        assert took < 15, "rmmod took %.1f s" % took
+        for s in socks:
+            s.close()
+    finally:
+        live.agent.signal(signal.SIGCONT)
+    live.start()
+    assert live.get("/hello.txt").status == 200
+
+
+def test_agent_missing(live):
+    """No agent: TLS connections are closed at once and counted, with a
+    rate-limited line; plain HTTP is unaffected; the agent started later
+    serves."""
+    live.agent.stop()
+    before = stats()
+    for _ in range(3):
+        with pytest.raises((ssl.SSLError, ConnectionError, OSError)):
+            live.connect(timeout=30).close()
+    assert stats()["tls_no_agent"] - before["tls_no_agent"] >= 3
+    live.srv.assert_alive()
+    live.agent.start()
+    assert live.get("/hello.txt").status == 200
+
+
+def test_agent_killed_mid_run(live):
+    """The agent dies with handshakes in its hands: those connections end
+    by tls_timeout, and a new agent serves new ones."""
+    live.start(tls_timeout=4)
+    # Clients that send their hello and never answer the server's: the
+    # agent holds these handshakes when it dies.
+    socks = start_handshakes(live, 10)
+    time.sleep(1)
+    live.agent.signal(signal.SIGKILL)
+    live.agent.proc.wait()
+    live.agent.proc = None
+    wait_for(lambda: stats()["connections_open"] == 0, 60,
+             "the orphaned handshakes to be closed")
+    for s in socks:
+        s.close()
+    live.agent.start()
+    assert live.get("/hello.txt").status == 200
