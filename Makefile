@@ -174,6 +174,31 @@ $(BUILD)/echo-bench: $(ECHO_BENCH_OBJS)
 
 userspace: $(BUILD)/user-echo-server $(BUILD)/echo-bench
 
+# khttpd-tlsd, the TLS handshake agent for tls_port (tools/khttpd-tlsd/):
+# GnuTLS for the handshake, raw generic netlink to the kernel. Its
+# sanitized build, build/khttpd-tlsd-san, is for running tests/tlsd under
+# ASan/UBSan (KHTTPD_TLSD=build/khttpd-tlsd-san); make does not build it
+# by default.
+TLSD_SRCS := $(wildcard tools/khttpd-tlsd/*.cpp)
+TLSD_CFLAGS := $(shell pkg-config --cflags gnutls 2>/dev/null)
+TLSD_LIBS := $(or $(shell pkg-config --libs gnutls 2>/dev/null),-lgnutls)
+
+$(BUILD)/tools/khttpd-tlsd/%.o: tools/khttpd-tlsd/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O2 -g $(TLSD_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/tools-san/khttpd-tlsd/%.o: tools/khttpd-tlsd/%.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXSTD) $(WARN) -O1 -g $(SAN) $(TLSD_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(BUILD)/khttpd-tlsd: $(patsubst tools/%.cpp,$(BUILD)/tools/%.o,$(TLSD_SRCS))
+	$(CXX) -o $@ $^ $(TLSD_LIBS) -pthread
+
+$(BUILD)/khttpd-tlsd-san: $(patsubst tools/%.cpp,$(BUILD)/tools-san/%.o,$(TLSD_SRCS))
+	$(CXX) $(SAN) -o $@ $^ $(TLSD_LIBS) -pthread
+
+userspace: $(BUILD)/khttpd-tlsd
+
 $(BUILD)/core-fuzz/%.o: src/core/%.cpp
 	@mkdir -p $(dir $@)
 	$(FUZZ_CXX) $(CXXSTD) $(WARN) -O1 -g -fsanitize=fuzzer-no-link $(FUZZ_SAN) \

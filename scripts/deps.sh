@@ -26,6 +26,9 @@ PACKAGES=(
 	qemu-system-x86 busybox-static cpio kmod xz-utils zstd
 	python3 python3-pytest curl wget apache2-utils wrk
 	libgtest-dev clang iproute2 procps
+	# GnuTLS: build/khttpd-tlsd, the TLS handshake agent for tls_port;
+	# openssl makes the test certificates and is a client in tests/tlsd.
+	libgnutls28-dev pkg-config openssl
 )
 # The kernels of the tested matrix, images for the QEMU guest and headers
 # to build against (6.1, 6.12 and 6.12 PREEMPT_RT, all from Debian 12's own
