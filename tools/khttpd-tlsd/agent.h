@@ -20,9 +20,6 @@ struct agent_context {
 	int stop_fd;
 };
 
-// Default handshake deadline when the kernel gives none.
-inline constexpr unsigned default_timeout_ms = 10000;
-
 struct netlink_sockets {
 	handshake_family family;
 	int command_fd = -1; // ACCEPT, from the accept loop only

@@ -41,6 +41,8 @@ namespace {
 		"      --workers N      handshakes in progress at once, 1-%u\n"
 		"                       (workers =; default %u)\n"
 		"  -v, --verbose        log every handshake and its outcome\n"
+		"      --handshake-timeout MS  deadline of a handshake in --listen\n"
+		"                       mode or when the kernel gives none (10000)\n"
 		"      --listen PORT    do not talk to the kernel: accept TLS\n"
 		"                       connections on 127.0.0.1:PORT, do the same\n"
 		"                       handshake and kTLS set-up, read the request\n"
@@ -91,12 +93,13 @@ struct flags {
 	std::optional<unsigned> workers;
 	bool verbose = false;
 	unsigned listen_port = 0;
+	std::optional<unsigned> timeout_ms;
 };
 
 flags parse_flags(int argc, char **argv)
 {
 	enum { opt_cert = 256, opt_key, opt_user, opt_priority, opt_workers,
-	       opt_listen };
+	       opt_listen, opt_timeout };
 	static const option options[] = {
 		{"config", required_argument, nullptr, 'c'},
 		{"cert", required_argument, nullptr, opt_cert},
@@ -105,6 +108,7 @@ flags parse_flags(int argc, char **argv)
 		{"priority", required_argument, nullptr, opt_priority},
 		{"workers", required_argument, nullptr, opt_workers},
 		{"listen", required_argument, nullptr, opt_listen},
+		{"handshake-timeout", required_argument, nullptr, opt_timeout},
 		{"verbose", no_argument, nullptr, 'v'},
 		{"help", no_argument, nullptr, 'h'},
 		{},
@@ -136,6 +140,14 @@ flags parse_flags(int argc, char **argv)
 				exit(2);
 			}
 			f.listen_port = n;
+			break;
+		case opt_timeout:
+			if (!parse_unsigned(optarg, 1, 3600000, &n)) {
+				fprintf(stderr, "khttpd-tlsd: --handshake-timeout %s: not a "
+					"number of ms in 1-3600000\n", optarg);
+				exit(2);
+			}
+			f.timeout_ms = n;
 			break;
 		case 'v': f.verbose = true; break;
 		case 'h': usage(0);
@@ -249,6 +261,8 @@ bool load_config(int argc, char **argv, config *cfg)
 		cfg->workers = *f.workers;
 	cfg->verbose = f.verbose;
 	cfg->listen_port = f.listen_port;
+	if (f.timeout_ms)
+		cfg->handshake_timeout_ms = *f.timeout_ms;
 
 	const char *from = cfg->config_file.empty() ? nullptr : cfg->config_file.c_str();
 	if (cfg->certificate.value.empty() || cfg->key.value.empty()) {

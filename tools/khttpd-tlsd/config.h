@@ -36,6 +36,8 @@ struct config {
 	unsigned workers = default_workers; // handshakes at once
 	bool verbose = false;
 	unsigned listen_port = 0; // development mode (--listen), 0: off
+	// Handshake deadline in --listen mode, and when the kernel gives none.
+	unsigned handshake_timeout_ms = 10000;
 };
 
 /*

@@ -157,10 +157,16 @@ int ktls_install(gnutls_session_t session, int fd, std::string *why)
 	for (int direction : {TLS_TX, TLS_RX}) {
 		int e = install_direction(session, fd, direction, why);
 		if (e) {
+			// ENOENT: the kernel could not get the cipher's
+			// crypto transform (its module not loaded and not
+			// loadable, e.g. gcm or chacha20poly1305).
 			if (why->empty())
 				*why = std::string("setsockopt(SOL_TLS, ") +
 				       (direction == TLS_TX ? "TLS_TX" : "TLS_RX") +
-				       "): " + strerror(e);
+				       ") for " + gnutls_cipher_get_name(gnutls_cipher_get(session)) +
+				       ": " + strerror(e) +
+				       (e == ENOENT ? " (the kernel has no such AEAD: modprobe gcm "
+						      "ghash-generic chacha20poly1305?)" : "");
 			return e;
 		}
 	}

@@ -122,7 +122,7 @@ void serve_connection(const agent_context &ctx, int fd)
 {
 	std::string peer = peer_of(fd);
 	handshake_outcome res = tls_server_handshake(ctx.identity, fd,
-						     default_timeout_ms, ctx.stop_fd);
+						     ctx.cfg.handshake_timeout_ms, ctx.stop_fd);
 	if (res.status == 0) {
 		stats.ok++;
 		if (res.resumed)

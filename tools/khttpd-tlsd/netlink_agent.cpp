@@ -72,7 +72,7 @@ void handshake_job(const agent_context &ctx, const netlink_sockets &nl,
 		return;
 	}
 
-	unsigned timeout = req.timeout_ms ? req.timeout_ms : default_timeout_ms;
+	unsigned timeout = req.timeout_ms ? req.timeout_ms : ctx.cfg.handshake_timeout_ms;
 	handshake_outcome res = tls_server_handshake(ctx.identity, req.sockfd,
 						     timeout, ctx.stop_fd);
 	if (res.status == 0) {
