@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "../common/fd_limit.h"
 #include "agent.h"
 #include "config.h"
 #include "privileges.h"
@@ -44,6 +45,9 @@ int main(int argc, char **argv)
 	config cfg;
 	if (!load_config(argc, argv, &cfg))
 		return 1;
+	// Each handshake in progress holds a socket: 1024 workers need more
+	// than the default soft limit of 1024 open files.
+	tools::raise_fd_limit();
 
 	tls_identity identity;
 	if (!load_tls_identity(cfg, &identity))
