@@ -17,7 +17,16 @@
 # workload and file, the servers in turn. Two groups of workloads: the size
 # sweep (wrk, htstress; every size, fixed duration) and the 1 KiB set (ab,
 # httperf, wrk -t1, and the course's two commands on /; fixed request
-# counts, scaled by --count-scale). A run with any error or non-2xx
+# counts, scaled by --count-scale). A third group, tls, measures HTTPS:
+# khttpd's tls_port= (handshakes by build/khttpd-tlsd through the kernel's
+# handshake upcall, records by kTLS) against nginx with OpenSSL and nginx
+# with OpenSSL's kTLS ("nginx-ktls", scripts/nginx-tls-bench.conf), one
+# self-signed ECDSA P-256 certificate made here for all, TLS 1.3 with one
+# cipher suite (TLS_CIPHER) on the clients' side; each server's bytes and
+# negotiated suite are checked over TLS first, and every run records the
+# /proc/net/tls_stat deltas that show who used kTLS. Only on a kernel with
+# the handshake upcall (6.5+, tls_server_hello_x509), else skipped with a
+# note. A run with any error or non-2xx
 # response is invalid and left out of the medians. Writes results.json
 # (environment, every run, medians, memory) and the raw tool outputs to
 # $VM_RESULTS (or --out); the host renders the tables and the charts
@@ -64,6 +73,17 @@ INDEX_BYTES = 1024
 
 PORTS = {"khttpd": 8081, "twin": 8082, "nginx": 8083, "lighttpd": 8084,
          "h2o": 8085}
+# The tls group's servers and their HTTPS ports: khttpd's tls_port=, and
+# two more nginx processes of their own (scripts/nginx-tls-bench.conf),
+# without and with kTLS. nginx-ktls serves only HTTPS.
+TLS_PORTS = {"khttpd": 8443, "nginx": 8444, "nginx-ktls": 8445}
+TLS_DIR = BENCH + "/tls"
+# One suite for everyone (TLS 1.3's mandatory one, which kTLS carries):
+# the clients (wrk, ab, curl, openssl s_client; OpenSSL all) offer only it
+# through TLS_CLIENT_CONF, so khttpd-tlsd, which takes what the client
+# offers within its default priority, negotiates it as nginx does.
+TLS_CIPHER = "TLS_AES_128_GCM_SHA256"
+TLS_CLIENT_CONF = TLS_DIR + "/client-openssl.cnf"
 # The userspace servers the ratios compare khttpd with (the twin, the same
 # core in userspace, is reported beside them but is not a peer).
 PEERS = ("nginx", "lighttpd", "h2o")
@@ -122,6 +142,7 @@ def workloads(duration, threads, scale):
         return argv
 
     one_k = ("1k",)
+    one_m = ("1m",)
     # htstress -c is per thread; the names give the total connections.
     return {
         # The size sweep.
@@ -187,6 +208,36 @@ def workloads(duration, threads, scale):
             "connections), on /", "1k", (INDEX,),
             lambda url: ["ab", "-n", n(10000, 500), "-c", "500", "-k", url],
             3),
+        # HTTPS (the tls group; URLs are https://): keep-alive with wrk
+        # (handshakes only at the start, then records), and a connection
+        # per request with ab, whose every connection is a full handshake
+        # (a new SSL object each, no session offered; wrk -H "Connection:
+        # close" would offer the last session on reconnecting). ab -l:
+        # khttpd closes after an HTTP/1.0 response without a TLS
+        # close_notify, which OpenSSL 3 calls an unexpected EOF and ab a
+        # length failure; -l lets ab count the response and the run loop
+        # checks the bytes instead (HTML transferred = requests x size),
+        # and counts those closes. 1 MiB runs twice the duration with 4
+        # connections and wrk's timeout at 30 s: under TCG the records'
+        # AES-GCM moves only a few MB/s, a request takes seconds, and 16
+        # connections would finish a handful of requests each.
+        "tls-wrk-ka-c16": Workload(
+            "wrk", "HTTPS keep-alive, wrk, 2 threads, 16 connections", "tls",
+            one_k, lambda url: ["wrk", "-t", "2", "-c", "16", "-d", d + "s",
+                                "--latency", url], duration),
+        "tls-wrk-ka-t1c16": Workload(
+            "wrk", "HTTPS keep-alive, wrk, 1 thread, 16 connections", "tls",
+            one_k, lambda url: ["wrk", "-t", "1", "-c", "16", "-d", d + "s",
+                                "--latency", url], duration),
+        "tls-wrk-ka-1m": Workload(
+            "wrk", "HTTPS keep-alive, wrk, 2 threads, 4 connections", "tls",
+            one_m, lambda url: ["wrk", "-t", "2", "-c", "4",
+                                "-d", str(2 * duration) + "s", "--timeout",
+                                "30s", "--latency", url], 2 * duration),
+        "tls-ab-close-c16": Workload(
+            "ab", "HTTPS, one connection (a full handshake) per request, ab, "
+            "16 connections", "tls", one_k,
+            lambda url: ["ab", "-l"] + ab(150, 16, False)(url)[1:], 12),
     }
 
 
@@ -270,7 +321,10 @@ def parse_ab(out, rc):
          "failed": num("Failed requests"),
          "non_2xx": num("Non-2xx responses") or 0,
          "keepalive_requests": num("Keep-Alive requests"),
-         "write_errors": num("Write errors") or 0}
+         "write_errors": num("Write errors") or 0,
+         "html_bytes": num("HTML transferred"),
+         # A TLS connection the server closed without close_notify.
+         "ssl_read_failed": out.count("SSL read failed")}
     lat = {}
     for q in ("50", "90", "99"):
         m = re.search(r"^\s+%s%%\s+(\d+)" % q, out, re.M)
@@ -365,9 +419,9 @@ def wait_answer(port, path, deadline_s=60):
 
 
 class Server:
-    def __init__(self, name):
+    def __init__(self, name, port=None):
         self.name = name
-        self.port = PORTS[name]
+        self.port = port or PORTS[name]
         self.proc = None
         self.logf = None
         self.error = None
@@ -415,9 +469,13 @@ class Khttpd(Server):
         # max_conns: the default is exactly the 10,000 connections of the
         # memory measurement; it and the others' limits are raised to
         # 65536, room for the 50,000 of a --memory-conns 50000 run.
+        # tls_port: only when the tls group runs (main sets it), so that
+        # the other groups measure the module as before.
         p = subprocess.run(["insmod", ko, "port=%d" % self.port,
                             "root=" + ROOT, "max_conns=65536",
-                            "timeout=%d" % IDLE_TIMEOUT],
+                            "timeout=%d" % IDLE_TIMEOUT] +
+                           (["tls_port=%d" % self.tls_port]
+                            if getattr(self, "tls_port", None) else []),
                            capture_output=True, text=True)
         if p.returncode:
             return "insmod failed: " + (p.stderr or p.stdout).strip()
@@ -464,7 +522,9 @@ def find_exe(name):
 
 class Peer(Server):
     """A userspace peer: started in the foreground from its config
-    template scripts/<name>-bench.conf, its state under BENCH/<name>."""
+    template scripts/<template>-bench.conf, its state under BENCH/<tag>,
+    its logs <tag>.log and <tag>-error.log (tag and template: its name,
+    unless a subclass says otherwise)."""
     dirs = ("",)               # made under the prefix before it starts
     error_log = "error.log"    # where the config sends it, under the prefix
 
@@ -472,8 +532,20 @@ class Peer(Server):
         raise NotImplementedError
 
     @property
+    def tag(self):
+        return self.name
+
+    @property
+    def template(self):
+        return self.name
+
+    def subst(self):
+        """The template's @KEY@s beyond the common ones."""
+        return {}
+
+    @property
     def prefix(self):
-        return BENCH + "/" + self.name
+        return BENCH + "/" + self.tag
 
     def start(self, ncpu, out):
         exe = find_exe(self.name)
@@ -481,11 +553,12 @@ class Peer(Server):
             return "%s is not installed (scripts/deps.sh bench)" % self.name
         for d in self.dirs:
             os.makedirs(self.prefix + d, exist_ok=True)
-        conf = BENCH + "/%s.conf" % self.name
-        config_from("%s-bench.conf" % self.name, conf,
-                    {"WORKERS": str(ncpu), "PORT": str(self.port),
-                     "ROOT": ROOT, "PREFIX": self.prefix}, out)
-        self.logf = open(os.path.join(out, self.name + ".log"), "w")
+        conf = BENCH + "/%s.conf" % self.tag
+        config_from("%s-bench.conf" % self.template, conf,
+                    dict({"WORKERS": str(ncpu), "PORT": str(self.port),
+                          "ROOT": ROOT, "PREFIX": self.prefix},
+                         **self.subst()), out)
+        self.logf = open(os.path.join(out, self.tag + ".log"), "w")
         self.popen(self.argv(exe, conf, self.prefix))
         return None
 
@@ -493,7 +566,7 @@ class Peer(Server):
         super().stop()
         try:
             shutil.copy(os.path.join(self.prefix, self.error_log),
-                        os.path.join(self.out, self.name + "-error.log"))
+                        os.path.join(self.out, self.tag + "-error.log"))
         except OSError:
             pass
 
@@ -505,6 +578,74 @@ class Nginx(Peer):
     def argv(self, exe, conf, prefix):
         # -e: the compiled-in error log under /var/log is read-only here.
         return [exe, "-c", conf, "-p", prefix, "-e", prefix + "/logs/error.log"]
+
+
+class NginxTls(Nginx):
+    """nginx behind TLS, the tls group's peer (scripts/nginx-tls-bench.conf):
+    "nginx" encrypts in userspace with OpenSSL; "nginx-ktls" has OpenSSL
+    hand the records to kTLS after the handshake (Options KTLS). Processes
+    of their own, beside the plain nginx: tags nginx-tls and nginx-ktls."""
+
+    def __init__(self, name):
+        super().__init__(name, TLS_PORTS[name])
+        self.ktls = name == "nginx-ktls"
+
+    @property
+    def tag(self):
+        return "nginx-ktls" if self.ktls else "nginx-tls"
+
+    @property
+    def template(self):
+        return "nginx-tls"
+
+    def start(self, ncpu, out):
+        # find_exe(self.name) would look for "nginx-ktls".
+        self.name, name = "nginx", self.name
+        try:
+            return super().start(ncpu, out)
+        finally:
+            self.name = name
+
+    def subst(self):
+        return {"CERT": TLS_DIR + "/cert.pem", "KEY": TLS_DIR + "/key.pem",
+                "CIPHERS": TLS_CIPHER,
+                "KTLS": "ssl_conf_command Options KTLS;" if self.ktls else
+                "# no kTLS: OpenSSL encrypts in userspace"}
+
+
+class KhttpdTls(Server):
+    """khttpd's HTTPS side: the module (loaded by Khttpd with tls_port=)
+    and its handshake agent, build/khttpd-tlsd, started here on the
+    bench's certificate (skipped with a note when it has not been built)."""
+
+    def __init__(self, name):
+        super().__init__(name, TLS_PORTS[name])
+
+    def start(self, ncpu, out):
+        if not os.access(self.exe, os.X_OK):
+            return "SKIP"
+        if not os.path.isdir("/sys/module/khttpd"):
+            return "khttpd.ko is not loaded"
+        self.logf = open(os.path.join(out, "tlsd.log"), "w")
+        self.popen([self.exe, "--cert", TLS_DIR + "/cert.pem",
+                    "--key", TLS_DIR + "/key.pem"])
+        # Ready once it has joined the handshake family's group: it says
+        # what it serves on start-up (as tests/integration/test_tls.py
+        # waits for it).
+        end = time.monotonic() + 30
+        while time.monotonic() < end:
+            if self.proc.poll() is not None:
+                return "khttpd-tlsd exited (%d): %s" % (
+                    self.proc.returncode, read_text(self.logf.name)[-500:])
+            if "khttpd-tlsd" in read_text(self.logf.name):
+                time.sleep(0.2)
+                return None
+            time.sleep(0.1)
+        return "khttpd-tlsd said nothing in 30 s"
+
+    def alive(self):
+        return (os.path.isdir("/sys/module/khttpd") and
+                self.proc is not None and self.proc.poll() is None)
 
 
 class Lighttpd(Peer):
@@ -522,15 +663,222 @@ class H2o(Peer):
 
 SERVERS = {"khttpd": Khttpd, "twin": Twin, "nginx": Nginx,
            "lighttpd": Lighttpd, "h2o": H2o}
+TLS_SERVERS = {"khttpd": KhttpdTls, "nginx": NginxTls, "nginx-ktls": NginxTls}
+
+
+def read_text(path):
+    try:
+        with open(path, errors="replace") as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+# ---------------------------------------------------------------- HTTPS
+
+def tls_unavailable():
+    """None when this kernel can run the tls group, else why not: khttpd's
+    tls_port= needs the handshake upcall (net/handshake, Linux 6.5+)."""
+    try:
+        with open("/proc/kallsyms") as f:
+            if re.search(r" tls_server_hello_x509$", f.read(), re.M):
+                return None
+    except OSError as e:
+        return "cannot read /proc/kallsyms: %s" % e
+    return ("kernel %s has no TLS handshake upcall (no tls_server_hello_x509 "
+            "in /proc/kallsyms; Linux 6.5+ with CONFIG_NET_HANDSHAKE)"
+            % platform.release())
+
+
+# kTLS and the AES-GCM it needs, in load order: busybox insmod does not
+# resolve dependencies, and without modprobe the kernel cannot load
+# "gcm(aes)" on demand (setting TLS_TX then fails with ENOENT, for OpenSSL
+# and for khttpd-tlsd alike). aesni-intel is what a machine with AES-NI
+# loads at boot; gcm and ghash-generic are the fallback.
+KTLS_MODULES = ("lib/crypto/gf128mul", "crypto/cryptd", "crypto/crypto_simd",
+                "arch/x86/crypto/aesni-intel", "crypto/crypto_null",
+                "crypto/ghash-generic", "crypto/gcm", "net/tls/tls")
+
+
+def load_ktls_modules():
+    """None, or why kTLS cannot work. A module that is built in or not
+    there at all is passed over: /proc/net/tls_stat and the checks of
+    check_tls() judge the outcome."""
+    moddir = "/lib/modules/" + platform.release()
+    builtin = read_text(moddir + "/modules.builtin")
+    for rel in KTLS_MODULES:
+        name = os.path.basename(rel)
+        if (os.path.isdir("/sys/module/" + name.replace("-", "_")) or
+                "kernel/%s.ko" % rel in builtin):
+            continue
+        path = "%s/kernel/%s.ko" % (moddir, rel)
+        if not os.path.exists(path):
+            path += ".xz"
+            if not os.path.exists(path):
+                continue
+            tmp = "/tmp/bench-%s.ko" % name
+            with open(tmp, "wb") as f:
+                subprocess.run(["xz", "-dc", path], stdout=f, check=True)
+            path = tmp
+        p = subprocess.run(["insmod", path], capture_output=True, text=True)
+        if p.returncode and not os.path.isdir(
+                "/sys/module/" + name.replace("-", "_")):
+            log("insmod %s: %s" % (name, (p.stderr or p.stdout).strip()))
+    if not os.path.exists("/proc/net/tls_stat"):
+        return "no kTLS: tls.ko did not load (no /proc/net/tls_stat)"
+    return None
+
+
+def kernel_gcm_aes():
+    """The kernel's gcm(aes) implementations, highest priority (the one
+    kTLS gets) first: "driver (priority)" from /proc/crypto."""
+    found = []
+    for block in read_text("/proc/crypto").split("\n\n"):
+        f = dict(re.findall(r"^(\w+)\s*:\s*(.*)$", block, re.M))
+        if f.get("name") == "gcm(aes)" and f.get("type") == "aead":
+            found.append((int(f.get("priority", 0)), f.get("driver")))
+    return ["%s (%d)" % (d, p) for p, d in sorted(found, reverse=True)]
+
+
+def make_tls_files():
+    """The certificate every server presents (self-signed ECDSA P-256 for
+    localhost and 127.0.0.1, curl's --cacert too) and the clients' OpenSSL
+    configuration: TLS 1.3 with TLS_CIPHER only."""
+    os.makedirs(TLS_DIR, exist_ok=True)
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout",
+                    TLS_DIR + "/key.pem", "-out", TLS_DIR + "/cert.pem",
+                    "-days", "2", "-subj", "/CN=localhost", "-addext",
+                    "subjectAltName=DNS:localhost,IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    # The system-wide defaults (Debian's openssl.cnf: ssl_conf ->
+    # system_default) are what wrk, ab and curl pick up through
+    # OPENSSL_CONF without options of their own.
+    with open(TLS_CLIENT_CONF, "w") as f:
+        f.write("openssl_conf = bench_conf\n\n[bench_conf]\n"
+                "ssl_conf = bench_ssl\n\n[bench_ssl]\n"
+                "system_default = bench_tls\n\n[bench_tls]\n"
+                "MinProtocol = TLSv1.3\nCiphersuites = %s\n" % TLS_CIPHER)
+
+
+def tls_env():
+    return dict(os.environ, OPENSSL_CONF=TLS_CLIENT_CONF)
+
+
+def tls_stat():
+    """/proc/net/tls_stat: TlsTxSw and TlsRxSw count the sockets that got
+    kTLS keys for sending and receiving."""
+    try:
+        with open("/proc/net/tls_stat") as f:
+            return {k: int(v) for k, v in (l.split() for l in f if l.strip())}
+    except (OSError, ValueError):
+        return {}
+
+
+def khttpd_tls():
+    """khttpd's tls_* counters in /proc/khttpd."""
+    out = {}
+    for line in read_text("/proc/khttpd").splitlines():
+        f = line.split()
+        if len(f) == 2 and f[0].startswith("tls_") and f[1].isdigit():
+            out[f[0]] = int(f[1])
+    return out
+
+
+def delta(after, before):
+    return {k: v - before.get(k, 0) for k, v in after.items()
+            if v != before.get(k, 0)}
+
+
+def https_get(port, path, dest):
+    """curl over TLS, checking the certificate against the bench's own:
+    (status, content type, error)."""
+    p = subprocess.run(["curl", "-sS", "--max-time", "120", "--cacert",
+                        TLS_DIR + "/cert.pem", "-o", dest, "-w",
+                        "%{http_code} %{content_type}",
+                        "https://127.0.0.1:%d%s" % (port, path)],
+                       capture_output=True, text=True, env=tls_env())
+    if p.returncode:
+        return None, None, p.stderr.strip() or "curl status %d" % p.returncode
+    code, _, ctype = p.stdout.partition(" ")
+    return int(code), ctype or None, None
+
+
+def negotiated(port):
+    """What openssl s_client, with the clients' configuration, agrees on."""
+    p = subprocess.run(["openssl", "s_client", "-connect",
+                        "127.0.0.1:%d" % port, "-servername", "localhost",
+                        "-CAfile", TLS_DIR + "/cert.pem"],
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, env=tls_env(), timeout=60)
+    out = p.stdout + p.stderr
+    r = {}
+    for key, rx in (("protocol_cipher", r"^New, (\S+), Cipher is (\S+)"),
+                    ("key_exchange", r"^Server Temp Key: (.*)$"),
+                    ("signature", r"^Peer signature type: (.*)$"),
+                    ("verify", r"^Verify return code: (.*)$")):
+        m = re.search(rx, out, re.M)
+        if m:
+            r[key] = " ".join(m.groups())
+    return r
+
+
+def check_tls(server, names):
+    """Every file comes back 200 with the right bytes over TLS (curl,
+    certificate verified), s_client negotiates TLS 1.3 with TLS_CIPHER,
+    and /proc/net/tls_stat's TlsTxSw rises while the server answers when
+    it should use kTLS. Returns (error, info); error "SKIP: ..." for
+    nginx-ktls when OpenSSL did not set kTLS up."""
+    info = {"port": server.port}
+    end = time.monotonic() + 60
+    while True:
+        st, _, err = https_get(server.port, "/f1k", "/dev/null")
+        if st is not None or time.monotonic() > end:
+            break
+        time.sleep(0.5)
+    if st is None:
+        return "did not answer on port %d over TLS: %s" % (server.port,
+                                                            err), info
+    k0 = tls_stat()
+    types = {}
+    for name in names:
+        path = path_of(name)
+        dest = TLS_DIR + "/check.out"
+        st, ctype, err = https_get(server.port, path, dest)
+        with open(ROOT + ("/index.html" if name == INDEX else path), "rb") as f:
+            want = f.read()
+        with open(dest, "rb") as f:
+            got = f.read()
+        if err or st != 200 or got != want:
+            return "%s https %s: %s" % (server.name, path, err or (
+                "status %s, %d bytes (want 200, %d bytes)" % (
+                    st, len(got), len(want)))), info
+        types[path] = ctype
+    info["content_types"] = types
+    info["negotiated"] = neg = negotiated(server.port)
+    info["tls_stat_delta"] = d = delta(tls_stat(), k0)
+    want = "TLSv1.3 " + TLS_CIPHER
+    if neg.get("protocol_cipher") != want:
+        return "negotiated %s, not %s" % (neg.get("protocol_cipher"),
+                                          want), info
+    if not (neg.get("verify") or "").startswith("0 "):
+        return "certificate not verified: %s" % neg.get("verify"), info
+    ktls = server.name in ("khttpd", "nginx-ktls")
+    if ktls and not d.get("TlsTxSw"):
+        why = ("/proc/net/tls_stat's TlsTxSw did not rise over %d "
+               "connections: no kTLS" % (len(names) + 1))
+        return ("SKIP: OpenSSL did not enable kTLS (%s)" % why
+                if server.name == "nginx-ktls" else why), info
+    return None, info
 
 
 # ---------------------------------------------------------------- running
 
-def run_one(argv, tool, timeout, rawf):
+def run_one(argv, tool, timeout, rawf, env=None):
     t0 = time.monotonic()
     try:
         p = subprocess.run(argv, capture_output=True, text=True,
-                           timeout=timeout)
+                           timeout=timeout, env=env)
         out, err, rc = p.stdout, p.stderr, p.returncode
     except subprocess.TimeoutExpired as e:
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
@@ -595,6 +943,8 @@ def environment(ncpu):
         "wrk": cmd(["wrk", "-v"]),
         "ab": ab_version(),
         "httperf": cmd(["httperf", "--version"]),
+        "openssl": cmd(["openssl", "version"]),
+        "curl": cmd(["curl", "--version"]),
         "date_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -885,12 +1235,19 @@ def main():
     ap.add_argument("--sizes", default=",".join(SIZES),
                     help="the size sweep's files (the 1 KiB set always "
                     "uses 1k and /)")
-    ap.add_argument("--servers", default=",".join(PORTS))
+    ap.add_argument("--servers", default=",".join(list(PORTS) +
+                                                  ["nginx-ktls"]),
+                    help="nginx-ktls serves only the tls group; khttpd and "
+                    "nginx serve both")
     ap.add_argument("--twin", default=os.path.join(REPO, "build", "twin"),
                     help="the twin's executable (skipped when missing)")
+    ap.add_argument("--tlsd", default=os.path.join(REPO, "build",
+                                                   "khttpd-tlsd"),
+                    help="khttpd's TLS handshake agent (khttpd's HTTPS rows "
+                    "are skipped when it is missing)")
     ap.add_argument("--workloads", default=None,
                     help="comma-separated subset of the workload names, "
-                    "or the groups 'sweep' and '1k'")
+                    "or the groups 'sweep', '1k' and 'tls'")
     ap.add_argument("--memory-conns", type=int, default=10000,
                     help="idle keep-alive connections for the memory "
                     "measurement (0: skip it)")
@@ -902,8 +1259,9 @@ def main():
         a.count_scale, a.memory_conns = 0.25, 0
     sizes = a.sizes.split(",")
     servers = a.servers.split(",")
-    if any(s not in SIZES for s in sizes) or any(s not in PORTS for s in servers):
-        ap.error("sizes are %s, servers %s" % (list(SIZES), list(PORTS)))
+    known = list(PORTS) + [s for s in TLS_PORTS if s not in PORTS]
+    if any(s not in SIZES for s in sizes) or any(s not in known for s in servers):
+        ap.error("sizes are %s, servers %s" % (list(SIZES), known))
     os.makedirs(a.out, exist_ok=True)
     if os.geteuid() != 0:
         log("must run as root in the guest (scripts/vm.sh run)")
@@ -914,13 +1272,30 @@ def main():
     wl = workloads(a.duration, threads, a.count_scale)
     if a.workloads:
         pick = a.workloads.split(",")
-        unknown = [w for w in pick if w not in wl and w not in ("sweep", "1k")]
+        groups = ("sweep", "1k", "tls")
+        unknown = [w for w in pick if w not in wl and w not in groups]
         if unknown:
-            ap.error("unknown workloads %s; known: %s, or sweep, 1k" % (
+            ap.error("unknown workloads %s; known: %s, or sweep, 1k, tls" % (
                 unknown, ", ".join(wl)))
         wl = {k: v for k, v in wl.items() if k in pick or v.group in pick}
+    # HTTPS needs the kernel's handshake upcall for khttpd; without it the
+    # whole group is left out (nginx alone would compare nothing).
+    tls_info = {}
+    if any(v.group == "tls" for v in wl.values()):
+        why = tls_unavailable()
+        if why:
+            log("SKIP the tls group: " + why)
+            tls_info["skipped"] = why
+            wl = {k: v for k, v in wl.items() if v.group != "tls"}
+    want_tls = any(v.group == "tls" for v in wl.values())
+    # Plain HTTP servers other than khttpd start only when a plain
+    # workload runs (khttpd carries tls_port=, so it always starts).
+    need_plain = any(v.group != "tls" for v in wl.values())
+    tls_servers = [s for s in servers if s in TLS_PORTS] if want_tls else []
+    plain_servers = [s for s in servers if s in PORTS and (
+        need_plain or s == "khttpd" and "khttpd" in tls_servers)]
     # (workload, file) pairs in run order: the sweep over --sizes, the
-    # 1 KiB set over its own files.
+    # 1 KiB set and the tls group over their own files.
     plan = [(w, size) for w, v in wl.items() for size in (v.sizes or sizes)]
     # Many short connections: let the client reuse ports in TIME_WAIT and
     # give it a wide port range; plenty of descriptors for everyone (10,000
@@ -942,7 +1317,10 @@ def main():
     log("guest %s, %d CPUs, %d MiB (%s); host CPU %s" % (
         env["guest_kernel"], ncpu, (env["guest_mem_total_kb"] or 0) // 1024,
         env["accelerator"], env["host_cpu_model"]))
-    files = sorted(set(sizes) | {"1k"}, key=list(SIZES).index) + [INDEX]
+    files = sorted(set(sizes) | {"1k"} | {f for v in wl.values()
+                                          if v.group == "tls"
+                                          for f in v.sizes},
+                   key=list(SIZES).index) + [INDEX]
     make_files([f for f in files if f != INDEX])
     kmsg_base = set(kmsg())
 
@@ -952,27 +1330,49 @@ def main():
                    "count_scale": a.count_scale, "sizes": sizes,
                    "size_bytes": dict({s: SIZES[s] for s in files
                                        if s != INDEX}, **{INDEX: INDEX_BYTES}),
-                   "servers": servers, "ports": {s: PORTS[s] for s in servers},
-                   "peers": [s for s in PEERS if s in servers],
-                   "memory_conns": a.memory_conns,
+                   "servers": plain_servers,
+                   "ports": {s: PORTS[s] for s in plain_servers},
+                   "peers": [s for s in PEERS if s in plain_servers],
+                   "tls_servers": tls_servers,
+                   "tls_ports": {s: TLS_PORTS[s] for s in tls_servers},
+                   "tls_cipher": TLS_CIPHER,
+                   "memory_conns": a.memory_conns if need_plain else 0,
                    "workloads": {k: {"tool": v.tool, "description": v.desc,
                                      "group": v.group,
                                      "sizes": list(v.sizes or sizes),
                                      "argv": v.argv_of(
-                                         "http://127.0.0.1:PORT" +
+                                         ("https" if v.group == "tls"
+                                          else "http") +
+                                         "://127.0.0.1:PORT" +
                                          (path_of(v.sizes[0]) if v.sizes
                                           else "/fSIZE"))}
                                  for k, v in wl.items()}},
         "servers": {}, "content_types": {}, "memory": {}, "runs": [],
-        "medians": {}, "problems": [],
+        "medians": {}, "problems": [], "tls": tls_info,
     }
-    failed = False
+    if want_tls:
+        why = load_ktls_modules()
+        if why is None:
+            make_tls_files()
+        else:
+            # khttpd cannot start with tls_port= then: fail rather than
+            # report a group of nginx rows only.
+            log("FAIL the tls group: " + why)
+            results["problems"].append("tls: " + why)
+            tls_info["error"] = why
+            tls_servers = results["config"]["tls_servers"] = []
+            wl = {k: v for k, v in wl.items() if v.group != "tls"}
+            plan = [(w, size) for w, size in plan if w in wl]
+    failed = bool(tls_info.get("error"))
     live = []
+    tls_live = []
     try:
-        for name in servers:
+        for name in plain_servers:
             s = SERVERS[name](name)
             s.out = a.out
             s.exe = a.twin
+            if name == "khttpd" and "khttpd" in tls_servers:
+                s.tls_port = TLS_PORTS["khttpd"]
             err = s.start(ncpu, a.out)
             info = {"port": s.port}
             if err == "SKIP":
@@ -1010,21 +1410,86 @@ def main():
                 results["problems"].append(msg)
                 failed = True
 
+        # The HTTPS servers, once the plain ones are up (khttpd's module
+        # and its tls_port with them), each checked over TLS.
+        tls_files = sorted({f for v in wl.values() if v.group == "tls"
+                            for f in v.sizes}, key=list(SIZES).index)
+        tls_info["servers"] = {}
+        for name in tls_servers:
+            if name == "khttpd" and not any(s.name == "khttpd"
+                                            for s in live):
+                info = {"port": TLS_PORTS[name],
+                        "error": "khttpd.ko did not start"}
+                tls_info["servers"][name] = info
+                results["problems"].append("tls %s: %s" % (name,
+                                                           info["error"]))
+                failed = True
+                continue
+            s = TLS_SERVERS[name](name)
+            s.out = a.out
+            s.exe = a.tlsd
+            err = s.start(ncpu, a.out)
+            info = {"port": s.port}
+            if err == "SKIP":
+                log("SKIP khttpd over TLS: %s does not exist (make "
+                    "build/khttpd-tlsd); the tls group without it" % a.tlsd)
+                info["skipped"] = "%s does not exist" % os.path.relpath(
+                    a.tlsd, REPO)
+                tls_info["servers"][name] = info
+                continue
+            if err is None:
+                err, more = check_tls(s, tls_files + [INDEX])
+                info.update(more)
+            tls_info["servers"][name] = info
+            if err and err.startswith("SKIP: "):
+                log("SKIP %s: %s" % (name, err[6:]))
+                info["skipped"] = err[6:]
+                s.stop()
+                continue
+            if err:
+                log("FAIL %s over TLS: %s" % (name, err))
+                info["error"] = err
+                results["problems"].append("tls %s: %s" % (name, err))
+                failed = True
+                s.stop()
+                continue
+            tls_live.append(s)
+            log("%s answers over TLS on port %d: %s, %s; kTLS sockets %s" % (
+                name, s.port, info["negotiated"].get("protocol_cipher"),
+                info["negotiated"].get("key_exchange"),
+                {k: v for k, v in info["tls_stat_delta"].items()
+                 if k in ("TlsTxSw", "TlsRxSw")} or "none"))
+
+        if want_tls:
+            # Instantiated by now (the checks' connections): which AES-GCM
+            # khttpd's records got (OpenSSL's is AES-NI, -cpu max has it).
+            tls_info["kernel_gcm_aes"] = kernel_gcm_aes()
+            log("kernel gcm(aes): %s" % (
+                ", ".join(tls_info["kernel_gcm_aes"]) or "none"))
+
+        def servers_of(w):
+            return tls_live if wl[w].group == "tls" else live
+
         rawf = open(os.path.join(a.out, "raw.txt"), "w")
-        total = a.reps * len(plan) * len(live)
-        est = (a.reps * len(live) * sum(wl[w].est_s + 0.5 for w, _ in plan) +
+        total = a.reps * sum(len(servers_of(w)) for w, _ in plan)
+        mem_conns = a.memory_conns if need_plain else 0
+        est = (a.reps * sum(len(servers_of(w)) * (wl[w].est_s + 0.5)
+                            for w, _ in plan) +
                len(live) * len(files) * 1.2 +
-               (len(live) * (a.memory_conns / 400 + 10) if a.memory_conns
-                else 0))
-        log("plan: %d runs (%d repetitions x %d workload/file pairs x %d "
+               (len(live) * (mem_conns / 400 + 10) if mem_conns else 0))
+        log("plan: %d runs (%d repetitions x %d workload/file pairs x %s "
             "servers)%s, about %dm%02ds" % (
-                total, a.reps, len(plan), len(live),
-                " and %d idle connections per server" % a.memory_conns
-                if a.memory_conns else "", est // 60, est % 60))
+                total, a.reps, len(plan), " or ".join(
+                    str(n) for n in sorted(
+                        ({len(live)} if need_plain else set()) |
+                        ({len(tls_live)} if want_tls else set()))),
+                " and %d idle connections per server" % mem_conns
+                if mem_conns else "", est // 60, est % 60))
 
         # Memory per idle connection, on fresh servers (before any load
-        # has grown their pools), one server at a time.
-        if a.memory_conns:
+        # has grown their pools), one server at a time; only when a plain
+        # workload runs (the tls group alone starts only khttpd).
+        if mem_conns:
             for s in live:
                 if not s.alive():
                     continue
@@ -1043,28 +1508,54 @@ def main():
                     failed = True
 
         # Pre-warm: a short wrk run on every file, once per server.
-        for s in live:
+        for s in live if need_plain else []:
             for size in files:
                 subprocess.run(["wrk", "-t", "1", "-c", "8", "-d", "1s",
                                 "http://127.0.0.1:%d%s" % (s.port,
                                                             path_of(size))],
                                capture_output=True, timeout=60)
-        log("pre-warmed %s" % ", ".join(s.name for s in live))
+        for s in tls_live:
+            for size in tls_files:
+                subprocess.run(["wrk", "-t", "1", "-c", "4", "-d", "1s",
+                                "https://127.0.0.1:%d%s" % (s.port,
+                                                             path_of(size))],
+                               capture_output=True, timeout=60,
+                               env=tls_env())
+        log("pre-warmed %s" % ", ".join(
+            ["%s" % s.name for s in (live if need_plain else [])] +
+            ["%s (TLS)" % s.name for s in tls_live]))
 
         n = 0
         t_start = time.monotonic()
         for rep in range(a.reps):
             for wname, size in plan:
                 w = wl[wname]
-                for s in live:
+                tls = w.group == "tls"
+                for s in servers_of(wname):
                     n += 1
-                    url = "http://127.0.0.1:%d%s" % (s.port, path_of(size))
+                    url = "%s://127.0.0.1:%d%s" % (
+                        "https" if tls else "http", s.port, path_of(size))
+                    k0, h0 = (tls_stat(), khttpd_tls()) if tls else ({}, {})
                     if not s.alive():
                         r, problems = {"rps": None}, ["server is gone"]
                     else:
                         r, problems = run_one(w.argv_of(url), w.tool,
                                               max(a.duration, w.est_s) * 10
-                                              + 60, rawf)
+                                              + 60, rawf,
+                                              tls_env() if tls else None)
+                    if tls:
+                        # Who used kTLS: only this server had clients.
+                        r["tls_stat_delta"] = delta(tls_stat(), k0)
+                        if s.name == "khttpd":
+                            r["khttpd_tls_delta"] = delta(khttpd_tls(), h0)
+                        if (s.name in ("khttpd", "nginx-ktls") and r.get("rps")
+                                and not r["tls_stat_delta"].get("TlsTxSw")):
+                            problems.append("no kTLS: TlsTxSw did not rise")
+                        # ab -l: the bytes, not ab's length check.
+                        want = (r.get("requests") or 0) * SIZES[size]
+                        if w.tool == "ab" and r.get("html_bytes") != want:
+                            problems.append("%s bytes of body, want %d" % (
+                                r.get("html_bytes"), want))
                     run = {"rep": rep, "workload": wname, "size": size,
                            "server": s.name, "valid": not problems,
                            "problems": problems}
@@ -1081,7 +1572,7 @@ def main():
                         failed = True
         rawf.close()
     finally:
-        for s in live:
+        for s in tls_live + live:
             s.stop()
             if s.error:
                 results["problems"].append(s.error)
@@ -1095,7 +1586,7 @@ def main():
         failed = True
 
     for wname, size in plan:
-        for s in live:
+        for s in (tls_live if wl[wname].group == "tls" else live):
             runs = [r for r in results["runs"] if r["workload"] == wname
                     and r["size"] == size and r["server"] == s.name]
             ok = [r for r in runs if r["valid"]]
@@ -1110,6 +1601,20 @@ def main():
                     lat[q] = statistics.median(xs)
             if lat:
                 m["latency_ms"] = lat
+            # kTLS's counters and khttpd's, summed over all runs (the
+            # evidence holds for an invalid run too).
+            for key in ("tls_stat_delta", "khttpd_tls_delta"):
+                tot = {}
+                for r in runs:
+                    for k, v in (r.get(key) or {}).items():
+                        tot[k] = tot.get(k, 0) + v
+                if any(key in r for r in runs):
+                    m[key] = tot
+            if wl[wname].group == "tls":
+                m["requests_all_runs"] = sum(r.get("requests") or 0
+                                             for r in runs)
+                m["unclean_closes"] = sum(r.get("ssl_read_failed") or 0
+                                          for r in runs)
             results["medians"].setdefault(wname, {}).setdefault(size, {})[
                 s.name] = m
     bad = [r for r in results["runs"] if not r["valid"]]
@@ -1123,7 +1628,7 @@ def main():
         f.write("\n")
     log("%d runs, %d invalid; wrote results.json" % (len(results["runs"]),
                                                      len(bad)))
-    if not live:
+    if not live and not tls_live:
         log("FAIL: no server could be measured")
     return 1 if failed else 0
 

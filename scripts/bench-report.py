@@ -11,7 +11,9 @@
 # servers, y label, log scale 0/1, title), and prints the tables. Ratios
 # are khttpd against the best userspace peer of each row (nginx, lighttpd,
 # h2o; the twin, the same core in userspace, is not a peer but has its own
-# column). The targets are read from the numbers and reported as PASS or
+# column); the HTTPS rows (the tls group) have khttpd against nginx and
+# nginx-ktls each, MB/s for 1 MiB, and the /proc/net/tls_stat deltas that
+# show kTLS carried khttpd's records. The targets are read from the numbers and reported as PASS or
 # SHORT; they do not change the exit status (0, or 2 for bad input).
 # Standard library only; /usr/bin/python3.
 
@@ -27,6 +29,10 @@ KEEPALIVE = ("wrk-ka-c32", "hs-ka-c8", "hs-ka-c64")
 CLOSE = ("hs-close-c64",)
 ORDER = ("khttpd", "twin", "nginx", "lighttpd", "h2o")
 PEERS = ("nginx", "lighttpd", "h2o")
+# The tls group's servers; the charts' data has nginx-ktls as a sixth
+# column after ORDER's (scripts/plot-bench.gp).
+TLS_ORDER = ("khttpd", "nginx", "nginx-ktls")
+CHART_ORDER = ORDER + ("nginx-ktls",)
 
 
 def fmt_rps(v):
@@ -125,6 +131,151 @@ def rps_table(L, cfg, med, servers, peers, rows):
     L.append("")
 
 
+def tls_section(L, res, rows):
+    """The tls group: how each server was set up and what it negotiated,
+    requests/s with khttpd's ratios to nginx and nginx-ktls (MB/s for
+    1 MiB), p50/p99, and the kTLS counters over the runs."""
+    tls = res.get("tls") or {}
+    cfg, med = res["config"], res["medians"]
+    if not rows and not tls:
+        return
+    L.append("## HTTPS (the tls group)")
+    L.append("")
+    if tls.get("skipped"):
+        L.append("Not run: %s." % tls["skipped"])
+        L.append("")
+        return
+    if tls.get("error"):
+        L.append("FAILED: %s." % tls["error"])
+        L.append("")
+        return
+    L.append("khttpd with `tls_port=` (the kernel's handshake upcall hands "
+             "each connection to build/khttpd-tlsd, GnuTLS, which installs "
+             "the kTLS keys; khttpd then serves through kTLS, files spliced) "
+             "against nginx with OpenSSL in userspace "
+             "(scripts/nginx-tls-bench.conf) and nginx-ktls, the same "
+             "configuration with `ssl_conf_command Options KTLS` (OpenSSL "
+             "hands the records to kTLS, files go by SSL_sendfile). One "
+             "self-signed ECDSA P-256 certificate (SAN DNS:localhost, "
+             "IP:127.0.0.1) made in the guest for all; the clients (wrk, ab, "
+             "curl, openssl s_client: OpenSSL) offer TLS 1.3 with %s only "
+             "(OPENSSL_CONF), nginx allows only that. Before measuring, "
+             "every file came back 200 with the right bytes over TLS from "
+             "curl --cacert, and openssl s_client reported what each "
+             "server negotiated:" % cfg.get("tls_cipher", "-"))
+    if tls.get("kernel_gcm_aes"):
+        L[-1] += (" (kTLS's AES-GCM in the kernel: %s, the first the one "
+                  "used; OpenSSL uses AES-NI, which QEMU's -cpu max "
+                  "emulates)" % ", ".join(tls["kernel_gcm_aes"]))
+    L.append("")
+    L.append("| server | port | negotiated | key exchange | signature | "
+             "certificate | kTLS sockets during the check (TlsTxSw / "
+             "TlsRxSw) |")
+    L.append("|---|---:|---|---|---|---|---:|")
+    for sv in TLS_ORDER:
+        info = (tls.get("servers") or {}).get(sv)
+        if not info:
+            continue
+        neg = info.get("negotiated") or {}
+        d = info.get("tls_stat_delta") or {}
+        state = ""
+        if "skipped" in info:
+            state = " (skipped: %s)" % info["skipped"]
+        elif "error" in info:
+            state = " (FAILED: %s)" % info["error"]
+        L.append("| %s%s | %d | %s | %s | %s | %s | %d / %d |" % (
+            sv, state, info.get("port", 0), neg.get("protocol_cipher", "-"),
+            neg.get("key_exchange", "-"), neg.get("signature", "-"),
+            neg.get("verify", "-"), d.get("TlsTxSw", 0), d.get("TlsRxSw", 0)))
+    L.append("")
+    servers = [s for s in TLS_ORDER
+               if s in (tls.get("servers") or {})
+               and "skipped" not in tls["servers"][s]
+               and "error" not in tls["servers"][s]]
+    if not rows or not servers:
+        return
+    others = [s for s in servers if s != "khttpd"]
+    L.append("Requests per second (median of %d repetitions); MB/s (10^6 "
+             "bytes of body) for 1 MiB:" % cfg["reps"])
+    L.append("")
+    head = ["workload", "file"] + servers
+    if "khttpd" in servers:
+        head += ["khttpd/%s" % o for o in others]
+    head.append("valid runs (%s)" % ", ".join(servers))
+    L.append("| " + " | ".join(head) + " |")
+    L.append("|" + "|".join(["---"] * 2 + ["---:"] * (len(head) - 2)) + "|")
+    size_bytes = cfg.get("size_bytes", {})
+    for w, s in rows:
+        m = med.get(w, {}).get(s, {})
+        row = [w, SIZE_LABEL[s]]
+        for sv in servers:
+            v = m.get(sv, {}).get("rps")
+            cell = fmt_rps(v) if v is None or v >= 10 else "%.2f" % v
+            if v is not None and s == "1m":
+                cell += " (%.1f MB/s)" % (v * size_bytes.get(s, 1 << 20) / 1e6)
+            row.append(cell)
+        k = m.get("khttpd", {}).get("rps")
+        if "khttpd" in servers:
+            row += [fmt_ratio(ratio(k, m.get(o, {}).get("rps")))
+                    for o in others]
+        row.append(", ".join("%d/%d" % (m.get(sv, {}).get("valid", 0),
+                                       m.get(sv, {}).get("runs", 0))
+                            for sv in servers))
+        L.append("| " + " | ".join(row) + " |")
+    L.append("")
+    L.append("Latency (ms, p50 / p99, median over the valid repetitions; "
+             "wrk --latency per request on its connection, ab in whole "
+             "milliseconds including the connection and its handshake):")
+    L.append("")
+    L.append("| workload | file | " + " | ".join(servers) + " |")
+    L.append("|---|---|" + "|".join(["---:"] * len(servers)) + "|")
+    for w, s in rows:
+        m = med.get(w, {}).get(s, {})
+        cells = []
+        for sv in servers:
+            lat = m.get(sv, {}).get("latency_ms") or {}
+            cells.append("%s / %s" % (fmt_ms(lat.get("p50")),
+                                      fmt_ms(lat.get("p99")))
+                         if lat else "-")
+        L.append("| %s | %s | %s |" % (w, SIZE_LABEL[s], " | ".join(cells)))
+    L.append("")
+    L.append("Who used kTLS: /proc/net/tls_stat's deltas over each server's "
+             "runs (only that server had clients meanwhile), summed over "
+             "every repetition, valid or not: TlsTxSw and TlsRxSw count the sockets that "
+             "got kTLS keys for sending and receiving (one each per "
+             "connection when kTLS carries the records both ways). For "
+             "khttpd, its own counters from /proc/khttpd beside them: "
+             "handshakes done by the agent and the bytes it sent and "
+             "received through kTLS. Unclean closes: connections ab saw "
+             "end without a TLS close_notify alert (OpenSSL: \"unexpected "
+             "eof while reading\"); ab runs with -l so that they count, and "
+             "the bench checks the bodies' bytes instead.")
+    L.append("")
+    L.append("| workload | file | server | requests | TlsTxSw | TlsRxSw | "
+             "TlsDecryptError | khttpd tls_handshakes_ok | khttpd "
+             "tls_bytes_sent | khttpd tls_bytes_received | unclean closes |")
+    L.append("|---|---|---|" + "|".join(["---:"] * 8) + "|")
+    for w, s in rows:
+        m = med.get(w, {}).get(s, {})
+        for sv in servers:
+            c = m.get(sv, {})
+            d = c.get("tls_stat_delta") or {}
+            h = c.get("khttpd_tls_delta") or {}
+            L.append("| %s | %s | %s | %d | %d | %d | %d | %s | %s | %s | "
+                     "%s |" % (
+                w, SIZE_LABEL[s], sv, c.get("requests_all_runs", 0),
+                d.get("TlsTxSw", 0),
+                d.get("TlsRxSw", 0), d.get("TlsDecryptError", 0),
+                h.get("tls_handshakes_ok", "-") if sv == "khttpd" else "-",
+                "{:,}".format(h["tls_bytes_sent"]) if sv == "khttpd"
+                and "tls_bytes_sent" in h else "-",
+                "{:,}".format(h["tls_bytes_received"]) if sv == "khttpd"
+                and "tls_bytes_received" in h else "-",
+                c.get("unclean_closes", "-")
+                if w.startswith("tls-ab") else "-"))
+    L.append("")
+
+
 def main():
     if len(sys.argv) != 3:
         print("usage: bench-report.py RESULTS.json OUTDIR", file=sys.stderr)
@@ -142,6 +293,13 @@ def main():
              for s in d.get("sizes", cfg["sizes"])]
     onek = [(w, s) for w, d in wls.items() if d.get("group") == "1k"
             for s in d["sizes"]]
+    tls_rows = [(w, s) for w, d in wls.items() if d.get("group") == "tls"
+                for s in d["sizes"]]
+    tls = res.get("tls") or {}
+    tls_servers = [s for s in TLS_ORDER
+                   if s in (tls.get("servers") or {})
+                   and "skipped" not in tls["servers"][s]
+                   and "error" not in tls["servers"][s]]
     L = []
     L.append("# khttpd benchmark%s" % (" (smoke)" if res.get("smoke") else ""))
     L.append("")
@@ -178,6 +336,8 @@ def main():
         ("wrk", env.get("wrk")),
         ("ab", env.get("ab")),
         ("httperf", env.get("httperf")),
+        ("openssl", env.get("openssl")),
+        ("curl", env.get("curl")),
     ]
     L.append("| | |")
     L.append("|---|---|")
@@ -203,7 +363,13 @@ def main():
                           % cfg["duration_s"], "sweep"),
                          ("1 KiB set (fixed request counts%s)" % (
                              ", scaled by %g" % cfg["count_scale"]
-                             if cfg.get("count_scale", 1) != 1 else ""), "1k")):
+                             if cfg.get("count_scale", 1) != 1 else ""), "1k"),
+                         ("HTTPS, the tls group (https://; wrk for %d s, "
+                          "1 MiB for %d s; ab a fixed count%s)" % (
+                              cfg["duration_s"], 2 * cfg["duration_s"],
+                              ", scaled by %g" % cfg["count_scale"]
+                              if cfg.get("count_scale", 1) != 1 else ""),
+                          "tls")):
         ws = [(w, d) for w, d in wls.items() if d.get("group", "sweep") == group]
         if not ws:
             continue
@@ -233,6 +399,8 @@ def main():
         L.append("### 1 KiB set")
         L.append("")
         rps_table(L, cfg, med, servers, peers, onek)
+
+    tls_section(L, res, tls_rows)
 
     # Latency: the 1 KiB rows (and /) of every tool that gives percentiles.
     lat_rows = [(w, s) for w, s in sweep + onek if s in ("1k", "index")
@@ -371,6 +539,8 @@ def main():
         charts.append("bench-1k.png (1 KiB set)")
     if memres:
         charts.append("bench-memory.png (memory per idle connection)")
+    if tls_rows and tls_servers:
+        charts.append("bench-tls.png (HTTPS)")
     L.append("All runs (every repetition, with latencies and error counts) "
              "are in results.json; the charts are %s." % ", ".join(charts))
     md = "\n".join(L) + "\n"
@@ -378,12 +548,12 @@ def main():
         f.write(md)
 
     # Chart data: a block per panel (gnuplot index), a row per x label, a
-    # column per server in ORDER (NaN when absent).
+    # column per server in CHART_ORDER (NaN when absent).
     def block(f, title, rows):
         f.write("# %s\n" % title)
         for label, m in rows:
             vals = []
-            for sv in ORDER:
+            for sv in CHART_ORDER:
                 v = m.get(sv)
                 vals.append("NaN" if not v else "%.2f" % v)
             f.write('"%s" %s\n' % (label, " ".join(vals)))
@@ -392,7 +562,7 @@ def main():
     sweep_w = [w for w, d in wls.items() if d.get("group", "sweep") == "sweep"]
     if sweep_w:
         with open(os.path.join(outdir, "bench.dat"), "w") as f:
-            f.write("# label %s (median requests/s)\n" % " ".join(ORDER))
+            f.write("# label %s (median requests/s)\n" % " ".join(CHART_ORDER))
             for i, w in enumerate(sweep_w):
                 if i:
                     f.write("\n\n")
@@ -407,7 +577,7 @@ def main():
                       "size sweep: requests/s by file size"))
     if onek:
         with open(os.path.join(outdir, "bench-1k.dat"), "w") as f:
-            f.write("# label %s (median requests/s)\n" % " ".join(ORDER))
+            f.write("# label %s (median requests/s)\n" % " ".join(CHART_ORDER))
             block(f, "1 KiB set", [
                 (w if s != "index" else w + " (/)",
                  {sv: med.get(w, {}).get(s, {}).get(sv, {}).get("rps")
@@ -418,7 +588,8 @@ def main():
                       "1 KiB set: requests/s by workload"))
     if memres:
         with open(os.path.join(outdir, "bench-memory.dat"), "w") as f:
-            f.write("# label %s (KB per idle connection)\n" % " ".join(ORDER))
+            f.write("# label %s (KB per idle connection)\n"
+                    % " ".join(CHART_ORDER))
             block(f, "memory", [
                 (label, {sv: (memres.get(sv) or {}).get(key) for sv in ORDER})
                 for label, key in (
@@ -431,14 +602,31 @@ def main():
                       'connection"' % ("{:,}".format(cfg.get("memory_conns"))),
                       "KB per connection (lower is better)", 0,
                       "memory per idle keep-alive connection"))
-    vs = "%s vs %s" % (servers[0], ", ".join(servers[1:])) if servers else ""
+    if tls_rows and tls_servers:
+        with open(os.path.join(outdir, "bench-tls.dat"), "w") as f:
+            f.write("# label %s (median requests/s)\n" % " ".join(CHART_ORDER))
+            block(f, "HTTPS", [
+                ("%s (%s)" % (w, SIZE_LABEL[s]),
+                 {sv: med.get(w, {}).get(s, {}).get(sv, {}).get("rps")
+                  for sv in TLS_ORDER}) for w, s in tls_rows])
+        plots.append(("bench-tls.png", "bench-tls.dat",
+                      '"HTTPS (TLS 1.3, %s): wrk keep-alive, ab with a '
+                      'handshake per request"' % cfg.get("tls_cipher", ""),
+                      "requests/s (median)", 1,
+                      "HTTPS: requests/s by workload"))
+
+    def vs_of(svs):
+        return "%s vs %s" % (svs[0], ", ".join(svs[1:])) if svs else ""
+    vs = vs_of(servers)
     # A server without a valid memory measurement gets no empty slot there.
     mem_servers = [sv for sv in servers if (memres.get(sv) or {}).get("valid")]
     with open(os.path.join(outdir, "bench.plots"), "w") as f:
         for png, dat, titles, ylabel, logy, title in plots:
-            svs = mem_servers if png == "bench-memory.png" else servers
+            svs = (mem_servers if png == "bench-memory.png" else
+                   tls_servers if png == "bench-tls.png" else servers)
             f.write("\t".join([png, dat, titles, " ".join(svs), ylabel,
-                               str(logy), "%s: %s" % (vs, title)]) + "\n")
+                               str(logy), "%s: %s" % (vs_of(svs), title)])
+                    + "\n")
 
     # The tables and the targets on the terminal.
     start = L.index("## Requests per second (median)")

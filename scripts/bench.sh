@@ -14,11 +14,18 @@
 #                               httperf with and without keep-alive, wrk -t1
 #                               -c16, the course's htstress and ab commands
 #                               on /; fixed request counts) and the memory
-#                               of 10,000 idle keep-alive connections; about
-#                               30-35 minutes under TCG. Results go to
-#                               docs/bench/ (results.md, results.json,
-#                               bench.png, bench-1k.png, bench-memory.png),
-#                               raw tool output to build/bench-raw/.
+#                               of 10,000 idle keep-alive connections, then
+#                               the tls group (HTTPS: khttpd's tls_port=
+#                               with build/khttpd-tlsd against nginx with
+#                               OpenSSL and nginx-ktls; wrk keep-alive on
+#                               1 KiB and 1 MiB, ab with a full handshake
+#                               per request; about 5 more minutes; only on
+#                               a kernel with the TLS handshake upcall, the
+#                               default 6.12); about 35-40 minutes under
+#                               TCG. Results go to docs/bench/ (results.md,
+#                               results.json, bench.png, bench-1k.png,
+#                               bench-memory.png, bench-tls.png), raw tool
+#                               output to build/bench-raw/.
 #   scripts/bench.sh --smoke    khttpd and twin, one 1 KiB file, one
 #                               repetition, 2 s per run, the size sweep's
 #                               workloads and one ab -k run; results in
@@ -32,8 +39,11 @@
 #     -- --sizes 1k,1m --servers khttpd,nginx
 #     -- --servers lighttpd --workloads ab-ka-c16,course-ab --memory-conns 0
 #     -- --workloads 1k --count-scale 0.2     (the 1 KiB set, fewer requests)
-# (--workloads takes names or the groups sweep and 1k; see bench-guest.py
-# --help).
+#     -- --workloads tls --servers khttpd,nginx,nginx-ktls --reps 1   (HTTPS)
+# (--workloads takes names or the groups sweep, 1k and tls; see
+# bench-guest.py --help). The guest boots KVER's kernel (scripts/vm.sh;
+# default the 6.12 `make module` builds for); on one without the handshake
+# upcall the tls group is skipped with a note.
 #
 # Exit status: non-zero when the guest failed, a server did not answer or
 # any run had an error or a non-2xx response (the results are still
@@ -65,7 +75,7 @@ while [ $# -gt 0 ]; do
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	--out) OUT=${2:?}; shift 2 ;;
 	--) shift; EXTRA=("$@"); break ;;
-	-h | --help) sed -n '3,40p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,/^$/p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) say "unknown option $1 (see --help)"; exit 2 ;;
 	esac
 done
@@ -125,11 +135,14 @@ else
 	# DURATION s (and about 0.2 s of overhead each), and the 1 KiB set, 11
 	# runs of about 3 s each on a quiet host (fixed counts: slower servers
 	# take longer); then the memory phase, set-up and pre-warming, about
-	# 4 minutes in all. The guest prints its own plan when it starts; the
-	# timeout doubles this.
-	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 3) + 240))
+	# 4 minutes in all; the tls group, per repetition and each of its 3
+	# servers, 4 runs (DURATION s, DURATION s, 2 x DURATION s and about
+	# 12 s of handshakes) and a minute of set-up. The guest prints its own
+	# plan when it starts; the timeout doubles this.
+	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 3) + 240 +
+		REPS * 3 * (4 * DURATION + 14) + 60))
 	if [ ${#EXTRA[@]} -eq 0 ]; then
-		say "planned: $((REPS * 5 * 31)) runs ($REPS repetitions x 31 workload/file pairs x 5 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
+		say "planned: $((REPS * (5 * 31 + 3 * 4))) runs ($REPS repetitions x 31 workload/file pairs x 5 servers, and 4 HTTPS workloads x 3 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
 	else
 		say "planned: a subset (${EXTRA[*]}); the guest prints its plan"
 	fi
@@ -166,7 +179,9 @@ mkdir -p "$OUT"
 rm -rf "$raw"
 mkdir -p "$raw"
 for f in raw.txt cmd.log twin.log nginx.conf nginx.log nginx-error.log \
-	lighttpd.conf lighttpd.log lighttpd-error.log h2o.conf h2o.log h2o-error.log; do
+	lighttpd.conf lighttpd.log lighttpd-error.log h2o.conf h2o.log h2o-error.log \
+	tlsd.log nginx-tls.conf nginx-tls.log nginx-tls-error.log \
+	nginx-ktls.conf nginx-ktls.log nginx-ktls-error.log; do
 	[ -e "build/vm/out/$f" ] && cp "build/vm/out/$f" "$raw/"
 done
 cp "$res" "$OUT/results.json"

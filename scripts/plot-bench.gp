@@ -8,7 +8,8 @@
 #                 ylabel='requests/s (median)'; logy=1; \
 #                 maintitle='size sweep'; subtitle='...'" scripts/plot-bench.gp
 # The data file: a block per panel, separated by two blank lines; rows
-# "label" khttpd twin nginx lighttpd h2o; NaN where absent. logy=1: log
+# "label" khttpd twin nginx lighttpd h2o nginx-ktls (HTTPS only); NaN
+# where absent. logy=1: log
 # scale (0 B and 1 MiB, or ab with and without keep-alive, differ by orders
 # of magnitude).
 
@@ -22,9 +23,10 @@ if (!exists("logy")) logy = 1
 # The servers that were measured (a skipped server gets no empty slot).
 if (!exists("servers")) servers = 'khttpd twin nginx lighttpd h2o'
 colof(s) = (s eq "khttpd") ? 2 : (s eq "twin") ? 3 : (s eq "nginx") ? 4 : \
-	(s eq "lighttpd") ? 5 : 6
+	(s eq "lighttpd") ? 5 : (s eq "h2o") ? 6 : 7
 colour(s) = (s eq "khttpd") ? "#d62728" : (s eq "twin") ? "#1f77b4" : \
-	(s eq "nginx") ? "#2ca02c" : (s eq "lighttpd") ? "#ff7f0e" : "#9467bd"
+	(s eq "nginx") ? "#2ca02c" : (s eq "lighttpd") ? "#ff7f0e" : \
+	(s eq "h2o") ? "#9467bd" : "#17becf"
 ns = words(servers)
 
 nw = words(titles)
