@@ -42,6 +42,12 @@ OUT=$(realpath -m "$OUT")
 cxx=$("$REPO/scripts/kernel.sh" cxx "$KDIR")
 
 mkdir -p "$OUT/tree"
+# Sources a earlier copy left that the repo no longer has (a header that
+# moved) would still be found by #include "..." first: start from none.
+# cpio keeps the copies' times, so kbuild rebuilds only what changed.
+(cd "$OUT/tree" && find src include -type f \
+	\( -name '*.[ch]' -o -name '*.cpp' \) ! -name '*.mod.c' -delete \
+	2>/dev/null || true)
 # Only sources: objects and .cmd files of an in-tree build belong to
 # whatever kernel that was built for.
 (cd "$REPO" && find Kbuild include src -type f \

@@ -19,6 +19,7 @@
 #error "khttpd needs Linux 6.1 or newer"
 #endif
 
+#include <linux/fs.h>
 #include <linux/net.h>
 #include <linux/path.h>
 #include <linux/shrinker.h>
@@ -35,6 +36,7 @@
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define KHTTPD_HAVE_SPLICE_PAGES_SENDMSG 1	/* ->sendpage gone */
+#define KHTTPD_HAVE_SPLICE_EOF 1		/* file_operations.splice_eof */
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 #define KHTTPD_HAVE_SHRINKER_ALLOC 1		/* shrinker_alloc() */
@@ -112,6 +114,24 @@ static inline int khttpd_compat_send_page(struct socket *sock,
 					  size_t len, int flags)
 {
 	return kernel_sendpage(sock, page, offset, len, flags);
+}
+#endif
+
+/*
+ * Push out what sends with MSG_MORE held back, once it is known that no
+ * more follows: a partial TCP segment, or kTLS's open record. From 6.5
+ * a socket file's ->splice_eof does that (splice calls it at its end).
+ * Before, TCP pushes the segment on the next ACK, and there is no TLS.
+ */
+#ifdef KHTTPD_HAVE_SPLICE_EOF
+static inline void khttpd_compat_sock_flush(struct file *sock_file)
+{
+	if (sock_file->f_op->splice_eof)
+		sock_file->f_op->splice_eof(sock_file);
+}
+#else
+static inline void khttpd_compat_sock_flush(struct file *sock_file)
+{
 }
 #endif
 

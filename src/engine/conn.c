@@ -145,6 +145,8 @@ noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
  */
 void kengine_conn_linger(struct kengine_conn *conn)
 {
+	if (test_bit(KENGINE_CONN_TLS, &conn->flags))
+		kengine_tls_close_notify(conn);
 	kernel_sock_shutdown(conn->sock, SHUT_WR);
 	set_bit(KENGINE_CONN_LINGER, &conn->flags);
 	kengine_conn_touch(conn, conn->eng->cfg.linger_secs * HZ);

@@ -197,6 +197,7 @@ void kengine_tls_exit(struct kengine *eng);
 void kengine_tls_start(struct kengine_conn *conn);
 bool kengine_tls_finish(struct kengine_conn *conn);
 void kengine_tls_cancel(struct kengine_conn *conn);
+void kengine_tls_close_notify(struct kengine_conn *conn);
 
 /* sweeper.c */
 void kengine_sweeper_start(struct kengine *eng);

@@ -28,9 +28,17 @@
 #include "engine.h"
 
 #ifdef KHTTPD_HAVE_TLS_HANDSHAKE
+#include <linux/socket.h>
+#include <linux/tls.h>
+#include <linux/uio.h>
 #include <net/handshake.h>
 
 #define KENGINE_TLS_RETRY (HZ / 50)
+
+/* RFC 8446: an alert record, warning level, close_notify. */
+#define KENGINE_TLS_RECORD_ALERT 21
+#define KENGINE_TLS_ALERT_WARNING 1
+#define KENGINE_TLS_ALERT_CLOSE_NOTIFY 0
 
 /*
  * The agent's report, in its netlink message's context. The connection
@@ -177,6 +185,36 @@ void kengine_tls_cancel(struct kengine_conn *conn)
 			    TASK_UNINTERRUPTIBLE);
 }
 
+/*
+ * Before a TLS connection's FIN: a client must be able to tell the end of
+ * the response from a truncation attack, and OpenSSL 3 reports a FIN
+ * without close_notify as an error ("unexpected eof"). kTLS sends a
+ * record of another type when the type comes in a control message.
+ * (6.12's tls_handshake_close() does the same, but not every kernel with
+ * the upcall has it.)
+ */
+void kengine_tls_close_notify(struct kengine_conn *conn)
+{
+	u8 type = KENGINE_TLS_RECORD_ALERT;
+	u8 alert[2] = { KENGINE_TLS_ALERT_WARNING,
+			KENGINE_TLS_ALERT_CLOSE_NOTIFY };
+	u8 control[CMSG_SPACE(sizeof(type))] = {};
+	struct kvec iov = { .iov_base = alert, .iov_len = sizeof(alert) };
+	struct msghdr msg = {
+		.msg_control = control,
+		.msg_controllen = sizeof(control),
+		.msg_flags = MSG_DONTWAIT | MSG_NOSIGNAL,
+	};
+	struct cmsghdr *cmsg = CMSG_FIRSTHDR(&msg);
+
+	cmsg->cmsg_level = SOL_TLS;
+	cmsg->cmsg_type = TLS_SET_RECORD_TYPE;
+	cmsg->cmsg_len = CMSG_LEN(sizeof(type));
+	memcpy(CMSG_DATA(cmsg), &type, sizeof(type));
+	/* Best effort: if it cannot go now, the FIN still follows. */
+	kernel_sendmsg(conn->sock, &msg, &iov, 1, iov.iov_len);
+}
+
 int kengine_tls_init(struct kengine *eng)
 {
 	INIT_DELAYED_WORK(&eng->tls_retry_work, kengine_tls_retry_work);
@@ -202,6 +240,10 @@ bool kengine_tls_finish(struct kengine_conn *conn)
 }
 
 void kengine_tls_cancel(struct kengine_conn *conn)
+{
+}
+
+void kengine_tls_close_notify(struct kengine_conn *conn)
 {
 }
 

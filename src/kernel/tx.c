@@ -147,8 +147,14 @@ static void khttpd_tx_release_cached(struct khttpd_tx *tx)
 	khttpd_cache_put(tx->cached.entry);
 }
 
-/* The listing's next piece becomes the memory to send; nothing moves. */
-static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx)
+/*
+ * The listing's next piece becomes the memory to send; nothing moves.
+ * Each piece went out with MSG_MORE, since another might follow; after
+ * the last, what is held back for it is pushed out. TCP would push it on
+ * the next ACK anyway, but kTLS holds an open record until told.
+ */
+static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx,
+						struct file *sock_file)
 {
 	if (khttpd_listing_next(tx->listing.dir, &tx->listing.writer,
 				&tx->piece, &tx->piece_len)) {
@@ -157,6 +163,7 @@ static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx)
 	}
 	khttpd_listing_free(tx->listing.dir);
 	tx->listing.dir = NULL;
+	khttpd_compat_sock_flush(sock_file);
 	return KENGINE_STEP_STAGED;
 }
 
@@ -178,7 +185,7 @@ enum kengine_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
 	case KHTTPD_BODY_CACHED:
 		return khttpd_tx_send_cached(tx, sock);
 	case KHTTPD_BODY_LISTING:
-		return khttpd_tx_send_listing(tx);
+		return khttpd_tx_send_listing(tx, sock_file);
 	default:
 		return KENGINE_STEP_STAGED;
 	}
