@@ -79,11 +79,21 @@ integration_on() {
 	}
 	KVER=$kver KHTTPD_KO=$PWD/build/kernels/$kver/khttpd.ko \
 		KECHO_KO=$PWD/build/kernels/$kver/kecho.ko \
+		KHTTPD_TLSD_SUITE=$([ "$kver" = "$tlsd_kernel" ] && echo 1) \
 		scripts/vm.sh run -- scripts/guest-integration.sh
 }
 
 mapfile -t kernels < <(scripts/kernel.sh matrix)
 mkdir -p build/kernels
+# The agent's suite runs once, in the first kernel with the TLS handshake
+# upcall (khttpd's own TLS tests run in every such kernel).
+tlsd_kernel=
+for k in "${kernels[@]}"; do
+	if grep -qx CONFIG_NET_HANDSHAKE=y "/boot/config-$k" 2>/dev/null; then
+		tlsd_kernel=$k
+		break
+	fi
+done
 if [ $build_ok -eq 1 ]; then
 	if [ ${#kernels[@]} -eq 0 ]; then
 		skip integration "no kernel of the matrix installed (make deps)"

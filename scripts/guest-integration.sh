@@ -7,7 +7,8 @@
 #
 # Runs the pytest suite against the module, unloads the module if the suite
 # left it loaded, then the echo suite against kecho.ko when KECHO_KO names
-# it, then fails if the kernel logged anything alarming while they ran,
+# it, then the TLS agent's suite when KHTTPD_TLSD_SUITE is set, then fails
+# if the kernel logged anything alarming while they ran,
 # even if every test passed. Exit status: pytest's, or 1 when pytest
 # collected nothing (status 5), the module would not unload, or the kernel
 # log has findings.
@@ -82,6 +83,21 @@ fi
 
 # New kernel log lines since the baseline (timestamps make lines unique;
 # comparing contents rather than counting survives a wrapped ring buffer).
+# The TLS agent's own suite (its --listen mode, and the netlink path with
+# the NFS server as the upcall's consumer), on one kernel with the upcall:
+# make check asks for it with KHTTPD_TLSD_SUITE=1.
+if [ -n "${KHTTPD_TLSD_SUITE:-}" ]; then
+	junit=()
+	[ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/tlsd.xml")
+	KHTTPD_REQUIRE=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider \
+		"${junit[@]}" tests/tlsd
+	tlsd_status=$?
+	if [ $tlsd_status -eq 5 ]; then
+		echo "guest-integration: FAIL: the tlsd suite collected no tests"
+	fi
+	[ $tlsd_status -eq 0 ] || status=1
+fi
+
 findings=$(dmesg | grep -vxF -f "$baseline" | grep -E "$BAD")
 if [ -n "$findings" ]; then
 	echo "guest-integration: FAIL: the kernel log has findings:"
