@@ -35,9 +35,9 @@ ta = _tls_agent()
 def tls_echo(echo_server):
     if not ta.kernel_has_upcall():
         pytest.skip("this kernel has no TLS handshake upcall")
+    ta.load_ktls()
     if not os.access(ta.agent_path(), os.X_OK):
         pytest.fail("khttpd-tlsd not built at %s" % ta.agent_path())
-    ta.load_ktls()
     d = tempfile.mkdtemp(prefix="kecho-tls-", dir="/tmp")
     os.chmod(d, 0o755)
     ca, cert, key = ta.make_certs(d)

@@ -85,12 +85,12 @@ def tls(khttpd):
     if not kernel_has_upcall():
         pytest.skip("this kernel has no TLS handshake upcall "
                     "(test_tls_port_refused_without_upcall covers it)")
+    load_ktls()
     if not os.access(agent_path(), os.X_OK):
         pytest.fail("khttpd-tlsd not built at %s (make build/khttpd-tlsd)"
                     % agent_path())
     if shutil.which("openssl") is None:
         pytest.fail("openssl not installed")
-    load_ktls()
     d = tempfile.mkdtemp(prefix="khttpd-tls-", dir="/tmp")
     os.chmod(d, 0o755)
     ca, cert, key = make_certs(d)
