@@ -123,22 +123,7 @@ void serve_connection(const agent_context &ctx, int fd)
 	std::string peer = peer_of(fd);
 	handshake_outcome res = tls_server_handshake(ctx.identity, fd,
 						     ctx.cfg.handshake_timeout_ms, ctx.stop_fd);
-	if (res.status == 0) {
-		stats.ok++;
-		if (res.resumed)
-			stats.resumed++;
-	} else if (res.status == ETIMEDOUT) {
-		stats.timed_out++;
-	} else if (res.error.rfind("kTLS", 0) == 0) {
-		stats.ktls_failed++;
-		static std::once_flag once;
-		std::call_once(once, [&] {
-			fprintf(stderr, "khttpd-tlsd: %s (further kTLS failures only "
-				"counted)\n", res.error.c_str());
-		});
-	} else {
-		stats.failed++;
-	}
+	stats.record(res);
 	if (res.status) {
 		if (ctx.cfg.verbose)
 			fprintf(stderr, "khttpd-tlsd: %s: failed (%s): %s\n", peer.c_str(),

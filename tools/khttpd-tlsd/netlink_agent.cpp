@@ -75,23 +75,7 @@ void handshake_job(const agent_context &ctx, const netlink_sockets &nl,
 	unsigned timeout = req.timeout_ms ? req.timeout_ms : ctx.cfg.handshake_timeout_ms;
 	handshake_outcome res = tls_server_handshake(ctx.identity, req.sockfd,
 						     timeout, ctx.stop_fd);
-	if (res.status == 0) {
-		stats.ok++;
-		if (res.resumed)
-			stats.resumed++;
-	} else if (res.status == ETIMEDOUT) {
-		stats.timed_out++;
-	} else if (res.error.rfind("kTLS", 0) == 0) {
-		stats.ktls_failed++;
-		// A set-up problem, not a client's: say it once even without -v.
-		static std::once_flag once;
-		std::call_once(once, [&] {
-			fprintf(stderr, "khttpd-tlsd: %s (further kTLS failures only "
-				"counted)\n", res.error.c_str());
-		});
-	} else {
-		stats.failed++;
-	}
+	stats.record(res);
 	if (ctx.cfg.verbose) {
 		if (res.status == 0)
 			fprintf(stderr, "khttpd-tlsd: %s: %s\n", peer.c_str(),

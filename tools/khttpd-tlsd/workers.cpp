@@ -7,10 +7,14 @@
 
 #include "workers.h"
 
+#include "tls_server.h"
+
 #include <pthread.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <mutex>
 
 namespace tlsd {
 
@@ -24,6 +28,27 @@ void counters::print(const char *when) const
 		(unsigned long long)ok, (unsigned long long)resumed,
 		(unsigned long long)failed, (unsigned long long)timed_out,
 		(unsigned long long)ktls_failed, (unsigned long long)done_failed);
+}
+
+void counters::record(const handshake_outcome &res)
+{
+	if (res.status == 0) {
+		ok++;
+		if (res.resumed)
+			resumed++;
+	} else if (res.status == ETIMEDOUT) {
+		timed_out++;
+	} else if (res.error.rfind("kTLS", 0) == 0) {
+		ktls_failed++;
+		// A set-up problem, not a client's: say it once even without -v.
+		static std::once_flag once;
+		std::call_once(once, [&] {
+			fprintf(stderr, "khttpd-tlsd: %s (further kTLS failures only "
+				"counted)\n", res.error.c_str());
+		});
+	} else {
+		failed++;
+	}
 }
 
 namespace {

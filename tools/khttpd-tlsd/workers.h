@@ -15,6 +15,8 @@
 
 namespace tlsd {
 
+struct handshake_outcome;
+
 struct counters {
 	std::atomic<uint64_t> ok{0};
 	std::atomic<uint64_t> resumed{0};   // of the ok ones
@@ -24,6 +26,8 @@ struct counters {
 	std::atomic<uint64_t> done_failed{0}; // DONE refused by the kernel
 
 	void print(const char *when) const;
+	// Counts a handshake's outcome, whichever mode ran it.
+	void record(const handshake_outcome &res);
 };
 
 extern counters stats;
