@@ -348,13 +348,21 @@ static void kengine_conn_home(struct kengine_conn *conn)
 
 /*
  * From here on the socket's events drive the connection. For a TLS
- * connection that is after its handshake, with kTLS in place.
+ * connection that is after its handshake, with kTLS in place, on its
+ * work, which a release may already be waiting for: a release queued
+ * before this (KENGINE_CONN_CLOSING, tested under the lock its restore
+ * takes) would not see callbacks set after its restore, so they are not
+ * set. Returns whether they were.
  */
-void kengine_conn_attach(struct kengine_conn *conn)
+bool kengine_conn_attach(struct kengine_conn *conn)
 {
 	struct sock *sk = conn->sock->sk;
 
 	write_lock_bh(&sk->sk_callback_lock);
+	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags)) {
+		write_unlock_bh(&sk->sk_callback_lock);
+		return false;
+	}
 	conn->saved_data_ready = sk->sk_data_ready;
 	conn->saved_write_space = sk->sk_write_space;
 	conn->saved_state_change = sk->sk_state_change;
@@ -363,6 +371,7 @@ void kengine_conn_attach(struct kengine_conn *conn)
 	sk->sk_write_space = kengine_conn_write_space;
 	sk->sk_state_change = kengine_conn_state_change;
 	write_unlock_bh(&sk->sk_callback_lock);
+	return true;
 }
 
 /* Called on a listener's thread with a freshly accepted socket it hands over. */

@@ -176,7 +176,7 @@ void kengine_stop(struct kengine *eng);
 int kengine_conns_init(struct kengine *eng);
 void kengine_conns_exit(struct kengine *eng);
 void kengine_conn_start(struct kengine_listener *l, struct socket *sock);
-void kengine_conn_attach(struct kengine_conn *conn);
+bool kengine_conn_attach(struct kengine_conn *conn);
 void kengine_conn_schedule_release(struct kengine_conn *conn);
 void kengine_conns_expire(struct kengine *eng);
 void kengine_conns_close_all(struct kengine *eng);

@@ -161,8 +161,7 @@ bool kengine_tls_finish(struct kengine_conn *conn)
 	}
 	kengine_stat_inc(KENGINE_STAT_TLS_OK);
 	kengine_conn_touch(conn, eng->cfg.timeout_secs * HZ);
-	kengine_conn_attach(conn);
-	return true;
+	return kengine_conn_attach(conn);
 }
 
 /*
