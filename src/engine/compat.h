@@ -36,6 +36,8 @@
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define KHTTPD_HAVE_SPLICE_PAGES_SENDMSG 1	/* ->sendpage gone */
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 5, 0)
 #define KHTTPD_HAVE_SPLICE_EOF 1		/* file_operations.splice_eof */
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
