@@ -8,6 +8,7 @@
 #   make module-matrix  the module for every tested kernel installed
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
 #   make check-debug the integration suite + soak on a KASAN/kmemleak/lockdep kernel
+#   make check-tlsd  the TLS agent's whole suite in a 6.12 guest
 #   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
 #   make soak       100 insmod/load/rmmod cycles, memory back at baseline
@@ -66,7 +67,8 @@ CORE_FUZZ_OBJS := $(filter-out %/serve.o,$(patsubst src/core/%.cpp,$(BUILD)/core
 .PHONY: all module module-matrix install uninstall clean-module userspace unit check check-debug \
 	soak run stop deps \
 	integration clean help fuzz fuzz-smoke fuzz-build bench bench-smoke \
-	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick bpf
+	bench-tools bench-deps trace profile echo-check echo-bench echo-bench-quick bpf \
+	check-tlsd
 .DEFAULT_GOAL := all
 # Keep the objects tools are linked from; they are not intermediates.
 .SECONDARY:
@@ -245,6 +247,14 @@ soak: deps module
 	KHTTPD_SOAK_CYCLES=$(SOAK_CYCLES) KHTTPD_KO=$(CURDIR)/khttpd.ko KHTTPD_REQUIRE=1 \
 		scripts/vm.sh run --timeout 7200 -- /usr/bin/python3 -m pytest -v \
 		-p no:cacheprovider tests/integration/test_soak.py
+
+# The TLS agent's whole suite in a 6.12 guest (make check runs it without
+# its 1000-handshake test, which khttpd's test_tls.py does through the
+# kernel).
+check-tlsd: deps userspace
+	KVER=$$(scripts/kernel.sh matrix | grep -v -- -rt | tail -n 1) KHTTPD_REQUIRE=1 \
+		scripts/vm.sh run --timeout 1800 -- /usr/bin/python3 -m pytest -v \
+		-p no:cacheprovider tests/tlsd
 
 # The integration suite, a load/unload soak and kmemleak on a debug kernel
 # with the sanitizers (scripts/check-debug.sh). Slow: not part of check.

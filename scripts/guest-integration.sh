@@ -85,12 +85,15 @@ fi
 # comparing contents rather than counting survives a wrapped ring buffer).
 # The TLS agent's own suite (its --listen mode, and the netlink path with
 # the NFS server as the upcall's consumer), on one kernel with the upcall:
-# make check asks for it with KHTTPD_TLSD_SUITE=1.
+# make check asks for it with KHTTPD_TLSD_SUITE=1. Its 1000 concurrent
+# handshakes (90 s under TCG) are left to `make check-tlsd`: the same
+# agent takes 1000 at once through the kernel in test_tls.py above.
 if [ -n "${KHTTPD_TLSD_SUITE:-}" ]; then
 	junit=()
 	[ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/tlsd.xml")
 	KHTTPD_REQUIRE=1 /usr/bin/python3 -m pytest -v -p no:cacheprovider \
-		"${junit[@]}" tests/tlsd
+		"${junit[@]}" tests/tlsd \
+		--deselect tests/tlsd/test_tlsd.py::test_1000_concurrent_handshakes
 	tlsd_status=$?
 	if [ $tlsd_status -eq 5 ]; then
 		echo "guest-integration: FAIL: the tlsd suite collected no tests"
