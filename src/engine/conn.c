@@ -203,7 +203,13 @@ static void kengine_conn_io_work(struct work_struct *work)
 	 */
 	if (cred)
 		old = override_creds(cred);
-	while (budget-- && step == KENGINE_STEP_PROGRESS)
+	/*
+	 * A release queued meanwhile (rmmod, a deadline) waits for this run
+	 * to end: stop after the step in hand rather than spend the budget
+	 * (up to 64 sends of a file) on a connection that is going.
+	 */
+	while (budget-- && step == KENGINE_STEP_PROGRESS &&
+	       !test_bit(KENGINE_CONN_CLOSING, &conn->flags))
 		step = kengine_conn_step(conn);
 	if (cred)
 		revert_creds(old);
@@ -214,7 +220,8 @@ static void kengine_conn_io_work(struct work_struct *work)
 
 	if (step == KENGINE_STEP_CLOSE)
 		kengine_conn_schedule_release(conn);
-	else if (step == KENGINE_STEP_PROGRESS)
+	else if (step == KENGINE_STEP_PROGRESS &&
+		 !test_bit(KENGINE_CONN_CLOSING, &conn->flags))
 		/* Budget spent with work left: let other connections run first. */
 		queue_work(conn->eng->wq, &conn->io_work);
 }
