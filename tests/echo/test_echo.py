@@ -15,10 +15,20 @@ def socket_states(port):
     failure message."""
     try:
         return subprocess.run(
-            ["ss", "-tanoi", "( sport = :%d or dport = :%d )" % (port, port)],
+            ["ss", "-tanoim", "( sport = :%d or dport = :%d )" % (port, port)],
             capture_output=True, text=True, timeout=10).stdout
     except (OSError, subprocess.SubprocessError) as e:
         return "(ss: %s)" % e
+
+
+def server_side_state(port, client_port):
+    """The state ss gives the server's end of the connection from
+    client_port, or None if it has none."""
+    out = subprocess.run(
+        ["ss", "-Htan", "( sport = :%d and dport = :%d )" % (port, client_port)],
+        capture_output=True, text=True, timeout=10).stdout.split()
+    return out[0] if out else None
+
 
 MiB = 1 << 20
 
@@ -94,17 +104,23 @@ def test_half_close_gets_everything_then_eof(srv):
         s.sendall(data[1000:])
         s.shutdown(socket.SHUT_WR)
         assert recv_exact(s, len(data) - 1000) == data[1000:]
-        # Twice in make check (6.12, then 6.12-rt on a quiet host) the
-        # server's FIN sat in its LAST-ACK socket (Send-Q 1) for over 30 s
-        # while the client, in FIN-WAIT-2, had read everything: TCP held
-        # the FIN behind a zero window it saw during the backpressure, and
-        # only a zero-window probe, backing off from 0.2 s (0.2, 0.4, ...,
-        # 25.6: the eighth at 51 s), lets it through. Wait past that; what
-        # both ends' sockets say is printed if even that is not enough.
-        state, extra = wait_closed(s, 90)
-        assert (state, extra) == ("eof", b""), \
-            "after the echo: %s with %d more bytes; sockets:\n%s" % (
-                state, len(extra), socket_states(srv.port))
+        state, extra = wait_closed(s, 30)
+        assert extra == b"", "%d bytes after the echo" % len(extra)
+        if state == "open":
+            # Three times in make check (6.12 twice, 6.12-rt once, all
+            # after the khttpd suite had run) the client, in FIN-WAIT-2,
+            # had read everything while the server's FIN sat unsent in its
+            # LAST-ACK socket (Send-Q 1, no timer armed) for over 90 s,
+            # and had not reproduced in 70 runs on a quiet guest. Once
+            # the server's socket is in LAST-ACK the server has closed and
+            # the FIN is TCP's to deliver; a server that never closed
+            # leaves it in CLOSE-WAIT, which still fails here.
+            theirs = server_side_state(srv.port, s.getsockname()[1])
+            assert theirs == "LAST-ACK", \
+                "no EOF after the echo and the server's socket is %s; " \
+                "sockets:\n%s" % (theirs, socket_states(srv.port))
+        else:
+            assert state == "eof"
 
 
 def test_half_close_with_nothing_pending(srv):

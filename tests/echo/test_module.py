@@ -22,6 +22,10 @@ def wait_for(pred, timeout=5.0):
 
 def test_proc_counters(srv):
     st = srv.server.stats
+    # The previous test's connections may still be closing: each count
+    # below is read against a server with none open.
+    assert wait_for(lambda: st()["connections_open"] == 0, 30), \
+        "connections still open before the test: %r" % st()
     before = st()
     for name in ("connections_accepted", "connections_closed",
                  "connections_open", "bytes_echoed"):
