@@ -18,6 +18,7 @@
 #include <linux/sockptr.h>
 #include <linux/kthread.h>
 #include <linux/net.h>
+#include <linux/poll.h>
 #include <linux/sched.h>
 #include <net/ipv6.h>
 #include <net/sock.h>
@@ -52,6 +53,26 @@ static int kengine_listener_thread(void *data)
 			schedule_timeout_interruptible(HZ / 50);
 	}
 	return 0;
+}
+
+/*
+ * A connection is ready to accept. The socket's own callback wakes the
+ * accept thread as a synchronous wake-up, a hint that the waker (the
+ * client, whose connect() runs the loopback softirq that lands here) is
+ * about to sleep, so the scheduler puts the thread on the client's CPU;
+ * the client does not sleep, and the two share that CPU while the other
+ * idles. A plain wake-up lets it run where it ran last, or where it is
+ * idle.
+ */
+static void kengine_listener_data_ready(struct sock *sk)
+{
+	struct socket_wq *wq;
+
+	rcu_read_lock();
+	wq = rcu_dereference(sk->sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, EPOLLIN | EPOLLRDNORM);
+	rcu_read_unlock();
 }
 
 /*
@@ -155,6 +176,10 @@ int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
 			goto err_release;
 		}
 	}
+	write_lock_bh(&sock->sk->sk_callback_lock);
+	sock->sk->sk_data_ready = kengine_listener_data_ready;
+	write_unlock_bh(&sock->sk->sk_callback_lock);
+
 	err = kernel_listen(sock, eng->cfg.backlog);
 	if (err) {
 		pr_err("cannot listen on %pISpc: %d\n", &addr, err);

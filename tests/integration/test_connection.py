@@ -119,6 +119,20 @@ def test_http10_closes_by_default(srv):
         assert extra == b""
 
 
+def test_close_lingers_over_bytes_sent_after_the_request(srv):
+    """Connection: close with more bytes behind the request: closing over
+    them would reset the connection and could destroy the response, so the
+    server drains them and the client reads the whole response, then EOF."""
+    body = srv.expected("/b65535.bin")
+    with srv.conn() as c:
+        c.send(b"GET /b65535.bin HTTP/1.1\r\nHost: x\r\n"
+               b"Connection: close\r\n\r\n" + b"x" * 3000)
+        c.send(b"y" * 3000)
+        r = c.read_response()
+        assert r.status == 200 and r.body == body
+        assert c.wait_closed(10) == ("eof", b"")
+
+
 def test_http10_keepalive_stays_open(srv):
     req = b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
     with srv.conn() as c:
