@@ -110,8 +110,9 @@ def test_half_close_gets_everything_then_eof(srv):
             # Three times in make check (6.12 twice, 6.12-rt once, all
             # after the khttpd suite had run) the client, in FIN-WAIT-2,
             # had read everything while the server's FIN sat unsent in its
-            # LAST-ACK socket (Send-Q 1, no timer armed) for over 90 s,
-            # and had not reproduced in 70 runs on a quiet guest. Once
+            # LAST-ACK socket (Send-Q 1, no timer armed) for 30 s and,
+            # the last time, over 90 s; a dozen runs of the echo suite on
+            # a quiet guest did not reproduce it. Once
             # the server's socket is in LAST-ACK the server has closed and
             # the FIN is TCP's to deliver; a server that never closed
             # leaves it in CLOSE-WAIT, which still fails here.
