@@ -11,6 +11,7 @@ says on which CPU each queued io_work will run.
 Marked `lifecycle`: these tests restart the module with other parameters
 and leave it as they found it."""
 
+import contextlib
 import os
 import re
 import shutil
@@ -28,7 +29,6 @@ pytestmark = [pytest.mark.lifecycle,
               pytest.mark.module_only("the module's workqueue placement")]
 
 TRACEFS = "/sys/kernel/tracing"
-EVENT = "events/workqueue/workqueue_queue_work"
 
 
 def tracefs_write(name, value):
@@ -36,43 +36,68 @@ def tracefs_write(name, value):
         f.write(value)
 
 
+@contextlib.contextmanager
+def traced_on_cpu0(event, filt):
+    """Runs the body pinned to CPU 0 (children inherit it) with `event`
+    enabled under `filt`, tracing off until the body calls the yielded
+    switch(on). Yields (switch, lines): lines() reads the trace. Leaves
+    tracing as it found it: on, no event, no filter."""
+    if not os.path.isdir(os.path.join(TRACEFS, event)):
+        pytest.skip("no %s event at %s" % (event, TRACEFS))
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one CPU: nowhere else to run")
+
+    def switch(on):
+        tracefs_write("tracing_on", "1" if on else "0")
+
+    def lines():
+        with open(os.path.join(TRACEFS, "trace")) as f:
+            return f.read().splitlines()
+
+    saved = os.sched_getaffinity(0)
+    switch(False)
+    tracefs_write("trace", "")
+    tracefs_write(event + "/filter", filt)
+    tracefs_write(event + "/enable", "1")
+    try:
+        os.sched_setaffinity(0, {0})
+        yield switch, lines
+    finally:
+        os.sched_setaffinity(0, saved)
+        switch(False)
+        tracefs_write(event + "/enable", "0")
+        tracefs_write(event + "/filter", "0")
+        tracefs_write("trace", "")
+        switch(True)
+
+
+def count_cpus(lines, pattern):
+    """{cpu: count} over the trace lines `pattern` (one group: the CPU)
+    matches."""
+    cpus = {}
+    for ln in lines:
+        m = re.search(pattern, ln)
+        if m:
+            cpus[int(m.group(1))] = cpus.get(int(m.group(1)), 0) + 1
+    return cpus
+
+
 def io_work_cpus(srv, requests=200):
     """CPUs the connection's io_work was queued on while a client pinned
     to CPU 0 made `requests` keep-alive requests: {cpu: count}."""
-    if not os.path.isdir(os.path.join(TRACEFS, EVENT)):
-        pytest.skip("no workqueue_queue_work event at " + TRACEFS)
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one CPU: nowhere to steer to")
-    saved = os.sched_getaffinity(0)
-    tracefs_write("tracing_on", "0")
-    tracefs_write("trace", "")
-    tracefs_write(EVENT + "/filter", 'workqueue == "khttpd"')
-    tracefs_write(EVENT + "/enable", "1")
-    try:
-        os.sched_setaffinity(0, {0})
+    with traced_on_cpu0("events/workqueue/workqueue_queue_work",
+                        'workqueue == "khttpd"') as (switch, lines):
         with Conn("127.0.0.1", srv.port, timeout=20) as c:
-            tracefs_write("tracing_on", "1")
+            switch(True)
             for _ in range(requests):
                 c.request("GET", "/hello.txt")
                 assert c.read_response().status == 200
-            tracefs_write("tracing_on", "0")
-        with open(os.path.join(TRACEFS, "trace")) as f:
-            trace = f.read()
-    finally:
-        os.sched_setaffinity(0, saved)
-        tracefs_write("tracing_on", "0")
-        tracefs_write(EVENT + "/enable", "0")
-        tracefs_write(EVENT + "/filter", "0")
-        tracefs_write("trace", "")
-        tracefs_write("tracing_on", "1")
-    cpus = {}
-    for ln in trace.splitlines():
-        m = re.search(r"function=kengine_conn_io_work .* cpu=(\d+)", ln)
-        if m:
-            cpus[int(m.group(1))] = cpus.get(int(m.group(1)), 0) + 1
+            switch(False)
+        trace = lines()
+    cpus = count_cpus(trace, r"function=kengine_conn_io_work .* cpu=(\d+)")
     # About one queueing per request (a wake-up finding the work already
     # queued is not traced).
-    assert sum(cpus.values()) >= requests // 2, (cpus, trace[-2000:])
+    assert sum(cpus.values()) >= requests // 2, (cpus, trace[-20:])
     return cpus
 
 
@@ -101,42 +126,20 @@ def accept_wakeup_cpus(srv, connections=1000):
     `connections` connections, one request each: {cpu: count}."""
     if shutil.which("ab") is None:
         pytest.skip("ab is not installed (scripts/deps.sh test)")
-    event = "events/sched/sched_wakeup"
-    if not os.path.isdir(os.path.join(TRACEFS, event)):
-        pytest.skip("no sched_wakeup event at " + TRACEFS)
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one CPU: nowhere else to run")
-    saved = os.sched_getaffinity(0)
-    tracefs_write("tracing_on", "0")
-    tracefs_write("trace", "")
-    tracefs_write(event + "/filter", 'comm == "khttpd-accept"')
-    tracefs_write(event + "/enable", "1")
-    try:
-        os.sched_setaffinity(0, {0})    # ab inherits it
-        tracefs_write("tracing_on", "1")
+    with traced_on_cpu0("events/sched/sched_wakeup",
+                        'comm == "khttpd-accept"') as (switch, lines):
+        switch(True)
         ab = subprocess.run(
             ["ab", "-q", "-n", str(connections), "-c", "16", "-s", "60",
              "http://127.0.0.1:%d/hello.txt" % srv.port],
             capture_output=True, text=True, timeout=300)
-        tracefs_write("tracing_on", "0")
+        switch(False)
         assert ab.returncode == 0 and \
             re.search(r"Failed requests:\s+0\b", ab.stdout), \
             ab.stdout[-1500:] + ab.stderr[-500:]
-        with open(os.path.join(TRACEFS, "trace")) as f:
-            trace = f.read()
-    finally:
-        os.sched_setaffinity(0, saved)
-        tracefs_write("tracing_on", "0")
-        tracefs_write(event + "/enable", "0")
-        tracefs_write(event + "/filter", "0")
-        tracefs_write("trace", "")
-        tracefs_write("tracing_on", "1")
-    cpus = {}
-    for ln in trace.splitlines():
-        m = re.search(r"comm=khttpd-accept .*target_cpu=(\d+)", ln)
-        if m:
-            cpus[int(m.group(1))] = cpus.get(int(m.group(1)), 0) + 1
-    assert sum(cpus.values()) >= connections // 4, (cpus, trace[-2000:])
+        trace = lines()
+    cpus = count_cpus(trace, r"comm=khttpd-accept .*target_cpu=(\d+)")
+    assert sum(cpus.values()) >= connections // 4, (cpus, trace[-20:])
     return cpus
 
 
