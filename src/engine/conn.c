@@ -112,10 +112,29 @@ static void kengine_conn_write_space(struct sock *sk)
 	read_unlock_bh(&sk->sk_callback_lock);
 }
 
-/* A reset or FIN shows up as an error or EOF on the next receive. */
+/*
+ * Whether the socket has something for a work run: bytes, the peer's FIN
+ * (EOF on the next receive) or an error.
+ */
+static bool kengine_conn_readable(const struct sock *sk)
+{
+	return !skb_queue_empty_lockless(&sk->sk_receive_queue) ||
+	       (READ_ONCE(sk->sk_shutdown) & RCV_SHUTDOWN) ||
+	       READ_ONCE(sk->sk_err);
+}
+
+/*
+ * TCP reports every change of state, but only the peer's FIN, a reset or
+ * an error gives the connection work. The rest would each cost a work run
+ * that finds nothing, and a wake-up on whichever CPU the packet came in
+ * on: ours is the FIN of every closing connection being acknowledged
+ * (FIN_WAIT1 -> FIN_WAIT2), which a local client's ACK delivers on its own
+ * CPU, one of four work runs per connection-per-request before this.
+ */
 static void kengine_conn_state_change(struct sock *sk)
 {
-	kengine_conn_data_ready(sk);
+	if (kengine_conn_readable(sk))
+		kengine_conn_data_ready(sk);
 }
 
 /*
@@ -387,6 +406,7 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	struct kengine *eng = l->eng;
 	struct kengine_conn *conn;
 	struct sock *sk = sock->sk;
+	bool slow, readable;
 	struct file *file;
 
 	conn = kmem_cache_alloc(eng->conn_cache, GFP_KERNEL);
@@ -443,8 +463,18 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 		return;
 	}
 	kengine_conn_attach(conn);
-	/* Bytes (or a FIN) may have arrived before the callbacks were set. */
-	queue_work(eng->wq, &conn->io_work);
+	/*
+	 * Bytes (or a FIN) that arrived before the callbacks were set did not
+	 * queue the work; those that arrive later will. TCP queues a segment
+	 * and calls the callback under the socket's lock, so under it either
+	 * the segment is there or the callback it calls will be ours. Usually
+	 * the request is not there yet, and a work run now would find nothing.
+	 */
+	slow = lock_sock_fast(sk);
+	readable = kengine_conn_readable(sk);
+	unlock_sock_fast(sk, slow);
+	if (readable)
+		queue_work(eng->wq, &conn->io_work);
 }
 
 /* Queue the release of every connection, or of those past their deadline. */
