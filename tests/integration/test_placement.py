@@ -174,12 +174,18 @@ def test_accept_thread_runs_off_a_local_clients_cpu(srv):
     client's CPU, busy, while another idled; a plain wake-up lets the
     scheduler place it where there is room. In the 6.1 guest, with ab
     pinned to CPU 0: 368 of 1000 wake-ups on CPU 0 with the socket's own
-    wake-up, none with khttpd's. PREEMPT_RT runs softirqs in threads,
-    which places it differently: 141 of 817 with khttpd's on 6.12-rt."""
+    wake-up, none with khttpd's.
+
+    Not on PREEMPT_RT: softirqs run in threads there, and the two wake-ups
+    cannot be told apart from one run. On 6.12-rt, four runs each, the
+    socket's own put 35%, 41%, 65% and 74% of the wake-ups on CPU 0;
+    khttpd's 17% to 43% (one CI run)."""
+    if "PREEMPT_RT" in os.uname().version:
+        pytest.skip("PREEMPT_RT: threaded softirqs place the wake-up; "
+                    "the old and new wake-ups overlap there")
     cpus = accept_wakeup_cpus(srv)
     total = sum(cpus.values())
-    share = 0.3 if "PREEMPT_RT" in os.uname().version else 0.1
-    assert cpus.get(0, 0) < total * share, cpus
+    assert cpus.get(0, 0) < total * 0.1, cpus
 
 
 def test_defer_accept_serves_slow_and_prompt_clients(srv):
