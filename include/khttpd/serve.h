@@ -218,6 +218,15 @@ struct khttpd_plan {
 	int status;
 	size_t head_len;	/* head[0..head_len): everything for NONE */
 	int close_after;	/* close once the response is out */
+	/*
+	 * With close_after: the client may still send (a body, a next
+	 * request, the rest of a malformed head), so closing over its input,
+	 * which makes TCP answer with a reset that can destroy the response,
+	 * must wait until it hangs up. 0 when it asked to close and sent no
+	 * body: then nothing more should come, and the connection can close
+	 * at once.
+	 */
+	int linger;
 	int body;		/* enum khttpd_body */
 	struct khttpd_range range;		/* FILE, CACHED */
 	struct khttpd_listing_writer listing;	/* LISTING */

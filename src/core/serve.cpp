@@ -596,6 +596,7 @@ extern "C" size_t khttpd_serve_next(const struct khttpd_serve_env *env,
 		plan_error(call{ env, nullptr, plan, true },
 			   static_cast<int>(-n));
 		plan->close_after = 1;
+		plan->linger = 1;
 		plan->bad_request = 1;
 		return len;
 	}
@@ -613,5 +614,7 @@ extern "C" size_t khttpd_serve_next(const struct khttpd_serve_env *env,
 		plan->close_after = 1;
 	else
 		plan->discard = req->content_length;
+	plan->linger = plan->close_after &&
+		       (req->keep_alive || req->chunked || req->content_length);
 	return static_cast<size_t>(n);
 }

@@ -157,18 +157,38 @@ noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
 }
 
 /*
- * The last byte is out and the connection must close. Closing with unread
- * input would make TCP send a reset that can destroy what was sent before
- * the client reads it; shut the write side and drain until the client
- * hangs up, or the linger deadline passes.
+ * The last byte is out and the connection must close. Closing over unread
+ * input makes TCP answer with a reset, which can destroy what was sent
+ * before the client reads it. So when more input may come (the protocol
+ * says so, or bytes are already waiting), shut the write side and drain
+ * until the client hangs up or the linger deadline passes. When none
+ * should (a client that asked to close, with nothing unread), close at
+ * once, as nginx does: TCP sends what is left and the FIN from an orphaned
+ * socket, and the client's FIN ends it in its softirq. Lingering there
+ * would cost a work run and, on a local client's CPU, a wake-up for that
+ * FIN, on every connection-per-request (docs/bench/changes.md). A TLS
+ * client answers our close_notify with its own, so TLS always lingers.
+ *
+ * Returns whether the connection lingers; if not, the caller closes it.
  */
-void kengine_conn_linger(struct kengine_conn *conn)
+bool kengine_conn_linger(struct kengine_conn *conn, bool more_input)
 {
-	if (test_bit(KENGINE_CONN_TLS, &conn->flags))
+	bool tls = test_bit(KENGINE_CONN_TLS, &conn->flags);
+	struct sock *sk = conn->sock->sk;
+
+	if (tls)
 		kengine_tls_close_notify(conn);
+	/*
+	 * The FIN goes now either way: a worker's fput() is deferred by a
+	 * tick or two, which each closing client would wait for.
+	 */
 	kernel_sock_shutdown(conn->sock, SHUT_WR);
+	if (!tls && !more_input &&
+	    skb_queue_empty_lockless(&sk->sk_receive_queue))
+		return false;
 	set_bit(KENGINE_CONN_LINGER, &conn->flags);
 	kengine_conn_touch(conn, conn->eng->cfg.linger_secs * HZ);
+	return true;
 }
 
 static enum kengine_step kengine_conn_drain(struct kengine_conn *conn)

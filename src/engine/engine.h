@@ -183,7 +183,7 @@ void kengine_conns_close_all(struct kengine *eng);
 int kengine_conn_recv(struct kengine_conn *conn, void *buf, size_t len,
 		      int flags);
 void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout);
-void kengine_conn_linger(struct kengine_conn *conn);
+bool kengine_conn_linger(struct kengine_conn *conn, bool more_input);
 
 /* listener.c */
 int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,

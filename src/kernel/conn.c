@@ -94,13 +94,16 @@ static enum kengine_step khttpd_conn_send(struct khttpd_conn *hc)
 		return KENGINE_STEP_PROGRESS;
 
 	/* Response complete. */
+	step = KENGINE_STEP_PROGRESS;
 	if (tx->close_after) {
-		kengine_conn_linger(&hc->conn);
+		/* Bytes behind the request are input a close would reset. */
+		if (!kengine_conn_linger(&hc->conn, tx->linger || hc->rx_len))
+			step = KENGINE_STEP_CLOSE;
 		hc->rx_len = 0;
 	}
 	khttpd_tx_release(tx);
 	hc->tx_busy = false;
-	return KENGINE_STEP_PROGRESS;
+	return step;
 }
 
 static void khttpd_conn_consume(struct khttpd_conn *hc, size_t n)
@@ -154,6 +157,7 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 	tx->head_len = plan.head_len;
 	tx->head_off = 0;
 	tx->close_after = plan.close_after;
+	tx->linger = plan.linger;
 	tx->tls = test_bit(KENGINE_CONN_TLS, &hc->conn.flags);
 	tx->status = plan.status;
 	if (plan.body == KHTTPD_BODY_LISTING)

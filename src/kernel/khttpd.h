@@ -128,6 +128,7 @@ struct khttpd_tx {
 	size_t piece_len;
 	size_t piece_off;
 	bool close_after;	/* close once this response is out */
+	bool linger;		/* and the client may still send: see plan */
 	bool tls;		/* kTLS carries it: counted as tls_bytes_sent */
 	int status;		/* for tracing */
 	char date[KHTTPD_DATE_LEN];

@@ -221,6 +221,7 @@ void khttpd_tx_init(struct khttpd_tx *tx)
 	tx->head_len = 0;
 	tx->head_off = 0;
 	tx->close_after = false;
+	tx->linger = false;
 	tx->status = 0;
 }
 

@@ -263,6 +263,28 @@ def test_listing_http10_keepalive_request(srv, http_tree):
             assert c.read_response().body == srv.expected("/hello.txt")
 
 
+def test_listing_http10_keepalive_close_lingers(srv, http_tree):
+    """An HTTP/1.0 client that asked to keep the connection may send its
+    next request while the listing, delimited by the close, is still on
+    its way. The server closed when the client did not ask it to, so it
+    lingers: a closed socket would answer that request with a reset, and
+    the reset would destroy the listing before the client reads it."""
+    with srv.conn() as c:
+        c.request("GET", "/ls/", "HTTP/1.0",
+                  headers=[("Connection", "keep-alive")])
+        time.sleep(0.5)
+        # A closed socket resets the first; the second send then fails.
+        nxt = b"GET /hello.txt HTTP/1.0\r\nConnection: keep-alive\r\n\r\n"
+        assert c.send(nxt)
+        time.sleep(0.3)
+        assert c.send(nxt), "the next request was reset"
+        r = c.read_response()
+        assert r.status == 200, r
+        assert entries(check_listing_html(r.body)) == http_tree.ls_entries
+        if r.header("Content-Length") is not None:
+            assert c.read_response().body == srv.expected("/hello.txt")
+
+
 def test_listing_head_same_headers_no_body(srv, http_tree):
     get = srv.get("/ls/")
     with srv.conn() as c:

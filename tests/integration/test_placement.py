@@ -121,14 +121,15 @@ def test_steer_0_keeps_work_on_the_receiving_cpu(srv):
     assert cpus.get(0, 0) > total * 0.8, cpus
 
 
-def test_a_connection_per_request_costs_two_work_runs(srv):
-    """A connection that asks for one file and closes has two things for
-    its work to do: the request, and the client's FIN after the lingering
-    close. Each other work run finds nothing and costs a wake-up, often
-    on the client's CPU: the run queued when the connection is accepted,
-    before its request is there, and the one TCP's report of our FIN being
-    acknowledged queued. Counted from workqueue_queue_work: 4.1 queueings
-    per connection with both (6.12 guest, ab -c 16), 2.0 without."""
+def test_a_connection_per_request_costs_one_work_run(srv):
+    """A connection that asks for one file and closes has one thing for
+    its work to do: its request. Each other work run costs a wake-up,
+    often on the client's CPU. Counted from workqueue_queue_work, per
+    connection (6.12 guest, ab -c 16): 4.1 with a run queued at accept,
+    before the request is there, one for TCP's report of our FIN being
+    acknowledged, and one for the client's FIN after a lingering close;
+    2.0 without the first two; 1.0 once a client that asked to close is
+    closed at once instead of lingered over."""
     conns = 100
     with traced_on_cpu0("events/workqueue/workqueue_queue_work",
                         'workqueue == "khttpd"') as (switch, lines):
@@ -138,12 +139,12 @@ def test_a_connection_per_request_costs_two_work_runs(srv):
                 c.request("GET", "/hello.txt", version="HTTP/1.0")
                 assert c.read_response().status == 200
                 assert c.wait_closed() == ("eof", b"")
-        # The last FIN's work is queued from the softirq: let it land.
+        # A late work run would be queued from the softirq: let it land.
         time.sleep(0.5)
         switch(False)
         trace = lines()
     runs = sum("function=kengine_conn_io_work" in ln for ln in trace)
-    assert conns * 1.5 <= runs <= conns * 2.5, (runs, trace[-20:])
+    assert conns * 0.5 <= runs <= conns * 1.5, (runs, trace[-20:])
 
 
 def accept_wakeup_cpus(srv, connections=1000):

@@ -341,6 +341,51 @@ TEST_F(Serving, BodiesAreDiscardedOrCloseTheConnection)
 	EXPECT_TRUE(s.has("Connection: close\r\n"));
 }
 
+/*
+ * Whether the transport must linger after a closing response: only a
+ * client that asked to close and sent no body is done sending.
+ */
+TEST_F(Serving, OnlyAClientThatAskedToCloseIsClosedWithoutLingering)
+{
+	Served s = Serve("GET /a.txt HTTP/1.0\r\n\r\n");
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_EQ(s.plan.linger, 0);
+	s = Serve(Get("/a.txt", "Connection: close\r\n"));
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_EQ(s.plan.linger, 0);
+	s = Serve(Get("/nope", "Connection: close\r\n"));
+	EXPECT_EQ(s.plan.status, 404);
+	EXPECT_EQ(s.plan.linger, 0);
+	/* Kept alive: nothing to linger over. */
+	EXPECT_EQ(Serve(Get("/a.txt")).plan.linger, 0);
+
+	/* A body, read or not, may still be on its way. */
+	s = Serve("POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+		  "Content-Length: 5\r\n\r\n");
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_EQ(s.plan.linger, 1);
+	s = Serve("POST / HTTP/1.1\r\nHost: h\r\nConnection: close\r\n"
+		  "Transfer-Encoding: chunked\r\n\r\n");
+	EXPECT_EQ(s.plan.linger, 1);
+	s = Serve(Get("/a.txt", "Content-Length: 1000000\r\n"));
+	EXPECT_EQ(s.plan.linger, 1);
+	/* Closed by us while the client meant to go on: it may pipeline. */
+	s = Serve(Get("/a.txt"), 1, 0, -KHTTPD_ENOMEM);
+	EXPECT_EQ(s.plan.status, 503);
+	EXPECT_EQ(s.plan.linger, 1);
+	s = Serve("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	EXPECT_EQ(s.plan.body, KHTTPD_BODY_LISTING);
+	EXPECT_EQ(s.plan.close_after, 1);
+	EXPECT_EQ(s.plan.linger, 1);
+	s = Serve(Get("/%zz"));
+	EXPECT_EQ(s.plan.status, 400);
+	EXPECT_EQ(s.plan.linger, 1);
+	/* Malformed: where it ends is unknown. */
+	s = Serve("GET /a.txt HTTP/9.9\r\nConnection: close\r\n\r\n");
+	EXPECT_EQ(s.plan.bad_request, 1);
+	EXPECT_EQ(s.plan.linger, 1);
+}
+
 TEST_F(Serving, IncompleteMalformedAndOverflowingHeads)
 {
 	std::string part = "GET /a.txt HTTP/1.1\r\nHost:";

@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -173,14 +174,26 @@ step conn_send(conn *c)
 	if (t->head_off < t->head_len || body_left(t))
 		return step::PROGRESS;
 
+	/*
+	 * As the module's kengine_conn_linger(): linger only if more input
+	 * may come, as closing over it would reset the connection.
+	 */
+	s = step::PROGRESS;
 	if (t->close_after) {
+		int unread = 0;
+
 		shutdown(c->fd, SHUT_WR);
-		c->linger = true;
-		touch(c, KHTTPD_LINGER_SECS);
-		c->rx_len = 0;
+		if (!t->linger && !c->rx_len &&
+		    ioctl(c->fd, FIONREAD, &unread) == 0 && !unread) {
+			s = step::CLOSE;
+		} else {
+			c->linger = true;
+			touch(c, KHTTPD_LINGER_SECS);
+			c->rx_len = 0;
+		}
 	}
 	tx_reset(c);
-	return step::PROGRESS;
+	return s;
 }
 
 /* ---- conn.c: receiving and parsing -------------------------------------- */
@@ -219,6 +232,7 @@ void conn_parse(conn *c)
 	}
 	t->head_len = plan.head_len;
 	t->close_after = plan.close_after;
+	t->linger = plan.linger;
 	if (plan.body == KHTTPD_BODY_LISTING)
 		t->writer = plan.listing;
 	t->busy = true;

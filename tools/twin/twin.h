@@ -118,6 +118,7 @@ struct tx {
 	size_t piece_len = 0;
 	size_t piece_off = 0;
 	bool close_after = false;
+	bool linger = false;	/* and the client may still send */
 };
 
 struct worker;
