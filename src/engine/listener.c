@@ -188,8 +188,9 @@ int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
 	l->sock = sock;
 	l->addr = addr;
 
+	/* A task's name keeps 15 characters: "khttpd-accept-tls" lost its s. */
 	l->thread = kthread_run(kengine_listener_thread, l,
-				tls ? KBUILD_MODNAME "-accept-tls" :
+				tls ? KBUILD_MODNAME "-tls" :
 				      KBUILD_MODNAME "-accept");
 	if (IS_ERR(l->thread)) {
 		err = PTR_ERR(l->thread);

@@ -181,6 +181,25 @@ def test_curl_https(live):
     assert r.stdout == live.srv.files["/hello.txt"]
 
 
+def kthread_names():
+    names = set()
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                names.add(f.read().strip())
+        except OSError:
+            pass
+    return names
+
+
+def test_accept_threads_have_whole_names(live):
+    """Each listener's thread has a name ps and ftrace filters can match
+    whole; a name past 15 characters is cut ("khttpd-accept-t")."""
+    names = kthread_names()
+    assert {"khttpd-accept", "khttpd-tls"} <= names, \
+        sorted(n for n in names if n.startswith("khttpd"))
+
+
 def test_curl_site_root_and_plain_http_alongside(live):
     """The same site over both ports at once."""
     r = subprocess.run(["curl", "-sS", "--cacert", live.ca, "-w",
