@@ -429,6 +429,7 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	bool slow, readable;
 	struct file *file;
 
+	kengine_listener_disown(l, sk);
 	conn = kmem_cache_alloc(eng->conn_cache, GFP_KERNEL);
 	if (!conn) {
 		sock_release(sock);

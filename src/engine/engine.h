@@ -64,6 +64,8 @@ struct kengine_listener {
 	struct socket *sock;		/* NULL: not listening */
 	struct sockaddr_storage addr;	/* for the start-up line */
 	struct task_struct *thread;
+	/* The kernel's sk_data_ready, which ours replaced on sock. */
+	void (*default_data_ready)(struct sock *sk);
 };
 
 struct kengine {
@@ -190,6 +192,7 @@ int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
 			   const struct sockaddr_storage *bind_addr,
 			   bool tls);
 void kengine_listener_stop(struct kengine_listener *l);
+void kengine_listener_disown(struct kengine_listener *l, struct sock *sk);
 
 /* tls.c: the handshake upcall (net/handshake) and its results. */
 int kengine_tls_init(struct kengine *eng);

@@ -76,6 +76,21 @@ static void kengine_listener_data_ready(struct sock *sk)
 }
 
 /*
+ * An accepted socket starts as a copy of the listener (sk_clone_lock()),
+ * our sk_data_ready included. Give it back the kernel's, so that once it is
+ * released, orphaned and still closing, it holds no pointer into a module
+ * that rmmod may have unloaded. Called before the connection's own
+ * callbacks are set, which save and restore what is there.
+ */
+void kengine_listener_disown(struct kengine_listener *l, struct sock *sk)
+{
+	write_lock_bh(&sk->sk_callback_lock);
+	if (sk->sk_data_ready == kengine_listener_data_ready)
+		sk->sk_data_ready = l->default_data_ready;
+	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/*
  * Without bind=, one IPv6 socket with IPV6_V6ONLY cleared takes IPv4 as
  * well (as v4-mapped addresses), whatever net.ipv6.bindv6only says. On a
  * kernel booted with ipv6.disable=1 there is no IPv6 socket to be had, and
@@ -177,6 +192,7 @@ int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
 		}
 	}
 	write_lock_bh(&sock->sk->sk_callback_lock);
+	l->default_data_ready = sock->sk->sk_data_ready;
 	sock->sk->sk_data_ready = kengine_listener_data_ready;
 	write_unlock_bh(&sock->sk->sk_callback_lock);
 

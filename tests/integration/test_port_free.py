@@ -293,3 +293,60 @@ def test_drop_tcp_socket_refuses_bad_input(srv, dropper):
     assert lines and "refused" in lines[0], lines
     # Rate-limited: a burst of bad writes does not flood the log.
     assert len(lines) <= 10 + 1, lines
+
+
+TRACEFS = "/sys/kernel/tracing"
+CLOSE_PROBE = "khttpd_test/tcp_close"
+
+
+def tracefs_write(name, value, append=False):
+    """One write(2); appending (kprobe_events, to leave others' probes)
+    without Python's "a" mode, whose seek to the end tracefs refuses."""
+    flags = os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(os.path.join(TRACEFS, name), flags)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+@pytest.mark.module_only("the module's sockets")
+def test_released_sockets_keep_no_pointer_into_the_module(srv):
+    """An accepted socket starts as a copy of the listener, khttpd's
+    sk_data_ready included (sk_clone_lock()), and release restored what
+    the connection had saved, which was that. A socket that TCP is still
+    closing after its release (orphaned: every connection the server
+    closes first) could then outlive rmmod holding a pointer into the
+    unloaded module. Read at tcp_close() by a kprobe event that fetches
+    sk->sk_data_ready through BTF (6.12; skipped where probe events cannot
+    read struct fields). The module before: kengine_listener_data_ready
+    [khttpd] on every server socket."""
+    try:
+        tracefs_write("kprobe_events", "p:%s tcp_close "
+                      "dr=sk->sk_data_ready:symbol\n" % CLOSE_PROBE, True)
+    except OSError as e:
+        pytest.skip("probe events cannot read sk->sk_data_ready here: %s"
+                    % e)
+    try:
+        tracefs_write("trace", "")
+        tracefs_write("events/%s/enable" % CLOSE_PROBE, "1")
+        # Closed by the server at once, and by the client first.
+        with srv.conn() as c:
+            c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+            assert c.read_response().status == 200
+            assert c.wait_closed(10) == ("eof", b"")
+        with srv.conn() as c:
+            c.request("GET", "/hello.txt")
+            assert c.read_response().status == 200
+        # A worker's fput() is deferred: let the last close happen.
+        time.sleep(1)
+        tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
+        with open(os.path.join(TRACEFS, "trace")) as f:
+            closes = [ln for ln in f if "dr=" in ln]
+    finally:
+        tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
+        tracefs_write("trace", "")
+        tracefs_write("kprobe_events", "-:%s\n" % CLOSE_PROBE, True)
+    # Two client sockets and two server sockets.
+    assert len(closes) >= 4, closes
+    assert not [ln for ln in closes if "[khttpd]" in ln], closes
