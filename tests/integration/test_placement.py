@@ -180,10 +180,16 @@ def test_accept_thread_runs_off_a_local_clients_cpu(srv):
     Not on PREEMPT_RT: softirqs run in threads there, and the two wake-ups
     cannot be told apart from one run. On 6.12-rt, four runs each, the
     socket's own put 35%, 41%, 65% and 74% of the wake-ups on CPU 0;
-    khttpd's 17% to 43% (one CI run)."""
+    khttpd's 17% to 43% (one CI run).
+
+    Nor on check-debug's sanitizer kernel: KASAN and lockdep slow the
+    server's work until it fills the other CPU too, and with no idle CPU
+    to prefer the scheduler kept 655 of 978 wake-ups on CPU 0 (one run)."""
     if "PREEMPT_RT" in os.uname().version:
         pytest.skip("PREEMPT_RT: threaded softirqs place the wake-up; "
                     "the old and new wake-ups overlap there")
+    if os.uname().release.endswith("-khttpd-debug"):
+        pytest.skip("the sanitizer kernel: no CPU idles to place it on")
     cpus = accept_wakeup_cpus(srv)
     total = sum(cpus.values())
     assert cpus.get(0, 0) < total * 0.1, cpus
