@@ -483,6 +483,17 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 		kengine_tls_start(conn);
 		return;
 	}
+	/*
+	 * Once attached, the connection is its events': a request that
+	 * arrives now can be answered and the connection released and freed
+	 * on another CPU before this thread goes on. So from here this thread
+	 * touches conn only as a callback does, under sk_callback_lock, and
+	 * keeps sk itself alive with a reference of its own. (Queueing
+	 * conn->io_work directly here put a freed connection's work on a
+	 * worklist: "list_add corruption" in __queue_work, 6.12 guest, the
+	 * soak test.)
+	 */
+	sock_hold(sk);
 	kengine_conn_attach(conn);
 	/*
 	 * Bytes (or a FIN) that arrived before the callbacks were set did not
@@ -495,7 +506,8 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	readable = kengine_conn_readable(sk);
 	unlock_sock_fast(sk, slow);
 	if (readable)
-		queue_work(eng->wq, &conn->io_work);
+		kengine_conn_data_ready(sk);
+	sock_put(sk);
 }
 
 /* Queue the release of every connection, or of those past their deadline. */
