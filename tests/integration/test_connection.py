@@ -7,6 +7,8 @@ import time
 
 from khttp_client import build_request, sha256
 
+from conftest import tcp_sockets
+
 SMALL = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
          "/sub/index.html", "/noext", "/blob.qqq", "/sub/page.txt"]
 
@@ -135,23 +137,9 @@ def test_close_lingers_over_bytes_sent_after_the_request(srv):
 
 def server_end_held(srv_port, client_port):
     """Whether the server still holds its end of the connection from
-    client_port as an open socket. /proc/net/tcp* shows an inode only for
-    a socket something has open; a closed one that TCP is still finishing
-    (orphaned, or in TIME_WAIT) shows 0."""
-    for table in ("/proc/net/tcp6", "/proc/net/tcp"):
-        try:
-            with open(table) as f:
-                rows = f.readlines()[1:]
-        except FileNotFoundError:
-            continue
-        for row in rows:
-            f = row.split()
-            local_port = int(f[1].rsplit(":", 1)[1], 16)
-            remote_port = int(f[2].rsplit(":", 1)[1], 16)
-            if (local_port, remote_port) == (srv_port, client_port):
-                if int(f[9]):
-                    return True
-    return False
+    client_port as an open socket (one with an inode)."""
+    return any(inode for local, remote, _, inode in tcp_sockets()
+               if (local, remote) == (srv_port, client_port))
 
 
 def test_a_client_that_asked_to_close_is_let_go_at_once(srv):

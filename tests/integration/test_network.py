@@ -15,7 +15,7 @@ import pytest
 
 from khttp_client import Conn
 
-from conftest import run_cmd
+from conftest import run_cmd, tcp_sockets
 from test_lifecycle import expect_insmod_fails
 
 pytestmark = pytest.mark.lifecycle
@@ -77,10 +77,8 @@ def test_dual_stack_by_default(every_address):
     rc, out, err = curl(srv, "-6", "http://[::1]:%d/hello.txt" % srv.port)
     assert rc == 0 and out.encode() == want, (rc, err)
     # One listening socket, in /proc/net/tcp6, taking both families.
-    with open("/proc/net/tcp6") as f:
-        rows = [ln.split() for ln in f.readlines()[1:]]
-    listeners = [r for r in rows
-                 if r[1].endswith(":%04X" % srv.port) and r[3] == "0A"]
+    listeners = [s for s in tcp_sockets(("/proc/net/tcp6",))
+                 if s[0] == srv.port and s[2] == 0x0A]
     assert listeners, "no IPv6 listener on port %d" % srv.port
 
 

@@ -18,7 +18,7 @@ import pytest
 
 from khttp_client import build_request
 
-from conftest import env_flag, ko_path, module_loaded, run_cmd
+from conftest import env_flag, ko_path, module_loaded, run_cmd, tcp_sockets
 
 PROC = "/proc/net/drop_tcp_socket"
 
@@ -31,17 +31,9 @@ STATES = {1: "ESTABLISHED", 2: "SYN_SENT", 3: "SYN_RECV", 4: "FIN_WAIT1",
 def local_states(port):
     """{state name: count} of the TCP sockets whose local port is port."""
     counts = {}
-    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            with open(name) as f:
-                lines = f.readlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()
-            if int(fields[1].rsplit(":", 1)[1], 16) != port:
-                continue
-            st = STATES.get(int(fields[3], 16), fields[3])
+    for local, _, state, _ in tcp_sockets():
+        if local == port:
+            st = STATES.get(state, "%02X" % state)
             counts[st] = counts.get(st, 0) + 1
     return counts
 
