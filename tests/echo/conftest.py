@@ -64,8 +64,9 @@ def _integration_helpers():
 
 
 _h = _integration_helpers()
-Kmsg, run_cmd, raise_nofile, env_flag, module_loaded = (
-    _h.Kmsg, _h.run_cmd, _h.raise_nofile, _h.env_flag, _h.module_loaded)
+Kmsg, run_cmd, raise_nofile, env_flag, module_loaded, stuck_report = (
+    _h.Kmsg, _h.run_cmd, _h.raise_nofile, _h.env_flag, _h.module_loaded,
+    _h.stuck_report)
 
 
 def user_server_path():

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from conftest import raise_nofile, recv_exact
+from conftest import raise_nofile, recv_exact, stuck_report
 
 MiB = 1 << 20
 
@@ -66,14 +66,22 @@ def test_slow_reader_backpressure(srv):
         off = stalled
         s.setblocking(False)
         end = time.monotonic() + 120
+        moved = time.monotonic()
         while len(got) < total:
             assert time.monotonic() < end, \
                 "only %d of %d bytes back" % (len(got), total)
+            # Nothing moves for 10 s with bytes owed both ways: stuck, and
+            # where is worth more than the idle timeout's EOF later.
+            assert time.monotonic() - moved < 10, \
+                "nothing moved for 10 s: %d of %d bytes sent, %d back\n%s" \
+                % (off, total, len(got),
+                   stuck_report(srv.port, s.getsockname()[1]))
             want_w = [s] if off < total else []
             r, w, _ = select.select([s], want_w, [], 1.0)
             if w:
                 try:
                     off += s.send(data[off:min(total, off + 65536)])
+                    moved = time.monotonic()
                 except BlockingIOError:
                     pass
             if r:
@@ -83,6 +91,7 @@ def test_slow_reader_backpressure(srv):
                     continue
                 assert chunk, "EOF after %d of %d bytes" % (len(got), total)
                 got += chunk
+                moved = time.monotonic()
         assert bytes(got) == data[:total], "the echo differs from what " \
             "was sent (bytes lost or reordered under backpressure)"
 

@@ -29,12 +29,14 @@ it found it."""
 import multiprocessing
 import os
 import random
+import re
 import subprocess
 import sys
 import time
 
 import pytest
 
+from conftest import stuck_report
 from khttp_client import Conn
 
 pytestmark = [pytest.mark.lifecycle,
@@ -56,6 +58,54 @@ while True:
         pass
 """.replace("SLEEP", os.environ.get("KHTTPD_RACE_SLEEP", "0.0005")) \
    .replace("SPIN", os.environ.get("KHTTPD_RACE_SPIN", "0.003"))
+
+
+TRACEFS = "/sys/kernel/tracing"
+# What a stuck connection's report shows of its life: the module's events
+# and TCP's state changes on the port.
+EVENTS = ("khttpd/khttpd_conn_open", "khttpd/khttpd_request",
+          "khttpd/khttpd_conn_close", "sock/inet_sock_set_state")
+
+
+def tracefs_write(name, value):
+    with open(os.path.join(TRACEFS, name), "w") as f:
+        f.write(value)
+
+
+def trace_events(port, on):
+    """Turns EVENTS on (TCP's filtered to port), or off; False where
+    tracefs or an event is missing."""
+    if not all(os.path.isdir(os.path.join(TRACEFS, "events", e))
+               for e in EVENTS):
+        return False
+    tracefs_write("trace", "")
+    if on:
+        tracefs_write("buffer_size_kb", "8192")
+        tracefs_write("events/sock/inet_sock_set_state/filter",
+                      "sport == %d || dport == %d" % (port, port))
+    for e in EVENTS:
+        tracefs_write("events/%s/enable" % e, "1" if on else "0")
+    if not on:
+        tracefs_write("events/sock/inet_sock_set_state/filter", "0")
+        tracefs_write("buffer_size_kb", "1408")
+    return True
+
+
+def traced_life(client_port):
+    """The trace lines of the connection from client_port: TCP's state
+    changes of both its ends, and the module's events for it."""
+    try:
+        with open(os.path.join(TRACEFS, "trace")) as f:
+            lines = f.read().splitlines()
+    except OSError as e:
+        return ["trace: %r" % e]
+    peer = ":%d " % client_port
+    conns = {m.group(1) for ln in lines if peer in ln
+             for m in [re.search(r"conn=(\S+)", ln)] if m}
+    return [ln for ln in lines
+            if peer in ln or "sport=%d " % client_port in ln or
+            "dport=%d " % client_port in ln or
+            any("conn=%s " % c in ln for c in conns)][-30:]
 
 
 def accept_thread_pid():
@@ -82,10 +132,14 @@ def client(port, seed, secs, results):
                 c.request("GET", "/hello.txt", version="HTTP/1.0")
                 status = c.read_response().status
                 closed = c.wait_closed(timeout=30)
-            if status != 200 or closed != ("eof", b""):
-                results.put((n, "connection %d: %d, then %r"
-                             % (n, status, closed)))
-                return
+                if status != 200 or closed != ("eof", b""):
+                    mine = c.sock.getsockname()[1]
+                    results.put((n, "connection %d (local port %d): %d, "
+                                 "then %r\n%s\ntrace:\n%s"
+                                 % (n, mine, status, closed,
+                                    stuck_report(port, mine),
+                                    "\n".join(traced_life(mine)))))
+                    return
             n += 1
     except (OSError, AssertionError) as e:
         results.put((n, "connection %d: %r" % (n, e)))
@@ -98,6 +152,7 @@ def test_a_connection_released_before_the_accept_thread_looks(srv):
         pytest.skip("one CPU: nothing runs beside the accept thread")
     srv.restart(steer=0)
     staller = None
+    traced = trace_events(srv.port, True)
     try:
         os.sched_setaffinity(accept_thread_pid(), {0})
         staller = subprocess.Popen([sys.executable, "-c", STALLER],
@@ -116,8 +171,12 @@ def test_a_connection_released_before_the_accept_thread_looks(srv):
         if staller:
             staller.kill()
             staller.wait()
+        if traced:
+            trace_events(srv.port, False)
         srv.restore()
     failures = [f for _, f in done if f]
-    assert not failures, failures
+    # The first in full (its sockets and stacks), the others' first lines.
+    assert not failures, "\n".join(
+        [failures[0]] + [f.split("\n", 1)[0] for f in failures[1:]])
     # Enough connections for the race to have had its chances.
     assert sum(n for n, _ in done) >= 50 * SECS, done
