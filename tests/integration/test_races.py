@@ -38,6 +38,7 @@ import pytest
 
 from conftest import stuck_report
 from khttp_client import Conn
+from test_placement import TRACEFS, tracefs_write
 
 pytestmark = [pytest.mark.lifecycle,
               pytest.mark.module_only("the module's accept thread")]
@@ -60,16 +61,10 @@ while True:
    .replace("SPIN", os.environ.get("KHTTPD_RACE_SPIN", "0.003"))
 
 
-TRACEFS = "/sys/kernel/tracing"
 # What a stuck connection's report shows of its life: the module's events
 # and TCP's state changes on the port.
 EVENTS = ("khttpd/khttpd_conn_open", "khttpd/khttpd_request",
           "khttpd/khttpd_conn_close", "sock/inet_sock_set_state")
-
-
-def tracefs_write(name, value):
-    with open(os.path.join(TRACEFS, name), "w") as f:
-        f.write(value)
 
 
 def trace_events(port, on):
