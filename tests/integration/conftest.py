@@ -269,20 +269,6 @@ def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
                    int(f[2].rsplit(":", 1)[1], 16), int(f[3], 16), int(f[9]))
 
 
-def abandon(sock):
-    """Close a client socket the way a client that gives up mid-download
-    does: with a reset (SO_LINGER 0), so the server's end goes at once.
-    A plain close of a client that has stopped reading leaves the
-    server's socket an orphan holding its unsent bytes (megabytes per
-    download) until TCP gives up on the zero window, minutes later."""
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                        struct.pack("ii", 1, 0))
-    except OSError:
-        pass
-    sock.close()
-
-
 def tcp_memory_pressure():
     """Whether TCP is in memory pressure (/proc/net/protocols' "press"),
     and the pages TCP holds (/proc/net/sockstat)."""
@@ -332,7 +318,7 @@ def tcp_memory_given_back():
             stat_ = " ".join(f.read().split())
         pytest.fail("30 s after this test TCP still holds %d pages%s (%s): "
                     "it left sockets holding buffers (close clients that "
-                    "stopped reading with abandon())"
+                    "stopped reading with khttp_client.abort())"
                     % (pages, ", in memory pressure" if press else "", stat_))
 
 

@@ -84,6 +84,23 @@ class Response:
             len(self.body))
 
 
+def abort(sock):
+    """Close a socket with a reset (SO_LINGER 0), as a client that crashes
+    or gives up mid-download does: the server's end goes at once. A plain
+    close of a client that has stopped reading leaves the server's socket
+    an orphan holding its unsent bytes (megabytes per download) until TCP
+    gives up on the zero window, minutes later."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+                        b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    except OSError:
+        pass
+    try:
+        sock.close()
+    except OSError:
+        pass
+
+
 def _is_reset(exc):
     return isinstance(exc, (ConnectionResetError, ConnectionAbortedError,
                             BrokenPipeError)) or \
@@ -136,12 +153,7 @@ class Conn:
 
     def abort(self):
         """Close with RST (SO_LINGER 0), as a crashing client would."""
-        try:
-            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                 b"\x01\x00\x00\x00\x00\x00\x00\x00")
-        except OSError:
-            pass
-        self.close()
+        abort(self.sock)
 
     # -- sending ----------------------------------------------------------
     def send(self, data):

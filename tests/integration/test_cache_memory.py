@@ -14,7 +14,8 @@ import time
 
 import pytest
 
-from conftest import abandon, module_loaded
+from conftest import module_loaded
+from khttp_client import abort
 
 pytestmark = pytest.mark.lifecycle
 
@@ -94,7 +95,7 @@ def test_concurrent_big_fills_stay_within_cache_size(srv):
         # They stopped reading mid-download: reset, or the server's ends
         # stay orphans with megabytes unsent and TCP in memory pressure.
         for s in socks:
-            abandon(s)
+            abort(s)
         restore(srv)
         import shutil
         shutil.rmtree(srv.path("/memcache"), ignore_errors=True)
