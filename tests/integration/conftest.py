@@ -252,6 +252,21 @@ def port_is_free(port):
         s.close()
 
 
+TRACEFS = "/sys/kernel/tracing"
+
+
+def tracefs_write(name, value, append=False):
+    """One write(2) to a tracefs file; appending (kprobe_events, to leave
+    others' probes) without Python's "a" mode, whose seek to the end
+    tracefs refuses."""
+    flags = os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC)
+    fd = os.open(os.path.join(TRACEFS, name), flags)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
 def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
     """The machine's TCP sockets, from /proc/net/tcp*: for each, (local
     port, remote port, state as TCP numbers it (0x0A: LISTEN), inode).

@@ -15,12 +15,11 @@ import pytest
 
 from khttp_client import Conn
 
-from conftest import run_cmd, tcp_sockets
+from conftest import TRACEFS, run_cmd, tcp_sockets, tracefs_write
 from test_lifecycle import expect_insmod_fails
 
 pytestmark = pytest.mark.lifecycle
 
-TRACEFS = "/sys/kernel/tracing"
 
 
 def fetch(family, addr, port, path="/hello.txt", timeout=10.0):
@@ -154,11 +153,6 @@ def test_bind_address_not_on_machine_fails(srv, value):
                    for ln in srv.kmsg.lines), srv.kmsg.lines[-5:]
     finally:
         srv.restore()
-
-
-def tracefs_write(name, value):
-    with open(os.path.join(TRACEFS, name), "w") as f:
-        f.write(value)
 
 
 @pytest.mark.module_only("the module's tracepoints")

@@ -18,7 +18,8 @@ import pytest
 
 from khttp_client import build_request
 
-from conftest import env_flag, ko_path, module_loaded, run_cmd, tcp_sockets
+from conftest import (TRACEFS, env_flag, ko_path, module_loaded, run_cmd,
+                      tcp_sockets, tracefs_write)
 
 PROC = "/proc/net/drop_tcp_socket"
 
@@ -287,19 +288,7 @@ def test_drop_tcp_socket_refuses_bad_input(srv, dropper):
     assert len(lines) <= 10 + 1, lines
 
 
-TRACEFS = "/sys/kernel/tracing"
 CLOSE_PROBE = "khttpd_test/tcp_close"
-
-
-def tracefs_write(name, value, append=False):
-    """One write(2); appending (kprobe_events, to leave others' probes)
-    without Python's "a" mode, whose seek to the end tracefs refuses."""
-    flags = os.O_WRONLY | (os.O_APPEND if append else os.O_TRUNC)
-    fd = os.open(os.path.join(TRACEFS, name), flags)
-    try:
-        os.write(fd, value.encode())
-    finally:
-        os.close(fd)
 
 
 @pytest.mark.module_only("the module's sockets")

@@ -36,9 +36,8 @@ import time
 
 import pytest
 
-from conftest import stuck_report
+from conftest import TRACEFS, stuck_report, tracefs_write
 from khttp_client import Conn
-from test_placement import TRACEFS, tracefs_write
 
 pytestmark = [pytest.mark.lifecycle,
               pytest.mark.module_only("the module's accept thread")]
