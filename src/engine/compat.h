@@ -122,17 +122,18 @@ static inline int khttpd_compat_send_page(struct socket *sock,
 /*
  * Push out what sends with MSG_MORE held back, once it is known that no
  * more follows: a partial TCP segment, or kTLS's open record. From 6.5
- * a socket file's ->splice_eof does that (splice calls it at its end).
- * Before, TCP pushes the segment on the next ACK, and there is no TLS.
+ * a socket's ->splice_eof does that (splice calls it at its end, through
+ * the socket's file). Before, TCP pushes the segment on the next ACK, and
+ * there is no TLS.
  */
 #ifdef KHTTPD_HAVE_SPLICE_EOF
-static inline void khttpd_compat_sock_flush(struct file *sock_file)
+static inline void khttpd_compat_sock_flush(struct socket *sock)
 {
-	if (sock_file->f_op->splice_eof)
-		sock_file->f_op->splice_eof(sock_file);
+	if (sock->ops->splice_eof)
+		sock->ops->splice_eof(sock);
 }
 #else
-static inline void khttpd_compat_sock_flush(struct file *sock_file)
+static inline void khttpd_compat_sock_flush(struct socket *sock)
 {
 }
 #endif

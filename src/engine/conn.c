@@ -174,7 +174,7 @@ noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
 bool kengine_conn_linger(struct kengine_conn *conn, bool more_input)
 {
 	bool tls = test_bit(KENGINE_CONN_TLS, &conn->flags);
-	struct sock *sk = conn->sock->sk;
+	struct sock *sk = conn->sk;
 
 	if (tls)
 		kengine_tls_close_notify(conn);
@@ -281,18 +281,14 @@ static bool kengine_conns_unlink(struct kengine *eng,
 	return --eng->nconns == 0;
 }
 
-static void kengine_conn_release_work(struct work_struct *work)
+/*
+ * Give the socket its callbacks back; a connection still in its handshake
+ * never had ours, and one whose callbacks are already back is left alone.
+ */
+static void kengine_conn_detach(struct kengine_conn *conn)
 {
-	struct kengine_conn *conn = container_of(work, struct kengine_conn,
-						 release_work);
-	struct kengine *eng = conn->eng;
-	struct sock *sk = conn->sock->sk;
-	bool last;
+	struct sock *sk = conn->sk;
 
-	/* A handshake still under way is called off, or waited for. */
-	kengine_tls_cancel(conn);
-
-	/* A connection still in its handshake never had our callbacks. */
 	write_lock_bh(&sk->sk_callback_lock);
 	if (sk->sk_user_data == conn) {
 		sk->sk_user_data = NULL;
@@ -301,11 +297,67 @@ static void kengine_conn_release_work(struct work_struct *work)
 		sk->sk_state_change = conn->saved_state_change;
 	}
 	write_unlock_bh(&sk->sk_callback_lock);
+}
+
+/* Close the socket: through its file once it has one, which owns it. */
+static void kengine_conn_put_sock(struct kengine_conn *conn)
+{
+	if (conn->sock_file)
+		fput(conn->sock_file);
+	else if (conn->sock)
+		sock_release(conn->sock);
+	sock_put(conn->sk);
+}
+
+/*
+ * The socket as a file, the target splice needs to send a file's pages
+ * (sendfile's path). Made on first use, not at accept: a struct file and
+ * its dentry are about 450 bytes, most of what an idle connection would
+ * hold beyond its socket, and a connection answered from the response
+ * cache, or kecho's, never needs one. Called from the connection's work.
+ *
+ * sock_alloc_file() releases the socket when it fails, and an orphaned
+ * socket must not keep our callbacks (write_space reads sk_socket), so they
+ * come off while it runs. What arrives meanwhile is not lost: the work
+ * goes on to send or receive, and waits only after an attempt made with
+ * them back. Returns NULL, the socket gone, if there was no memory: the
+ * connection must close.
+ */
+struct file *kengine_conn_sock_file(struct kengine_conn *conn)
+{
+	struct file *file;
+
+	if (likely(conn->sock_file))
+		return conn->sock_file;
+	kengine_conn_detach(conn);
+	file = sock_alloc_file(conn->sock, O_NONBLOCK, NULL);
+	if (IS_ERR(file)) {
+		conn->sock = NULL;
+		pr_warn_ratelimited("no file for a connection's socket (%ld): closed\n",
+				    PTR_ERR(file));
+		return NULL;
+	}
+	conn->sock_file = file;
+	/* Not again if a release was queued meanwhile: it is waiting for us. */
+	kengine_conn_attach(conn);
+	return file;
+}
+
+static void kengine_conn_release_work(struct work_struct *work)
+{
+	struct kengine_conn *conn = container_of(work, struct kengine_conn,
+						 release_work);
+	struct kengine *eng = conn->eng;
+	bool last;
+
+	/* A handshake still under way is called off, or waited for. */
+	kengine_tls_cancel(conn);
+	kengine_conn_detach(conn);
 
 	/* No callback can queue io_work now; wait out a running one. */
 	cancel_work_sync(&conn->io_work);
 	kengine_proto_conn_release(conn);
-	fput(conn->sock_file);
+	kengine_conn_put_sock(conn);
 
 	mutex_lock(&eng->conns_lock);
 	last = kengine_conns_unlink(eng, conn);
@@ -378,7 +430,7 @@ static void kengine_conn_home(struct kengine_conn *conn)
 	conn->home_cpu = -1;
 	if (!eng->cfg.steer_local || eng->cfg.unbound_wq)
 		return;
-	dst = sk_dst_get(conn->sock->sk);
+	dst = sk_dst_get(conn->sk);
 	if (dst) {
 		local = dst->dev && (dst->dev->flags & IFF_LOOPBACK);
 		dst_release(dst);
@@ -402,7 +454,7 @@ static void kengine_conn_home(struct kengine_conn *conn)
  */
 bool kengine_conn_attach(struct kengine_conn *conn)
 {
-	struct sock *sk = conn->sock->sk;
+	struct sock *sk = conn->sk;
 
 	write_lock_bh(&sk->sk_callback_lock);
 	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags)) {
@@ -437,6 +489,9 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	}
 	conn->eng = eng;
 	conn->sock = sock;
+	conn->sk = sk;
+	sock_hold(sk);
+	conn->sock_file = NULL;
 	conn->flags = l->tls ? BIT(KENGINE_CONN_TLS) : 0;
 	INIT_WORK(&conn->io_work, kengine_conn_io_work);
 	INIT_WORK(&conn->release_work, kengine_conn_release_work);
@@ -447,16 +502,18 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	kengine_proto_conn_init(conn);
 
 	/*
-	 * The splice path needs the socket as a file, and so does the
-	 * handshake upcall (the agent gets it as a descriptor); it owns sock
-	 * from now.
+	 * The handshake upcall hands the socket to the agent as a descriptor:
+	 * a TLS connection needs its file at once (the others, on first use).
 	 */
-	file = sock_alloc_file(sock, O_NONBLOCK, NULL);
-	if (IS_ERR(file)) {
-		kmem_cache_free(eng->conn_cache, conn);
-		return;
+	if (l->tls) {
+		file = sock_alloc_file(sock, O_NONBLOCK, NULL);
+		if (IS_ERR(file)) {
+			sock_put(sk);
+			kmem_cache_free(eng->conn_cache, conn);
+			return;
+		}
+		conn->sock_file = file;
 	}
-	conn->sock_file = file;
 
 	mutex_lock(&eng->conns_lock);
 	if (eng->nconns >= eng->cfg.max_conns) {
@@ -465,7 +522,7 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 			kengine_stat_inc(KENGINE_STAT_REFUSED);
 			pr_warn_ratelimited("max_conns=%u reached, refusing a connection\n",
 					    eng->cfg.max_conns);
-			fput(file);
+			kengine_conn_put_sock(conn);
 			kmem_cache_free(eng->conn_cache, conn);
 			return;
 		}

@@ -110,8 +110,15 @@ enum kengine_conn_flags {
 
 struct kengine_conn {
 	struct kengine *eng;
+	/*
+	 * sock is NULL only after kengine_conn_sock_file() failed, which
+	 * released it; sk, held from accept to release, outlives it.
+	 * sock_file is made on first use (kengine_conn_sock_file()) and then
+	 * owns sock.
+	 */
 	struct socket *sock;
-	struct file *sock_file;	/* owns sock; a splice target */
+	struct sock *sk;
+	struct file *sock_file;
 	struct work_struct io_work;
 	struct work_struct release_work;
 	struct list_head node;		/* on eng->conns, under conns_lock */
@@ -186,6 +193,7 @@ int kengine_conn_recv(struct kengine_conn *conn, void *buf, size_t len,
 		      int flags);
 void kengine_conn_touch(struct kengine_conn *conn, unsigned long timeout);
 bool kengine_conn_linger(struct kengine_conn *conn, bool more_input);
+struct file *kengine_conn_sock_file(struct kengine_conn *conn);
 
 /* listener.c */
 int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,

@@ -62,7 +62,7 @@ static void kengine_tls_done(void *data, int status, key_serial_t peerid)
  */
 static int kengine_tls_submit(struct kengine_conn *conn)
 {
-	struct sock *sk = conn->sock->sk;
+	struct sock *sk = conn->sk;
 	void (*destruct)(struct sock *sk) = sk->sk_destruct;
 	struct tls_handshake_args args = {
 		.ta_sock = conn->sock,
@@ -177,7 +177,7 @@ void kengine_tls_cancel(struct kengine_conn *conn)
 	mutex_unlock(&conn->eng->conns_lock);
 	if (!test_bit(KENGINE_CONN_HANDSHAKE, &conn->flags))
 		return;
-	if (tls_handshake_cancel(conn->sock->sk))
+	if (tls_handshake_cancel(conn->sk))
 		clear_bit(KENGINE_CONN_HANDSHAKE, &conn->flags);
 	else
 		wait_on_bit(&conn->flags, KENGINE_CONN_HANDSHAKE,

@@ -80,7 +80,7 @@ static enum kengine_step khttpd_conn_send(struct khttpd_conn *hc)
 	struct khttpd_tx *tx = &hc->buf->tx;
 	enum kengine_step step;
 
-	step = khttpd_tx_send(tx, hc->conn.sock, hc->conn.sock_file);
+	step = khttpd_tx_send(tx, &hc->conn);
 	if (step == KENGINE_STEP_WAIT || step == KENGINE_STEP_CLOSE)
 		return step;
 	/*

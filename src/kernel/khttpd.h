@@ -149,8 +149,8 @@ struct khttpd_fs {
 };
 
 /* tx.c */
-enum kengine_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
-				struct file *sock_file);
+enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
+				struct kengine_conn *conn);
 bool khttpd_tx_done(const struct khttpd_tx *tx);
 u64 khttpd_tx_body_bytes(const struct khttpd_tx *tx);
 void khttpd_tx_init(struct khttpd_tx *tx);

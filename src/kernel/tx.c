@@ -93,13 +93,16 @@ static noinline enum kengine_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 
 /* Zero-copy: the page cache pages go to TCP as they are. */
 static noinline enum kengine_step khttpd_tx_send_file(struct khttpd_tx *tx,
-						      struct file *sock_file)
+						      struct kengine_conn *conn)
 {
 	size_t len = min_t(loff_t, tx->file.end - tx->file.pos,
 			   KHTTPD_SEND_CHUNK);
+	struct file *sock_file = kengine_conn_sock_file(conn);
 	loff_t out_pos = 0;
 	long ret;
 
+	if (!sock_file)
+		return KENGINE_STEP_CLOSE;
 	ret = do_splice_direct(tx->file.file, &tx->file.pos, sock_file,
 			       &out_pos, len, 0);
 	if (ret == -EAGAIN)
@@ -154,7 +157,7 @@ static void khttpd_tx_release_cached(struct khttpd_tx *tx)
  * the next ACK anyway, but kTLS holds an open record until told.
  */
 static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx,
-						struct file *sock_file)
+						struct socket *sock)
 {
 	if (khttpd_listing_next(tx->listing.dir, &tx->listing.writer,
 				&tx->piece, &tx->piece_len)) {
@@ -163,7 +166,7 @@ static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx,
 	}
 	khttpd_listing_free(tx->listing.dir);
 	tx->listing.dir = NULL;
-	khttpd_compat_sock_flush(sock_file);
+	khttpd_compat_sock_flush(sock);
 	return KENGINE_STEP_STAGED;
 }
 
@@ -174,18 +177,18 @@ static void khttpd_tx_release_listing(struct khttpd_tx *tx)
 }
 
 /* One step of sending the response; PROGRESS only when bytes moved. */
-enum kengine_step khttpd_tx_send(struct khttpd_tx *tx, struct socket *sock,
-				struct file *sock_file)
+enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
+				struct kengine_conn *conn)
 {
 	if (khttpd_tx_mem_left(tx))
-		return khttpd_tx_send_mem(tx, sock);
+		return khttpd_tx_send_mem(tx, conn->sock);
 	switch (tx->body) {
 	case KHTTPD_BODY_FILE:
-		return khttpd_tx_send_file(tx, sock_file);
+		return khttpd_tx_send_file(tx, conn);
 	case KHTTPD_BODY_CACHED:
-		return khttpd_tx_send_cached(tx, sock);
+		return khttpd_tx_send_cached(tx, conn->sock);
 	case KHTTPD_BODY_LISTING:
-		return khttpd_tx_send_listing(tx, sock_file);
+		return khttpd_tx_send_listing(tx, conn->sock);
 	default:
 		return KENGINE_STEP_STAGED;
 	}
