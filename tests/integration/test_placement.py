@@ -164,11 +164,11 @@ def test_accept_thread_gets_a_plain_wake_up(srv):
     if not os.path.isdir(os.path.join(TRACEFS, waking)):
         pytest.skip("no %s event at %s" % (waking, TRACEFS))
     conns = 50
-    tracefs_write("tracing_on", "0")
-    tracefs_write("trace", "")
     tracefs_write("kprobe_events", "p:%s autoremove_wake_function "
                   "flags=%%dx:u32\n" % WAKE_PROBE, True)
     try:
+        tracefs_write("tracing_on", "0")
+        tracefs_write("trace", "")
         tracefs_write("events/%s/trigger" % WAKE_PROBE,
                       "stacktrace if flags != 0")
         tracefs_write(waking + "/trigger",
