@@ -312,8 +312,8 @@ static void kengine_conn_put_sock(struct kengine_conn *conn)
 /*
  * The socket as a file, the target splice needs to send a file's pages
  * (sendfile's path). Made on first use, not at accept: a struct file and
- * its dentry are about 450 bytes, most of what an idle connection would
- * hold beyond its socket, and a connection answered from the response
+ * its dentry (384 bytes on 6.12) were most of what an idle connection
+ * held beyond its socket, and a connection answered from the response
  * cache, or kecho's, never needs one. Called from the connection's work.
  *
  * sock_alloc_file() releases the socket when it fails, and an orphaned
