@@ -3,9 +3,9 @@
  * The parameters every server has: where it listens, how many connections
  * it keeps and for how long, where their work runs. They are the module's
  * parameters (this file is compiled into each module; Kbuild gives each
- * its KENGINE_DEFAULT_PORT) and are read once, at load. A value that
- * cannot work fails insmod with one dmesg line saying which parameter and
- * why.
+ * its KENGINE_DEFAULT_PORT and KENGINE_DEFAULT_DEFER_ACCEPT) and are read
+ * once, at load. A value that cannot work fails insmod with one dmesg line
+ * saying which parameter and why.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -47,9 +47,15 @@ static bool steer = true;
 module_param(steer, bool, 0444);
 MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on (default 1; 0: on the CPU that received its packets; for measurement)");
 
-static unsigned int defer_accept;
+/*
+ * HTTP clients speak first, so khttpd defers (its accept thread then
+ * answers the request it accepts); kecho accepts at connect, as the
+ * course's echo server does.
+ */
+static unsigned int defer_accept = KENGINE_DEFAULT_DEFER_ACCEPT;
 module_param(defer_accept, uint, 0444);
-MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT), 0-600 (default 0: off)");
+MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT), 0-600 (default "
+		 __stringify(KENGINE_DEFAULT_DEFER_ACCEPT) "; 0: off)");
 
 static unsigned int tls_port;
 module_param(tls_port, uint, 0444);

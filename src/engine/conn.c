@@ -8,7 +8,8 @@
  *
  * Lifetime: a connection is on eng->conns from kengine_conn_start() until
  * its release work has run. Release is queued at most once
- * (KENGINE_CONN_CLOSING); it restores the socket callbacks under
+ * (KENGINE_CONN_CLOSING); it waits for the accept thread to let go of the
+ * connection (KENGINE_CONN_FIRST_RUN), restores the socket callbacks under
  * sk_callback_lock, so no callback can queue io_work afterwards, cancels
  * io_work, lets the protocol free what it holds, and frees.
  */
@@ -124,6 +125,20 @@ static bool kengine_conn_readable(const struct sock *sk)
 }
 
 /*
+ * The same, under the socket's lock: TCP queues a segment and calls the
+ * callback under it, so under it either the segment is there or the
+ * callback it calls will be ours.
+ */
+static bool kengine_conn_readable_locked(struct sock *sk)
+{
+	bool slow = lock_sock_fast(sk);
+	bool readable = kengine_conn_readable(sk);
+
+	unlock_sock_fast(sk, slow);
+	return readable;
+}
+
+/*
  * TCP reports every change of state, but only the peer's FIN, a reset or
  * an error gives the connection work. The rest would each cost a work run
  * that finds nothing, and a wake-up on whichever CPU the packet came in
@@ -218,23 +233,18 @@ static enum kengine_step kengine_conn_step(struct kengine_conn *conn)
 	return kengine_proto_step(conn);
 }
 
-static void kengine_conn_io_work(struct work_struct *work)
+/*
+ * The protocol's steps until one would block, the budget is spent or a
+ * release is queued; returns the last one. Called by io_work, and by the
+ * accept thread for a request already there at accept.
+ */
+static enum kengine_step kengine_conn_run(struct kengine_conn *conn)
 {
-	struct kengine_conn *conn = container_of(work, struct kengine_conn,
-						 io_work);
 	const struct cred *cred = conn->eng->cred;
 	enum kengine_step step = KENGINE_STEP_PROGRESS;
 	unsigned int budget = conn->eng->cfg.io_budget;
 	const struct cred *old = NULL;
 
-	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags))
-		return;
-	/* A TLS connection's first run: its handshake's result. */
-	if (unlikely(test_bit(KENGINE_CONN_HANDSHAKE_DONE, &conn->flags)) &&
-	    !kengine_tls_finish(conn)) {
-		kengine_conn_schedule_release(conn);
-		return;
-	}
 	clear_bit(KENGINE_CONN_IDLE, &conn->flags);
 	/*
 	 * A server that touches files for its clients (khttpd) does it all
@@ -256,7 +266,24 @@ static void kengine_conn_io_work(struct work_struct *work)
 	if (step == KENGINE_STEP_WAIT && kengine_proto_wait(conn) &&
 	    !test_bit(KENGINE_CONN_LINGER, &conn->flags))
 		set_bit(KENGINE_CONN_IDLE, &conn->flags);
+	return step;
+}
 
+static void kengine_conn_io_work(struct work_struct *work)
+{
+	struct kengine_conn *conn = container_of(work, struct kengine_conn,
+						 io_work);
+	enum kengine_step step;
+
+	if (test_bit(KENGINE_CONN_CLOSING, &conn->flags))
+		return;
+	/* A TLS connection's first run: its handshake's result. */
+	if (unlikely(test_bit(KENGINE_CONN_HANDSHAKE_DONE, &conn->flags)) &&
+	    !kengine_tls_finish(conn)) {
+		kengine_conn_schedule_release(conn);
+		return;
+	}
+	step = kengine_conn_run(conn);
 	if (step == KENGINE_STEP_CLOSE)
 		kengine_conn_schedule_release(conn);
 	else if (step == KENGINE_STEP_PROGRESS &&
@@ -283,20 +310,25 @@ static bool kengine_conns_unlink(struct kengine *eng,
 
 /*
  * Give the socket its callbacks back; a connection still in its handshake
- * never had ours, and one whose callbacks are already back is left alone.
+ * or its first run on the accept thread has not had ours yet, and one
+ * whose callbacks are already back is left alone. Returns whether they
+ * were ours.
  */
-static void kengine_conn_detach(struct kengine_conn *conn)
+static bool kengine_conn_detach(struct kengine_conn *conn)
 {
 	struct sock *sk = conn->sk;
+	bool attached;
 
 	write_lock_bh(&sk->sk_callback_lock);
-	if (sk->sk_user_data == conn) {
+	attached = sk->sk_user_data == conn;
+	if (attached) {
 		sk->sk_user_data = NULL;
 		sk->sk_data_ready = conn->saved_data_ready;
 		sk->sk_write_space = conn->saved_write_space;
 		sk->sk_state_change = conn->saved_state_change;
 	}
 	write_unlock_bh(&sk->sk_callback_lock);
+	return attached;
 }
 
 /* Close the socket: through its file once it has one, which owns it. */
@@ -326,10 +358,11 @@ static void kengine_conn_put_sock(struct kengine_conn *conn)
 struct file *kengine_conn_sock_file(struct kengine_conn *conn)
 {
 	struct file *file;
+	bool attached;
 
 	if (likely(conn->sock_file))
 		return conn->sock_file;
-	kengine_conn_detach(conn);
+	attached = kengine_conn_detach(conn);
 	file = sock_alloc_file(conn->sock, O_NONBLOCK, NULL);
 	if (IS_ERR(file)) {
 		conn->sock = NULL;
@@ -338,8 +371,12 @@ struct file *kengine_conn_sock_file(struct kengine_conn *conn)
 		return NULL;
 	}
 	conn->sock_file = file;
-	/* Not again if a release was queued meanwhile: it is waiting for us. */
-	kengine_conn_attach(conn);
+	/*
+	 * Not again if a release was queued meanwhile (it is waiting for us),
+	 * nor yet on the accept thread's first run: they go on after it.
+	 */
+	if (attached)
+		kengine_conn_attach(conn);
 	return file;
 }
 
@@ -350,6 +387,7 @@ static void kengine_conn_release_work(struct work_struct *work)
 	struct kengine *eng = conn->eng;
 	bool last;
 
+	wait_on_bit(&conn->flags, KENGINE_CONN_FIRST_RUN, TASK_UNINTERRUPTIBLE);
 	/* A handshake still under way is called off, or waited for. */
 	kengine_tls_cancel(conn);
 	kengine_conn_detach(conn);
@@ -477,8 +515,9 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 {
 	struct kengine *eng = l->eng;
 	struct kengine_conn *conn;
+	enum kengine_step step = KENGINE_STEP_WAIT;
 	struct sock *sk = sock->sk;
-	bool slow, readable;
+	bool ran = false;
 	struct file *file;
 
 	kengine_listener_disown(l, sk);
@@ -492,7 +531,8 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	conn->sk = sk;
 	sock_hold(sk);
 	conn->sock_file = NULL;
-	conn->flags = l->tls ? BIT(KENGINE_CONN_TLS) : 0;
+	conn->flags = l->tls ? BIT(KENGINE_CONN_TLS) :
+			       BIT(KENGINE_CONN_FIRST_RUN);
 	INIT_WORK(&conn->io_work, kengine_conn_io_work);
 	INIT_WORK(&conn->release_work, kengine_conn_release_work);
 	kengine_conn_touch(conn, (l->tls ? eng->cfg.tls_timeout_secs :
@@ -541,30 +581,37 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 		return;
 	}
 	/*
-	 * Once attached, the connection is its events': a request that
-	 * arrives now can be answered and the connection released and freed
-	 * on another CPU before this thread goes on. So from here this thread
-	 * touches conn only as a callback does, under sk_callback_lock, and
-	 * keeps sk itself alive with a reference of its own. (Queueing
-	 * conn->io_work directly here put a freed connection's work on a
-	 * worklist: "list_add corruption" in __queue_work, 6.12 guest, the
-	 * soak test.)
+	 * A request already here (with defer_accept, always) is answered on
+	 * this thread, in the run that accepted it: the first request of a
+	 * connection then costs no worker's wake-up. A client on this machine
+	 * pays for those wake-ups on its own CPU, in the softirq its send
+	 * runs (docs/bench/changes.md). Not when more connections wait to be
+	 * accepted, which would wait for this one: a worker on this CPU
+	 * answers it once the thread sleeps again. Until this thread clears
+	 * KENGINE_CONN_FIRST_RUN, release waits for it, and the callbacks are
+	 * not set, so no io_work runs beside this one.
 	 */
-	sock_hold(sk);
-	kengine_conn_attach(conn);
-	/*
-	 * Bytes (or a FIN) that arrived before the callbacks were set did not
-	 * queue the work; those that arrive later will. TCP queues a segment
-	 * and calls the callback under the socket's lock, so under it either
-	 * the segment is there or the callback it calls will be ours. Usually
-	 * the request is not there yet, and a work run now would find nothing.
-	 */
-	slow = lock_sock_fast(sk);
-	readable = kengine_conn_readable(sk);
-	unlock_sock_fast(sk, slow);
-	if (readable)
-		kengine_conn_data_ready(sk);
-	sock_put(sk);
+	if (reqsk_queue_empty(&inet_csk(l->sock->sk)->icsk_accept_queue) &&
+	    kengine_conn_readable_locked(sk)) {
+		step = kengine_conn_run(conn);
+		ran = true;
+	}
+	if (step == KENGINE_STEP_CLOSE) {
+		kengine_conn_schedule_release(conn);
+	} else if (kengine_conn_attach(conn)) {
+		/*
+		 * Bytes (or a FIN) that arrived before the callbacks were set
+		 * queued nothing; those that arrive later will. So will room
+		 * to send, which a run that stopped with output pending needs
+		 * and may already have.
+		 */
+		if (step == KENGINE_STEP_PROGRESS ||
+		    (ran && !test_bit(KENGINE_CONN_IDLE, &conn->flags)) ||
+		    kengine_conn_readable_locked(sk))
+			kengine_conn_queue(conn);
+	}
+	/* Our last touch: from here conn may be released at any time. */
+	clear_and_wake_up_bit(KENGINE_CONN_FIRST_RUN, &conn->flags);
 }
 
 /* Queue the release of every connection, or of those past their deadline. */

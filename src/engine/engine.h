@@ -106,6 +106,13 @@ enum kengine_conn_flags {
 	KENGINE_CONN_HANDSHAKE,
 	KENGINE_CONN_HANDSHAKE_DONE,	/* tls_status is set: io_work reads it */
 	KENGINE_CONN_HANDSHAKE_RETRY,	/* the queue was full: resubmit */
+	/*
+	 * The accept thread is answering the first request itself, outside
+	 * the workqueue, where cancel_work_sync() cannot wait for it; it
+	 * clears this (with a wake-up) as its last touch of the connection,
+	 * and release waits for it (conn.c).
+	 */
+	KENGINE_CONN_FIRST_RUN,
 };
 
 struct kengine_conn {

@@ -55,9 +55,15 @@ def mutate(rng, data):
     return bytes(data)
 
 
-def barrage(srv, seed, errors):
+def barrage(srv, seed, errors, handed):
+    """ROUNDS // THREADS connections of mutated requests; `handed` gets
+    one entry per connection the server must accept: all but those that
+    reset before sending a byte or a FIN, which TCP_DEFER_ACCEPT (khttpd's
+    default) never hands over, as a deferring userspace server would
+    never see them (2 of the 1500 with this seed)."""
     rng = random.Random(seed)
     for _ in range(ROUNDS // THREADS):
+        sent_any = half_closed = False
         try:
             s = socket.create_connection((srv.host, srv.port), timeout=10)
         except OSError as e:
@@ -71,6 +77,7 @@ def barrage(srv, seed, errors):
                     else mutate(rng, rng.choice(BASE))
                     for _ in range(rng.randrange(1, 4))]
             blob = b"".join(reqs)
+            sent_any = bool(blob)
             # Split at random points, sometimes pausing between pieces.
             while blob:
                 n = rng.randrange(1, len(blob) + 1)
@@ -83,23 +90,28 @@ def barrage(srv, seed, errors):
                 pass                            # hang up at once
             elif how == 1:
                 s.shutdown(socket.SHUT_WR)      # half-close, read a little
+                half_closed = True
                 s.recv(rng.randrange(1, 65536))
             else:
                 s.recv(rng.randrange(1, 4096))  # read a bit, then vanish
         except OSError:
             pass                                # resets are fair play here
         finally:
-            if rng.random() < 0.5:
+            abortive = rng.random() < 0.5
+            if abortive:
                 # Abortive close: RST instead of FIN.
                 s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                              b"\x01\x00\x00\x00\x00\x00\x00\x00")
             s.close()
+            if sent_any or half_closed or not abortive:
+                handed.append(1)
 
 
 def test_random_hostile_barrage(srv):
-    errors = []
+    errors, handed = [], []
     before = srv.stats() if srv.has_stats else None
-    threads = [threading.Thread(target=barrage, args=(srv, SEED + i, errors))
+    threads = [threading.Thread(target=barrage,
+                                args=(srv, SEED + i, errors, handed))
                for i in range(THREADS)]
     for t in threads:
         t.start()
@@ -108,10 +120,12 @@ def test_random_hostile_barrage(srv):
     assert not any(t.is_alive() for t in threads), "barrage hung"
     assert not errors, errors[:5]
     if before is not None:
-        # The barrage reached the server: every connection, most requests.
+        # The barrage reached the server: every connection it had to be
+        # handed, most requests.
         after = srv.stats()
+        assert len(handed) >= ROUNDS * 0.9, len(handed)
         assert after["connections_accepted"] - \
-            before["connections_accepted"] >= ROUNDS // THREADS * THREADS
+            before["connections_accepted"] >= len(handed)
         assert after["requests"] - before["requests"] >= ROUNDS // 2
     srv.assert_alive()
     # Every client is gone: after lingering closes (5 s at most) and the

@@ -113,16 +113,9 @@ def test_steer_0_keeps_work_on_the_receiving_cpu(srv):
     assert cpus.get(0, 0) > total * 0.8, cpus
 
 
-def test_a_connection_per_request_costs_one_work_run(srv):
-    """A connection that asks for one file and closes has one thing for
-    its work to do: its request. Each other work run costs a wake-up,
-    often on the client's CPU. Counted from workqueue_queue_work, per
-    connection (6.12 guest, ab -c 16): 4.1 with a run queued at accept,
-    before the request is there, one for TCP's report of our FIN being
-    acknowledged, and one for the client's FIN after a lingering close;
-    2.0 without the first two; 1.0 once a client that asked to close is
-    closed at once instead of lingered over."""
-    conns = 100
+def conn_per_request_work_runs(srv, conns=100):
+    """io_work runs queued while `conns` connections each asked for one
+    file (HTTP/1.0) and were closed, from workqueue_queue_work."""
     with traced_on_cpu0("events/workqueue/workqueue_queue_work",
                         'workqueue == "khttpd"') as (switch, lines):
         switch(True)
@@ -135,8 +128,36 @@ def test_a_connection_per_request_costs_one_work_run(srv):
         time.sleep(0.5)
         switch(False)
         trace = lines()
-    runs = sum("function=kengine_conn_io_work" in ln for ln in trace)
+    return sum("function=kengine_conn_io_work" in ln for ln in trace), trace
+
+
+def test_a_connection_per_request_costs_one_work_run(srv):
+    """Without TCP_DEFER_ACCEPT a connection reaches accept() before its
+    request, and the request is one thing for its work to do. Each other
+    work run costs a wake-up, often on the client's CPU. Counted from
+    workqueue_queue_work, per connection (6.12 guest, ab -c 16): 4.1 with
+    a run queued at accept, before the request is there, one for TCP's
+    report of our FIN being acknowledged, and one for the client's FIN
+    after a lingering close; 2.0 without the first two; 1.0 once a client
+    that asked to close is closed at once instead of lingered over."""
+    conns = 100
+    srv.restart(defer_accept=0)
+    try:
+        runs, trace = conn_per_request_work_runs(srv, conns)
+    finally:
+        srv.restore()
     assert conns * 0.5 <= runs <= conns * 1.5, (runs, trace[-20:])
+
+
+def test_a_request_there_at_accept_is_answered_by_the_accept_thread(srv):
+    """With TCP_DEFER_ACCEPT (defer_accept=1, the default) the request is
+    there when the connection is accepted, and the accept thread answers
+    it in the same run: no work run, and no worker to wake, for a
+    connection per request. Before, the accept thread queued the
+    connection's work: one run per connection, 1.0 here."""
+    conns = 100
+    runs, trace = conn_per_request_work_runs(srv, conns)
+    assert runs <= conns * 0.2, (runs, trace[-20:])
 
 
 WAKE_PROBE = "khttpd_test/wake"
