@@ -8,7 +8,8 @@
  *   KHTTPD_BODY_CACHED   a response cache entry's pages, zero-copy
  *   KHTTPD_BODY_LISTING  the core's HTML pieces, copied out
  *
- * Every function here is called from the connection's io_work only.
+ * Every function here is called from the connection's work only (io_work,
+ * or its first run on the accept thread): never two at once.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
