@@ -1,0 +1,226 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+#
+# Where the CPU goes per request, server by server, inside the QEMU guest:
+#     scripts/vm.sh run -- /usr/bin/python3 scripts/bench-cpu.py \
+#         [--reps N] [--workloads a,b] [--servers x,y]
+#
+# Throughput on this host moves by tens of percent between runs; CPU time
+# per request splits it into parts that say why. For each run: the client
+# tool's own CPU (getrusage of the child: user, system, and the softirqs
+# its sends run, which on loopback include the server side's TCP receive),
+# the server's (its processes; for khttpd every kernel thread, i.e. the
+# workers and the accept thread, the guest being otherwise idle), all CPUs
+# busy and idle (/proc/stat), each divided by the requests. A
+# single-threaded client whose CPU is saturated runs at 1 / (its CPU per
+# request), so that figure bounds what any server can get out of it.
+#
+# Servers: nginx, lighttpd, h2o (bench-guest.py's configurations, started
+# once), and khttpd variants loaded for each of their runs:
+# "khttpd" is ./khttpd.ko (make module); "khttpd+defer_accept=0" adds
+# module parameters; "khttpd+ko=NAME" loads build/cpu/khttpd-NAME.ko
+# instead (a module saved from another build, to compare). Runs are
+# interleaved: for each repetition, for each workload, the servers in turn.
+# Prints every run, then the medians. Standard library only.
+
+import argparse
+import importlib.util
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_spec = importlib.util.spec_from_file_location(
+    "bench_guest", os.path.join(REPO, "scripts", "bench-guest.py"))
+bg = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bg)
+
+HZ = os.sysconf("SC_CLK_TCK")
+HT = os.path.join(REPO, "build", "htstress")
+URL = "http://127.0.0.1:%d%s"
+
+# name -> (requests, argv for a port); 1 KiB file unless the path says.
+WORKLOADS = {
+    "ab-close-c1": (1000, lambda p: ["ab", "-q", "-n", "1000", "-c", "1",
+                                     URL % (p, "/f1k")]),
+    "ab-close-c16": (3000, lambda p: ["ab", "-q", "-n", "3000", "-c", "16",
+                                      URL % (p, "/f1k")]),
+    "ab-close-c500": (3000, lambda p: ["ab", "-q", "-n", "3000", "-c",
+                                       "500", URL % (p, "/f1k")]),
+    "hs-close-c64": (6000, lambda p: [HT, "-n", "6000", "-c", "32", "-t",
+                                      "2", "--json", URL % (p, "/f1k")]),
+    "httperf-close": (1500, lambda p: ["httperf", "--server", "127.0.0.1",
+                                       "--port", str(p), "--uri", "/f1k",
+                                       "--num-conns", "1500",
+                                       "--num-calls", "1",
+                                       "--timeout", "10"]),
+    "course-htstress": (4000, lambda p: [HT, "-n", "4000", "-c", "1", "-t",
+                                         "4", "--json", URL % (p, "/")]),
+    "ab-ka-c16": (20000, lambda p: ["ab", "-q", "-k", "-n", "20000", "-c",
+                                    "16", URL % (p, "/f1k")]),
+}
+PEERS = {"nginx": bg.Nginx, "lighttpd": bg.Lighttpd, "h2o": bg.H2o}
+
+
+def cpu_ticks():
+    """(busy, idle) ticks over all CPUs."""
+    with open("/proc/stat") as f:
+        v = [int(x) for x in f.readline().split()[1:]]
+    # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]
+
+
+def thread_ticks(pids):
+    """utime + stime of every thread of pids."""
+    total = 0
+    for pid in pids:
+        try:
+            for tid in os.listdir("/proc/%d/task" % pid):
+                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                    s = f.read()
+                fields = s[s.rindex(")") + 2:].split()
+                total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError):
+            pass
+    return total
+
+
+def kernel_threads():
+    """Children of kthreadd: the workers and khttpd's accept thread."""
+    out = []
+    for p in os.listdir("/proc"):
+        if not p.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % p) as f:
+                s = f.read()
+            if int(s[s.rindex(")") + 2:].split()[1]) == 2:
+                out.append(int(p))
+        except (OSError, ValueError):
+            pass
+    return out
+
+
+class KhttpdVariant:
+    """khttpd.ko (or a saved build) with parameters, loaded per run."""
+
+    def __init__(self, name):
+        self.name, self.port = name, bg.PORTS["khttpd"]
+        self.ko = os.path.join(REPO, "khttpd.ko")
+        self.params = []
+        for p in name.split("+")[1:]:
+            if p.startswith("ko="):
+                self.ko = os.path.join(REPO, "build", "cpu",
+                                       "khttpd-%s.ko" % p[3:])
+            else:
+                self.params.append(p)
+
+    def load(self):
+        self.stop()
+        subprocess.run(["insmod", self.ko, "port=%d" % self.port,
+                        "root=" + bg.ROOT] + self.params, check=True)
+        bg.wait_answer(self.port, "/f1k")
+
+    def stop(self):
+        if os.path.isdir("/sys/module/khttpd"):
+            subprocess.run(["rmmod", "khttpd"], check=True)
+
+    def pids(self):
+        return kernel_threads()
+
+
+def start_peer(name, out):
+    s = PEERS[name](name)
+    s.out = out
+    err = s.start(os.cpu_count(), out)
+    if err:
+        sys.exit("bench-cpu: %s: %s" % (name, err))
+    bg.wait_answer(s.port, "/f1k")
+    s.pids = lambda: bg.descendants(s.proc.pid)
+    s.load = lambda: None
+    return s
+
+
+def one_run(server, work):
+    n, argv_of = WORKLOADS[work]
+    server.load()
+    pids = server.pids()
+    busy0, idle0 = cpu_ticks()
+    srv0 = thread_ticks(pids)
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    p = subprocess.run(argv_of(server.port), capture_output=True, text=True)
+    wall = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # khttpd's workers may have come and gone: count them again.
+    srv1 = thread_ticks(server.pids() if isinstance(server, KhttpdVariant)
+                        else pids)
+    busy1, idle1 = cpu_ticks()
+    if p.returncode:
+        print("bench-cpu: %s on %s failed (%d): %s" %
+              (work, server.name, p.returncode, p.stderr.strip()[-300:]),
+              flush=True)
+        return None
+    ms = 1000.0 / n
+    return {"rps": n / wall,
+            "busy": (busy1 - busy0) * ms / HZ,
+            "idle": (idle1 - idle0) * ms / HZ,
+            "client": ((ru1.ru_utime - ru0.ru_utime) +
+                       (ru1.ru_stime - ru0.ru_stime)) * ms,
+            "server": (srv1 - srv0) * ms / HZ}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--reps", type=int, default=5)
+    ap.add_argument("--workloads", default="ab-close-c1,ab-close-c16,"
+                    "ab-close-c500,hs-close-c64,httperf-close")
+    ap.add_argument("--servers", default="khttpd,nginx,lighttpd,h2o")
+    args = ap.parse_args()
+    works = args.workloads.split(",")
+    for w in works:
+        if w not in WORKLOADS:
+            ap.error("unknown workload %s (%s)" % (w, ", ".join(WORKLOADS)))
+    out = "/tmp/bench-cpu"
+    os.makedirs(out, exist_ok=True)
+    bg.make_files(["1k"])
+    servers = []
+    for name in args.servers.split(","):
+        servers.append(KhttpdVariant(name) if name.startswith("khttpd")
+                       else start_peer(name, out))
+    rows = {}
+    try:
+        for rep in range(args.reps):
+            for w in works:
+                for s in servers:
+                    r = one_run(s, w)
+                    if not r:
+                        continue
+                    rows.setdefault((w, s.name), []).append(r)
+                    print("%d %-15s %-28s %7.0f req/s  client %.3f  server "
+                          "%.3f  busy %.3f  idle %.3f ms/request" %
+                          (rep, w, s.name, r["rps"], r["client"],
+                           r["server"], r["busy"], r["idle"]), flush=True)
+    finally:
+        for s in servers:
+            s.stop()
+    print("\nmedians of %d repetitions, ms of CPU per request (busy, idle:"
+          " all CPUs)" % args.reps)
+    print("%-15s %-28s %8s %7s %7s %7s %7s" %
+          ("workload", "server", "req/s", "client", "server", "busy",
+           "idle"))
+    for w in works:
+        for s in servers:
+            rs = rows.get((w, s.name))
+            if not rs:
+                continue
+            m = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f" %
+                  (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
+                   m["idle"]))
+
+
+main()
