@@ -601,9 +601,10 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	} else if (kengine_conn_attach(conn)) {
 		/*
 		 * Bytes (or a FIN) that arrived before the callbacks were set
-		 * queued nothing; those that arrive later will. So will room
-		 * to send, which a run that stopped with output pending needs
-		 * and may already have.
+		 * queued nothing, and neither did room to send that came
+		 * during the run; what comes from now on will. So the work is
+		 * queued here for what may already be there: unread bytes, or
+		 * output the run left pending.
 		 */
 		if (step == KENGINE_STEP_PROGRESS ||
 		    (ran && !test_bit(KENGINE_CONN_IDLE, &conn->flags)) ||
