@@ -100,6 +100,13 @@ def log(msg):
     print("bench: " + msg, flush=True)
 
 
+def repo_relative(argv):
+    """argv as results.json keeps it: the project's own tools by their
+    path in the repository, not on this machine."""
+    return [os.path.relpath(a, REPO) if a.startswith(REPO + os.sep) else a
+            for a in argv]
+
+
 def path_of(size):
     return "/" if size == INDEX else "/f" + size
 
@@ -1350,12 +1357,12 @@ def main():
                    "workloads": {k: {"tool": v.tool, "description": v.desc,
                                      "group": v.group,
                                      "sizes": list(v.sizes or sizes),
-                                     "argv": v.argv_of(
+                                     "argv": repo_relative(v.argv_of(
                                          ("https" if v.group == "tls"
                                           else "http") +
                                          "://127.0.0.1:PORT" +
                                          (path_of(v.sizes[0]) if v.sizes
-                                          else "/fSIZE"))}
+                                          else "/fSIZE")))}
                                  for k, v in wl.items()}},
         "servers": {}, "content_types": {}, "memory": {}, "runs": [],
         "medians": {}, "problems": [], "tls": tls_info,
