@@ -589,10 +589,11 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	 * accepted, which would wait for this one: a worker on this CPU
 	 * answers it once the thread sleeps again. Until this thread clears
 	 * KENGINE_CONN_FIRST_RUN, release waits for it, and the callbacks are
-	 * not set, so no io_work runs beside this one.
+	 * not set, so no io_work runs beside this one. A request this
+	 * unlocked look misses is found by the locked one after the attach.
 	 */
 	if (reqsk_queue_empty(&inet_csk(l->sock->sk)->icsk_accept_queue) &&
-	    kengine_conn_readable_locked(sk)) {
+	    kengine_conn_readable(sk)) {
 		step = kengine_conn_run(conn);
 		ran = true;
 	}
@@ -604,10 +605,10 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 		 * queued nothing, and neither did room to send that came
 		 * during the run; what comes from now on will. So the work is
 		 * queued here for what may already be there: unread bytes, or
-		 * output the run left pending.
+		 * what a run that did not end idle left (its budget spent,
+		 * output pending, a lingering close).
 		 */
-		if (step == KENGINE_STEP_PROGRESS ||
-		    (ran && !test_bit(KENGINE_CONN_IDLE, &conn->flags)) ||
+		if ((ran && !test_bit(KENGINE_CONN_IDLE, &conn->flags)) ||
 		    kengine_conn_readable_locked(sk))
 			kengine_conn_queue(conn);
 	}
