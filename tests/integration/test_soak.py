@@ -3,8 +3,8 @@
 and a connection per request, small and 1 MiB files, listings, clients
 that vanish mid-response), rmmod while the load runs. After each cycle the
 module's slab cache must be gone; at the end the kernel's memory
-(MemAvailable, Slab, and the TCP, sock_inode_cache, filp and dentry slabs,
-after dropping caches) must be back at its baseline.
+(available memory, Slab, and the TCP, sock_inode_cache, filp and dentry
+slabs, after dropping caches) must be back at its baseline.
 
 KHTTPD_SOAK_CYCLES sets the number of cycles (make check: 3; make soak:
 100). Marked `lifecycle`."""
@@ -63,10 +63,35 @@ def settle():
                 pass            # merged into another cache, or no SLUB
 
 
+def pcp_free():
+    """Bytes of free pages on the per-CPU lists. MemAvailable leaves them
+    out, and how many a CPU holds swings by 20 MiB from one moment to the
+    next in a 2 GiB guest: measured beside MemAvailable over 8 cycles,
+    the two moved in opposite directions by the same amount."""
+    pages = 0
+    with open("/proc/zoneinfo") as f:
+        for line in f:
+            fields = line.split()
+            if fields[:1] == ["count:"]:
+                pages += int(fields[1])
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def own_anon():
+    """This process's anonymous memory: the load's threads leave malloc
+    arenas behind (about 0.5 MiB a cycle), which is not the kernel's."""
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no RssAnon in /proc/self/status")
+
+
 def snapshot():
     settle()
     m, s = meminfo(), slabs()
-    return {"MemAvailable": m["MemAvailable"], "Slab": m["Slab"],
+    available = m["MemAvailable"] + pcp_free() - own_anon()
+    return {"Available": available, "Slab": m["Slab"],
             **{n: s.get(n, 0) for n in SLABS}}
 
 
@@ -148,9 +173,15 @@ def test_insmod_load_rmmod_soak(srv):
             assert "khttpd" not in f.read()
     after = snapshot()
     report = {k: (base[k], after[k]) for k in base}
+    print("soak: available memory %+d KiB, Slab %+d KiB over %d cycles"
+          % ((after["Available"] - base["Available"]) // 1024,
+             (after["Slab"] - base["Slab"]) // 1024, CYCLES))
     # Bounds: what one TCP socket, file or dentry is; a few stragglers
     # (TIME_WAIT, lazily freed dentries) are not a leak, hundreds are.
-    assert after["MemAvailable"] > base["MemAvailable"] - 32 * MiB, report
+    # Available memory moved by 3-8 MiB over 3 cycles on 6.1 and 6.12
+    # once the per-CPU lists were counted; MemAvailable alone, by up to
+    # 37 MiB (a CI failure with no leak behind it).
+    assert after["Available"] > base["Available"] - 24 * MiB, report
     assert after["Slab"] < base["Slab"] + 16 * MiB, report
     for name, slack in (("TCP", 20), ("TCPv6", 20),
                         ("sock_inode_cache", 50), ("filp", 300),
