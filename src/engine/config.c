@@ -48,13 +48,13 @@ module_param(steer, bool, 0444);
 MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on (default 1; 0: on the CPU that received its packets; for measurement)");
 
 /*
- * HTTP clients speak first, so khttpd defers (its accept thread then
- * answers the request it accepts); kecho accepts at connect, as the
- * course's echo server does.
+ * HTTP clients speak first, so khttpd defers while it is busy (its accept
+ * thread then answers the request it accepts; listener.c says when);
+ * kecho accepts at connect, as the course's echo server does.
  */
 static unsigned int defer_accept = KENGINE_DEFAULT_DEFER_ACCEPT;
 module_param(defer_accept, uint, 0444);
-MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT), 0-600 (default "
+MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT) while 3 or more others are open, 0-600 (default "
 		 __stringify(KENGINE_DEFAULT_DEFER_ACCEPT) "; 0: off)");
 
 static unsigned int tls_port;

@@ -581,9 +581,9 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 		return;
 	}
 	/*
-	 * A request already here (with defer_accept, always) is answered on
-	 * this thread, in the run that accepted it: the first request of a
-	 * connection then costs no worker's wake-up. A client on this machine
+	 * A request already here (always, while the listener defers) is
+	 * answered on this thread, in the run that accepted it: the first
+	 * request of a connection then costs no worker's wake-up. A client on this machine
 	 * pays for those wake-ups on its own CPU, in the softirq its send
 	 * runs (docs/bench/changes.md). Not when more connections wait to be
 	 * accepted, which would wait for this one: a worker on this CPU

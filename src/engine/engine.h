@@ -66,6 +66,11 @@ struct kengine_listener {
 	struct task_struct *thread;
 	/* The kernel's sk_data_ready, which ours replaced on sock. */
 	void (*default_data_ready)(struct sock *sk);
+	/*
+	 * TCP_DEFER_ACCEPT is on (kengine_listener_adapt()). Written only by
+	 * the accept thread; /proc reads it with READ_ONCE().
+	 */
+	bool deferring;
 };
 
 struct kengine {

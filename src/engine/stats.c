@@ -49,6 +49,8 @@ static int kengine_stats_show(struct seq_file *m, void *v)
 	kengine_stats_print(m, kengine_stat_names, &kengine_stats[0],
 			    KENGINE_STAT_MAX);
 	seq_printf(m, "connections_open %u\n", READ_ONCE(eng->nconns));
+	seq_printf(m, "accept_deferring %u\n",
+		   READ_ONCE(eng->listener.deferring));
 	kengine_proto_stats_show(m);
 	return 0;
 }

@@ -58,9 +58,10 @@ def mutate(rng, data):
 def barrage(srv, seed, errors, handed):
     """ROUNDS // THREADS connections of mutated requests; `handed` gets
     one entry per connection the server must accept: all but those that
-    reset before sending a byte or a FIN, which TCP_DEFER_ACCEPT (khttpd's
-    default) never hands over, as a deferring userspace server would
-    never see them (2 of the 1500 with this seed)."""
+    reset before sending a byte or a FIN, which TCP_DEFER_ACCEPT (on in
+    khttpd while it is busy, as it is here) never hands over, as a
+    deferring userspace server would never see them (2 of the 1500 with
+    this seed)."""
     rng = random.Random(seed)
     for _ in range(ROUNDS // THREADS):
         sent_any = half_closed = False
