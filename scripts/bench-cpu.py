@@ -223,4 +223,5 @@ def main():
                    m["idle"]))
 
 
-main()
+if __name__ == "__main__":
+    main()
