@@ -99,8 +99,11 @@ if [ "${KHTTPD_DEBUG_SUITE:-1}" = 0 ]; then
 	log "=== integration suite skipped (KHTTPD_DEBUG_SUITE=0) ==="
 else
 	log "=== integration suite (scripts/guest-integration.sh) ==="
-	# Under KASAN and TCG everything is several times slower.
+	# Under KASAN and TCG everything is several times slower: the race
+	# test made 629 connections in its 30 s (21/s, against 300/s and
+	# more on the other kernels).
 	export KHTTPD_RMMOD_TIMEOUT=${KHTTPD_RMMOD_TIMEOUT:-60}
+	export KHTTPD_RACE_MIN_RATE=${KHTTPD_RACE_MIN_RATE:-10}
 	KHTTPD_KO=$KO scripts/guest-integration.sh
 	rc=$?
 	[ $rc -eq 0 ] || fail "the integration suite failed (exit status $rc)"

@@ -54,7 +54,7 @@ MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs o
  */
 static unsigned int defer_accept = KENGINE_DEFAULT_DEFER_ACCEPT;
 module_param(defer_accept, uint, 0444);
-MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT) while 3 or more others are open, 0-600 (default "
+MODULE_PARM_DESC(defer_accept, "seconds TCP holds a new connection until its first bytes arrive (TCP_DEFER_ACCEPT) while 3 or more others are in flight, 0-600 (default "
 		 __stringify(KENGINE_DEFAULT_DEFER_ACCEPT) "; 0: off)");
 
 static unsigned int tls_port;

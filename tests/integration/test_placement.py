@@ -201,16 +201,17 @@ def accepted_within(srv, secs):
 
 
 def test_defer_accept_only_while_busy(srv):
-    """TCP_DEFER_ACCEPT costs a client that makes one connection at a
-    time: the accept thread's wake-up (an IPI to the idle CPU, 30-50 us
-    in the 6.12 guest) starts only once the request is there, where
-    without it the wake-up overlaps the client writing its request
-    (httperf, a connection at a time: 2561 req/s deferring, 3034 not).
-    So the listener defers only while 3 or more other connections are
-    open, and stops once 1 or none is. Seen from a client that connects
-    and says nothing: accepted at once on an idle server, held by TCP
-    while the server is busy. With a listener that always deferred, the
-    first look failed: not accepted within the half second."""
+    """TCP_DEFER_ACCEPT saves a wake-up per connection, which pays when
+    many are in flight; a client with one connection at a time waits for
+    the accept thread's wake-up after its request instead (an IPI to
+    the idle CPU, 30-50 us in the 6.12 guest), where without deferring
+    it overlaps the client writing its request. So the listener defers
+    only while 3 or more other connections are in flight (open, or
+    waiting in TCP), and stops once 1 or none is. Seen from a client
+    that connects and says nothing: accepted at once on an idle server,
+    held by TCP while the server is busy. With a listener that always
+    deferred, the first look failed: not accepted within the half
+    second."""
     def settle_idle():
         """Once the others are gone, the next connection accepted finds
         the server idle (the listener decides at each accept)."""
