@@ -583,14 +583,15 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	/*
 	 * A request already here (always, while the listener defers) is
 	 * answered on this thread, in the run that accepted it: the first
-	 * request of a connection then costs no worker's wake-up. A client on this machine
-	 * pays for those wake-ups on its own CPU, in the softirq its send
-	 * runs (docs/bench/changes.md). Not when more connections wait to be
-	 * accepted, which would wait for this one: a worker on this CPU
-	 * answers it once the thread sleeps again. Until this thread clears
-	 * KENGINE_CONN_FIRST_RUN, release waits for it, and the callbacks are
-	 * not set, so no io_work runs beside this one. A request this
-	 * unlocked look misses is found by the locked one after the attach.
+	 * request of a connection then costs no worker's wake-up. A client
+	 * on this machine pays for those wake-ups on its own CPU, in the
+	 * softirq its send runs (docs/bench/changes.md). Not when more
+	 * connections wait to be accepted, which would wait for this one: a
+	 * worker on this CPU answers it once the thread sleeps again. Until
+	 * this thread clears KENGINE_CONN_FIRST_RUN, release waits for it,
+	 * and the callbacks are not set, so no io_work runs beside this one.
+	 * A request this unlocked look misses is found by the locked one
+	 * after the attach.
 	 */
 	if (reqsk_queue_empty(&inet_csk(l->sock->sk)->icsk_accept_queue) &&
 	    kengine_conn_readable(sk)) {

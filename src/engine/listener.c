@@ -52,18 +52,18 @@
 static void kengine_listener_adapt(struct kengine_listener *l)
 {
 	struct sock *sk = l->sock->sk;
-	unsigned int open = READ_ONCE(l->eng->nconns) +
-			    READ_ONCE(sk->sk_ack_backlog) +
-			    inet_csk_reqsk_queue_len(sk);
+	unsigned int in_flight = READ_ONCE(l->eng->nconns) +
+				 READ_ONCE(sk->sk_ack_backlog) +
+				 inet_csk_reqsk_queue_len(sk);
 	bool busy;
 	int secs;
 	int err;
 
 	if (!l->eng->cfg.defer_accept_secs)
 		return;
-	if (open >= KENGINE_DEFER_BUSY)
+	if (in_flight >= KENGINE_DEFER_BUSY)
 		busy = true;
-	else if (open <= KENGINE_DEFER_IDLE)
+	else if (in_flight <= KENGINE_DEFER_IDLE)
 		busy = false;
 	else
 		return;
