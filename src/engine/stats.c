@@ -51,6 +51,9 @@ static int kengine_stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "connections_open %u\n", READ_ONCE(eng->nconns));
 	seq_printf(m, "accept_deferring %u\n",
 		   READ_ONCE(eng->listener.deferring));
+	if (eng->cfg.tls_port)
+		seq_printf(m, "tls_accept_deferring %u\n",
+			   READ_ONCE(eng->tls_listener.deferring));
 	kengine_proto_stats_show(m);
 	return 0;
 }

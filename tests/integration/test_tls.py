@@ -451,6 +451,39 @@ def test_counters_tracepoint_and_ktls(live):
     assert s1["tls_bytes_received"] > s0["tls_bytes_received"]
 
 
+def test_tls_listener_defers_only_while_busy(live):
+    """tls_port='s listener turns TCP_DEFER_ACCEPT on and off by its own
+    accepts, as port='s does (test_placement.py): off with nothing else
+    in flight, on while 4 other connections are open, off again once
+    they are gone. /proc/khttpd shows it as tls_accept_deferring; before,
+    only port='s state was shown."""
+    def one_request():
+        r = live.get("/hello.txt")
+        assert r.status == 200
+
+    def settle_idle():
+        wait_for(lambda: stats()["connections_open"] == 0, 20,
+                 "the connections to close")
+        one_request()
+
+    settle_idle()
+    assert stats()["tls_accept_deferring"] == 0
+    held = []
+    try:
+        for _ in range(4):
+            c = live.conn()
+            c.request("GET", "/hello.txt")
+            assert c.read_response().status == 200
+            held.append(c)
+        one_request()
+        assert stats()["tls_accept_deferring"] == 1
+    finally:
+        for c in held:
+            c.close()
+    settle_idle()
+    assert stats()["tls_accept_deferring"] == 0
+
+
 def test_thousand_concurrent_handshakes(live):
     """1000 clients handshake at once: the kernel queues few requests for
     the agent, the module resubmits the rest; every one is served."""
