@@ -113,10 +113,39 @@ def targets(res, peers):
     return out
 
 
-def rps_table(L, cfg, med, servers, peers, rows):
+def per_rep_ratios(runs, peers, w, s):
+    """khttpd over the best valid peer of each repetition of one cell,
+    sorted: a repetition runs every server back to back, so a host that
+    changes speed between repetitions moves both sides of its ratio."""
+    reps = {}
+    for r in runs:
+        if (r.get("workload"), r.get("size")) == (w, s) and r.get("valid") \
+                and r.get("rps"):
+            reps.setdefault(r["rep"], {})[r["server"]] = r["rps"]
+    out = []
+    for by in reps.values():
+        best = max((by[p] for p in peers if p in by), default=None)
+        x = ratio(by.get("khttpd"), best)
+        if x is not None:
+            out.append(x)
+    return sorted(out)
+
+
+def fmt_rep_ratios(xs):
+    if not xs:
+        return "-"
+    med = xs[len(xs) // 2] if len(xs) % 2 else \
+        (xs[len(xs) // 2 - 1] + xs[len(xs) // 2]) / 2
+    if len(xs) == 1:
+        return fmt_ratio(med)
+    return "%s (%s-%s)" % (fmt_ratio(med), fmt_ratio(xs[0]), fmt_ratio(xs[-1]))
+
+
+def rps_table(L, cfg, med, servers, peers, rows, runs=()):
     head = ["workload", "file"] + servers
     if peers:
-        head += ["best peer", "khttpd/best peer"]
+        head += ["best peer", "khttpd/best peer",
+                 "per repetition (median, range)"]
     if "twin" in servers:
         head.append("khttpd/twin")
     head.append("valid runs (%s)" % ", ".join(servers))
@@ -129,7 +158,8 @@ def rps_table(L, cfg, med, servers, peers, rows):
         k = m.get("khttpd", {}).get("rps")
         if peers:
             name, v = best_peer(m, peers)
-            row += [name or "-", fmt_ratio(ratio(k, v))]
+            row += [name or "-", fmt_ratio(ratio(k, v)),
+                    fmt_rep_ratios(per_rep_ratios(runs, peers, w, s))]
         if "twin" in servers:
             row.append(fmt_ratio(ratio(k, m.get("twin", {}).get("rps"))))
         row.append(", ".join("%d/%d" % (m.get(sv, {}).get("valid", 0),
@@ -399,14 +429,24 @@ def main():
 
     L.append("## Requests per second (median)")
     L.append("")
+    if peers and cfg["reps"] > 1:
+        L.append("khttpd/best peer divides the medians. Beside it, the same "
+                 "ratio taken within each repetition (khttpd over the best "
+                 "peer of that repetition) and then its median and range: "
+                 "a repetition runs every server back to back, so when the "
+                 "host changes speed between repetitions (under TCG it "
+                 "does, by up to half) both sides of a repetition's ratio "
+                 "move together, and the range shows how far one run can "
+                 "be trusted.")
+        L.append("")
     if sweep:
         L.append("### Size sweep")
         L.append("")
-        rps_table(L, cfg, med, servers, peers, sweep)
+        rps_table(L, cfg, med, servers, peers, sweep, res["runs"])
     if onek:
         L.append("### 1 KiB set")
         L.append("")
-        rps_table(L, cfg, med, servers, peers, onek)
+        rps_table(L, cfg, med, servers, peers, onek, res["runs"])
 
     tls_section(L, res, tls_rows)
 
@@ -635,7 +675,6 @@ def main():
 
     def vs_of(svs):
         return "%s vs %s" % (svs[0], ", ".join(svs[1:])) if svs else ""
-    vs = vs_of(servers)
     # A server without a valid memory measurement gets no empty slot there.
     mem_servers = [sv for sv in servers if (memres.get(sv) or {}).get("valid")]
     with open(os.path.join(outdir, "bench.plots"), "w") as f:
