@@ -113,6 +113,20 @@ def targets(res, peers):
     return out
 
 
+CHANGES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                       "docs", "bench", "changes.md")
+
+
+def change_headings():
+    """The sections of docs/bench/changes.md, the record that outlives
+    each run's results.md; none if it is not there."""
+    try:
+        with open(CHANGES) as f:
+            return [ln[3:].strip() for ln in f if ln.startswith("## ")]
+    except OSError:
+        return []
+
+
 def per_rep_ratios(runs, peers, w, s):
     """khttpd over the best valid peer of each repetition of one cell,
     sorted: a repetition runs every server back to back, so a host that
@@ -552,6 +566,20 @@ def main():
             verdict = "-" if g is None else ("PASS" if g >= thr else "SHORT")
             L.append("- **%s** %s: %s (worst %s: %s; %d cells)" % (
                 verdict, desc, fmt_ratio(g), cell or "-", fmt_ratio(worst), n))
+        L.append("")
+    changes = change_headings()
+    if changes and not res.get("smoke"):
+        L.append("## What each change bought")
+        L.append("")
+        L.append("This file is rewritten by every run. What each change to "
+                 "the server made for speed or memory bought, measured side "
+                 "by side with the version before it, with the commands, and "
+                 "what was tried and not kept, is kept in "
+                 "[docs/bench/changes.md](%s):"
+                 % os.path.relpath(CHANGES, outdir))
+        L.append("")
+        for h in changes:
+            L.append("- %s" % h)
         L.append("")
     L.append("## Problems")
     L.append("")
