@@ -181,8 +181,10 @@ noinline int kengine_conn_recv(struct kengine_conn *conn, void *buf,
  * once, as nginx does: TCP sends what is left and the FIN from an orphaned
  * socket, and the client's FIN ends it in its softirq. Lingering there
  * would cost a work run and, on a local client's CPU, a wake-up for that
- * FIN, on every connection-per-request (docs/bench/changes.md). A TLS
- * client answers our close_notify with its own, so TLS always lingers.
+ * FIN, on every connection-per-request (docs/bench/changes.md). On TLS
+ * the same holds after our close_notify: a client answers it with its own
+ * only once it has read everything before it, so the reset that alert
+ * draws from the orphaned socket cannot cost it a byte.
  *
  * Returns whether the connection lingers; if not, the caller closes it.
  */
@@ -198,8 +200,7 @@ bool kengine_conn_linger(struct kengine_conn *conn, bool more_input)
 	 * tick or two, which each closing client would wait for.
 	 */
 	kernel_sock_shutdown(conn->sock, SHUT_WR);
-	if (!tls && !more_input &&
-	    skb_queue_empty_lockless(&sk->sk_receive_queue))
+	if (!more_input && skb_queue_empty_lockless(&sk->sk_receive_queue))
 		return false;
 	set_bit(KENGINE_CONN_LINGER, &conn->flags);
 	kengine_conn_touch(conn, conn->eng->cfg.linger_secs * HZ);

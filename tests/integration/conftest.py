@@ -284,6 +284,13 @@ def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
                    int(f[2].rsplit(":", 1)[1], 16), int(f[3], 16), int(f[9]))
 
 
+def server_end_held(srv_port, client_port):
+    """Whether the server still holds its end of the connection from
+    client_port as an open socket (one with an inode)."""
+    return any(inode for local, remote, _, inode in tcp_sockets()
+               if (local, remote) == (srv_port, client_port))
+
+
 def tcp_memory_pressure():
     """Whether TCP is in memory pressure (/proc/net/protocols' "press"),
     and the pages TCP holds (/proc/net/sockstat)."""

@@ -7,7 +7,7 @@ import time
 
 from khttp_client import build_request, sha256
 
-from conftest import tcp_sockets
+from conftest import server_end_held
 
 SMALL = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
          "/sub/index.html", "/noext", "/blob.qqq", "/sub/page.txt"]
@@ -133,13 +133,6 @@ def test_close_lingers_over_bytes_sent_after_the_request(srv):
         r = c.read_response()
         assert r.status == 200 and r.body == body
         assert c.wait_closed(10) == ("eof", b"")
-
-
-def server_end_held(srv_port, client_port):
-    """Whether the server still holds its end of the connection from
-    client_port as an open socket (one with an inode)."""
-    return any(inode for local, remote, _, inode in tcp_sockets()
-               if (local, remote) == (srv_port, client_port))
 
 
 def test_a_client_that_asked_to_close_is_let_go_at_once(srv):

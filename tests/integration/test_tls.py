@@ -30,7 +30,7 @@ import time
 import pytest
 
 from khttp_client import Conn, build_request
-from conftest import module_loaded, port_is_free
+from conftest import module_loaded, port_is_free, server_end_held
 from tls_agent import (Agent, agent_path, kernel_has_upcall, load_ktls,
                        make_certs, tls_stat)
 
@@ -596,3 +596,26 @@ def test_close_sends_close_notify(live):
         assert c.read_response().body == live.srv.files["/hello.txt"]
         c.sock.settimeout(30)
         assert c.sock.recv(100) == b""     # SSLEOFError without the alert
+
+
+def test_a_client_that_asked_to_close_is_let_go_at_once(live):
+    """After Connection: close and our close_notify, the server releases
+    its end at once, as for plain HTTP, instead of lingering for the
+    client's close_notify: that alert, when it comes, is answered by TCP
+    from the orphaned socket, with no work run and no wake-up on the
+    client's CPU. Here the client reads everything and then holds its end
+    without answering; before, the server held its socket for the 5 s
+    linger."""
+    with live.conn() as c:
+        client_port = c.sock.getsockname()[1]
+        c.request("GET", "/hello.txt", headers=[("Connection", "close")])
+        assert c.read_response().body == live.srv.files["/hello.txt"]
+        c.sock.settimeout(30)
+        assert c.sock.recv(100) == b""     # our close_notify, then the FIN
+        deadline = time.monotonic() + 3
+        while server_end_held(live.port, client_port) and \
+                time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not server_end_held(live.port, client_port)
+    # The client's close_notify is reset from the orphan; nothing else is.
+    assert live.get("/hello.txt").status == 200

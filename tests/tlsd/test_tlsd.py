@@ -4,11 +4,10 @@ development mode with curl, openssl s_client and Python's ssl module; its
 privilege drop, signals, start-up checks and config file (conftest.py)."""
 
 import os
-import re
 import resource
-import signal
 import socket
 import ssl
+import struct
 import subprocess
 import threading
 import time
@@ -200,6 +199,51 @@ def test_request_right_behind_finished_tls12_resumed(listener, certs):
     assert "HTTP/1.1 200 OK" in body, body
     body, _, reused = client_finished_and_request_in_one_write(port, ctx, session)
     assert reused and "HTTP/1.1 200 OK" in body and "resumed" in body, body
+
+
+def data_segments_in(sock):
+    """TCP_INFO's tcpi_data_segs_in: segments with data this socket got."""
+    info = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 256)
+    return struct.unpack_from("I", info, 152)[0]
+
+
+def test_server_flight_is_one_segment(listener, certs):
+    """The server's TLS 1.3 flight (ServerHello to Finished, and the
+    session tickets) leaves in one send: GnuTLS hands it over in three
+    pieces, and sent as they came each woke the client to try its
+    handshake again on a part of it."""
+    _, port = listener
+    incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = tls_context(certs, ssl.TLSVersion.TLSv1_3).wrap_bio(
+        incoming, outgoing, server_hostname="localhost")
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        with pytest.raises(ssl.SSLWantReadError):
+            tls.do_handshake()
+        sock.sendall(outgoing.read())              # ClientHello
+        while True:
+            data = sock.recv(65536)
+            assert data, "the agent closed during the handshake"
+            incoming.write(data)
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pass
+        # The agent now waits for our Finished: whatever it sends before
+        # that is here after a pause.
+        time.sleep(0.5)
+        assert data_segments_in(sock) == 1
+        tls.write(REQUEST)
+        sock.sendall(outgoing.read())              # Finished, request
+        body = b""
+        while b"request: GET /x" not in body:
+            try:
+                body += tls.read(65536)
+            except ssl.SSLWantReadError:
+                data = sock.recv(65536)
+                assert data, body
+                incoming.write(data)
+        assert b"HTTP/1.1 200 OK" in body, body
 
 
 def test_stalled_client_is_dropped_at_the_deadline(listener):

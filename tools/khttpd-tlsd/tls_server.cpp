@@ -10,6 +10,13 @@
  * Finished - typically the first HTTP request - is consumed here: it stays
  * in the socket for kTLS to decrypt. gnutls_record_check_pending() is
  * checked anyway before handing over.
+ *
+ * push does not send: it appends to the transport's buffer, which goes out
+ * in one sendmsg() when GnuTLS next reads, or when the handshake returns.
+ * GnuTLS hands over a TLS 1.3 server flight in three pieces (ServerHello,
+ * the encrypted EncryptedExtensions..Finished, the session tickets); sent
+ * as they come, each wakes the client, which tries its handshake step
+ * again and finds it incomplete. OpenSSL buffers a flight the same way.
  */
 
 #include "tls_server.h"
@@ -142,6 +149,7 @@ struct transport {
 	bool timed_out = false;
 	bool stopped = false;
 	gnutls_session_t session;
+	std::vector<unsigned char> unsent; // what push took, not yet sent
 };
 
 long ms_left(const timespec &deadline)
@@ -179,9 +187,35 @@ bool wait_for(transport *t, short events)
 	}
 }
 
+// Sends what push buffered; false (errno set for GnuTLS) if it cannot.
+bool flush(transport *t)
+{
+	size_t off = 0;
+	while (off < t->unsent.size()) {
+		ssize_t n = send(t->fd, t->unsent.data() + off, t->unsent.size() - off,
+				 MSG_DONTWAIT | MSG_NOSIGNAL);
+		if (n >= 0) {
+			off += n;
+			continue;
+		}
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN) {
+			gnutls_transport_set_errno(t->session, errno);
+			return false;
+		}
+		if (!wait_for(t, POLLOUT))
+			return false;
+	}
+	t->unsent.clear();
+	return true;
+}
+
 ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 {
 	auto *t = static_cast<transport *>(ptr);
+	if (!flush(t))
+		return -1;
 	for (;;) {
 		ssize_t n = recv(t->fd, buf, len, MSG_DONTWAIT);
 		if (n >= 0)
@@ -197,26 +231,17 @@ ssize_t pull(gnutls_transport_ptr_t ptr, void *buf, size_t len)
 	}
 }
 
-// Vectored, so that a flight of records goes out in one sendmsg().
+// Buffers: see the top of the file.
 ssize_t push(gnutls_transport_ptr_t ptr, const giovec_t *iov, int iovcnt)
 {
 	auto *t = static_cast<transport *>(ptr);
-	msghdr msg = {};
-	msg.msg_iov = const_cast<iovec *>(reinterpret_cast<const iovec *>(iov));
-	msg.msg_iovlen = iovcnt;
-	for (;;) {
-		ssize_t n = sendmsg(t->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (n >= 0)
-			return n;
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN) {
-			gnutls_transport_set_errno(t->session, errno);
-			return -1;
-		}
-		if (!wait_for(t, POLLOUT))
-			return -1;
+	size_t total = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		auto *p = static_cast<const unsigned char *>(iov[i].iov_base);
+		t->unsent.insert(t->unsent.end(), p, p + iov[i].iov_len);
+		total += iov[i].iov_len;
 	}
+	return static_cast<ssize_t>(total);
 }
 
 // Handshake errors that are the transport's, not the peer's TLS.
@@ -327,7 +352,7 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 		return out;
 	}
 
-	transport t{fd, stop_fd, {}, false, false, session};
+	transport t{fd, stop_fd, {}, false, false, session, {}};
 	clock_gettime(CLOCK_MONOTONIC, &t.deadline);
 	t.deadline.tv_sec += timeout_ms / 1000;
 	t.deadline.tv_nsec += (timeout_ms % 1000) * 1000000L;
@@ -376,6 +401,7 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 			// no_application_protocol, handshake_failure, ...).
 			gnutls_alert_send_appropriate(session, rc);
 		}
+		flush(&t); // what the handshake left, an alert included
 		std::string sni = server_name(session);
 		if (!sni.empty())
 			out.error += " (SNI " + sni + ")";
@@ -385,7 +411,11 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 
 	out.summary = describe_session(session);
 	out.resumed = gnutls_session_is_resumed(session);
-	if (gnutls_record_check_pending(session) != 0) {
+	if (!flush(&t)) {
+		// The session tickets must be out before kTLS sends a record.
+		out.status = t.timed_out ? ETIMEDOUT : EIO;
+		out.error = t.timed_out ? "handshake timed out" : "sending the last flight failed";
+	} else if (gnutls_record_check_pending(session) != 0) {
 		// Decrypted bytes GnuTLS holds would be lost to kTLS.
 		out.status = EIO;
 		out.error = "GnuTLS read application data past the handshake";
@@ -394,6 +424,7 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 		out.status = EACCES;
 		out.error = std::string("negotiated ") + out.summary + ", which kTLS cannot carry";
 		gnutls_alert_send(session, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
+		flush(&t);
 	} else {
 		std::string why;
 		int e = ktls_install(session, fd, &why);
