@@ -335,9 +335,39 @@ def test_few_workers_queue_the_rest(ktls, certs, start_agent):
     agent = start_agent("--listen", str(port), "--cert", certs["cert.pem"],
                         "--key", certs["key.pem"], "--workers", "4")
     assert "4 workers" in agent.log()
+    base = len(tasks(agent.proc.pid))
     failures = concurrent_handshakes(port, certs, 60)
     assert not failures, failures[:3]
     assert agent.counters()["ok"] == 60
+    assert len(tasks(agent.proc.pid)) <= base + 4
+    assert agent.stop() == 0
+
+
+def tasks(pid):
+    return set(os.listdir(f"/proc/{pid}/task"))
+
+
+def test_handshake_threads_are_reused_and_retire(ktls, certs, start_agent):
+    """A thread that finished a handshake waits for the next one instead of
+    exiting (a new thread per handshake cost a clone and an exit, and was
+    placed where the scheduler puts new tasks, often on a local client's
+    CPU); after 10 s with nothing to do it exits."""
+    port = free_port()
+    agent = start_agent("--listen", str(port), "--cert", certs["cert.pem"],
+                        "--key", certs["key.pem"])
+    base = tasks(agent.proc.pid)             # main and the accepting loop
+    assert curl(port, certs)[0] == 0
+    after_one = tasks(agent.proc.pid)
+    assert len(after_one - base) == 1, (base, after_one)
+    for _ in range(4):
+        assert curl(port, certs)[0] == 0
+        assert tasks(agent.proc.pid) == after_one
+    assert agent.counters()["ok"] == 5
+    deadline = time.monotonic() + 30
+    while tasks(agent.proc.pid) != base and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert tasks(agent.proc.pid) == base
+    assert curl(port, certs)[0] == 0         # and a new one comes when needed
     assert agent.stop() == 0
 
 

@@ -54,11 +54,12 @@ void counters::record(const handshake_outcome &res)
 namespace {
 
 constexpr size_t worker_stack_size = 256 * 1024;
-
-struct job_box {
-	worker_pool *pool;
-	std::function<void()> job;
-};
+/*
+ * How long a thread with nothing to do waits for the next handshake: long
+ * enough that a steady load never creates one, short enough that a burst's
+ * threads (and the stack pages they touched) do not stay for good.
+ */
+constexpr auto idle_exit = std::chrono::seconds(10);
 
 } // namespace
 
@@ -69,43 +70,70 @@ bool worker_pool::wait_for_slot(int timeout_ms)
 			    [this] { return active_ < cap_; });
 }
 
+/*
+ * A thread per handshake, each new, cost a clone and an exit every time,
+ * and the new thread was placed where the scheduler balances new tasks:
+ * on a two-CPU machine, often the CPU of a local client, which then
+ * waited for it (docs/bench/changes.md).
+ */
 bool worker_pool::start(std::function<void()> job)
 {
-	{
-		std::lock_guard lock(mu_);
-		active_++;
+	std::lock_guard lock(mu_);
+	if (idle_ <= jobs_.size()) { // no idle thread left for this one
+		pthread_attr_t attr;
+		pthread_t tid;
+		pthread_attr_init(&attr);
+		pthread_attr_setstacksize(&attr, worker_stack_size);
+		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+		int rc = pthread_create(&tid, &attr, thread_main, this);
+		pthread_attr_destroy(&attr);
+		if (rc)
+			return false;
+		threads_++;
 	}
-	auto *box = new job_box{this, std::move(job)};
-	pthread_attr_t attr;
-	pthread_t tid;
-	pthread_attr_init(&attr);
-	pthread_attr_setstacksize(&attr, worker_stack_size);
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&tid, &attr, thread_main, box);
-	pthread_attr_destroy(&attr);
-	if (rc) {
-		delete box;
-		finished();
-		return false;
-	}
+	active_++;
+	jobs_.push_back(std::move(job));
+	work_cv_.notify_one();
 	return true;
 }
 
 void *worker_pool::thread_main(void *arg)
 {
-	auto *box = static_cast<job_box *>(arg);
-	box->job();
-	worker_pool *pool = box->pool;
-	delete box;
-	pool->finished();
+	static_cast<worker_pool *>(arg)->run();
 	return nullptr;
 }
 
-void worker_pool::finished()
+void worker_pool::run()
 {
-	std::lock_guard lock(mu_);
-	active_--;
+	std::unique_lock lock(mu_);
+	for (;;) {
+		idle_++;
+		bool got = work_cv_.wait_for(lock, idle_exit, [this] {
+			return !jobs_.empty() || stopping_;
+		});
+		idle_--;
+		if (!got || jobs_.empty())
+			break;
+		std::function<void()> job = std::move(jobs_.front());
+		jobs_.pop_front();
+		lock.unlock();
+		job();
+		job = nullptr; // what it captured goes before the slot does
+		lock.lock();
+		active_--;
+		cv_.notify_all();
+	}
+	// The last touch of the pool: its destructor waits for this.
+	threads_--;
 	cv_.notify_all();
+}
+
+worker_pool::~worker_pool()
+{
+	std::unique_lock lock(mu_);
+	stopping_ = true;
+	work_cv_.notify_all();
+	cv_.wait(lock, [this] { return threads_ == 0; });
 }
 
 unsigned worker_pool::active()
