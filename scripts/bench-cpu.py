@@ -3,7 +3,7 @@
 #
 # Where the CPU goes per request, server by server, inside the QEMU guest:
 #     scripts/vm.sh run -- /usr/bin/python3 scripts/bench-cpu.py \
-#         [--reps N] [--workloads a,b] [--servers x,y]
+#         [--reps N] [--workloads a,b] [--servers x,y] [--wakeups]
 #
 # Throughput on this host moves by tens of percent between runs; CPU time
 # per request splits it into parts that say why. For each run: the client
@@ -13,7 +13,17 @@
 # workers and the accept thread, the guest being otherwise idle), all CPUs
 # busy and idle (/proc/stat), each divided by the requests. A
 # single-threaded client whose CPU is saturated runs at 1 / (its CPU per
-# request), so that figure bounds what any server can get out of it.
+# request), so that figure bounds what any server can get out of it; and
+# the client's time runnable but waiting for a CPU (its schedstat), which
+# is what server tasks placed on its CPU take from it. --wakeups also
+# counts the scheduler's wake-ups per request (sched_wakeup events, all
+# tasks), which unlike throughput barely move with the host's load.
+#
+# tls-ab-close-c16 is the HTTPS handshake per request (ab -l) on the TLS
+# port: khttpd with tls_port= and its agent build/khttpd-tlsd (or
+# build/cpu/khttpd-tlsd-NAME with "+tlsd=NAME"), against "nginx-tls"
+# (bench-guest.py's nginx with OpenSSL). Plain workloads skip nginx-tls,
+# TLS ones the plain peers.
 #
 # Servers: nginx, lighttpd, h2o (bench-guest.py's configurations, started
 # once), and khttpd variants loaded for each of their runs:
@@ -61,8 +71,16 @@ WORKLOADS = {
                                          "4", "--json", URL % (p, "/")]),
     "ab-ka-c16": (20000, lambda p: ["ab", "-q", "-k", "-n", "20000", "-c",
                                     "16", URL % (p, "/f1k")]),
+    "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
+                                         "16", "https://127.0.0.1:%d/f1k" % p]),
 }
-PEERS = {"nginx": bg.Nginx, "lighttpd": bg.Lighttpd, "h2o": bg.H2o}
+PEERS = {"nginx": bg.Nginx, "lighttpd": bg.Lighttpd, "h2o": bg.H2o,
+         "nginx-tls": lambda name: bg.NginxTls("nginx")}
+TRACING = "/sys/kernel/tracing"
+
+
+def is_tls(work):
+    return work.startswith("tls-")
 
 
 def cpu_ticks():
@@ -74,15 +92,15 @@ def cpu_ticks():
 
 
 def thread_ticks(pids):
-    """utime + stime of every thread of pids."""
+    """utime + stime of pids, each with all its threads, the exited ones
+    included (a process's stat counts them; its task/ entries do not)."""
     total = 0
     for pid in pids:
         try:
-            for tid in os.listdir("/proc/%d/task" % pid):
-                with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
-                    s = f.read()
-                fields = s[s.rindex(")") + 2:].split()
-                total += int(fields[11]) + int(fields[12])
+            with open("/proc/%d/stat" % pid) as f:
+                s = f.read()
+            fields = s[s.rindex(")") + 2:].split()
+            total += int(fields[11]) + int(fields[12])
         except (OSError, ValueError):
             pass
     return total
@@ -107,29 +125,49 @@ def kernel_threads():
 class KhttpdVariant:
     """khttpd.ko (or a saved build) with parameters, loaded per run."""
 
+    serves = ("plain", "tls")
+
     def __init__(self, name):
         self.name, self.port = name, bg.PORTS["khttpd"]
+        self.tls_port = bg.TLS_PORTS["khttpd"]
         self.ko = os.path.join(REPO, "khttpd.ko")
+        self.tlsd = os.path.join(REPO, "build", "khttpd-tlsd")
         self.params = []
+        self.agent = None
         for p in name.split("+")[1:]:
             if p.startswith("ko="):
                 self.ko = os.path.join(REPO, "build", "cpu",
                                        "khttpd-%s.ko" % p[3:])
+            elif p.startswith("tlsd="):
+                self.tlsd = os.path.join(REPO, "build", "cpu",
+                                         "khttpd-tlsd-%s" % p[5:])
             else:
                 self.params.append(p)
 
-    def load(self):
+    def load(self, tls=False):
         self.stop()
         subprocess.run(["insmod", self.ko, "port=%d" % self.port,
-                        "root=" + bg.ROOT] + self.params, check=True)
+                        "root=" + bg.ROOT] + self.params +
+                       (["tls_port=%d" % self.tls_port] if tls else []),
+                       check=True)
         bg.wait_answer(self.port, "/f1k")
+        if tls:
+            self.agent = bg.KhttpdTls("khttpd")
+            self.agent.exe = self.tlsd
+            err = self.agent.start(os.cpu_count(), "/tmp/bench-cpu")
+            if err:
+                sys.exit("bench-cpu: %s: %s" % (self.tlsd, err))
 
     def stop(self):
+        if self.agent:
+            self.agent.stop()
+            self.agent = None
         if os.path.isdir("/sys/module/khttpd"):
             subprocess.run(["rmmod", "khttpd"], check=True)
 
     def pids(self):
-        return kernel_threads()
+        return kernel_threads() + ([self.agent.proc.pid] if self.agent
+                                   else [])
 
 
 def start_peer(name, out):
@@ -138,39 +176,105 @@ def start_peer(name, out):
     err = s.start(os.cpu_count(), out)
     if err:
         sys.exit("bench-cpu: %s: %s" % (name, err))
-    bg.wait_answer(s.port, "/f1k")
+    s.name = name     # NginxTls calls itself nginx
+    s.serves = ("tls",) if name == "nginx-tls" else ("plain",)
+    if "plain" in s.serves:
+        bg.wait_answer(s.port, "/f1k")
+    else:
+        time.sleep(1)
+    s.tls_port = s.port
     s.pids = lambda: bg.descendants(s.proc.pid)
-    s.load = lambda: None
+    s.load = lambda tls=False: None
     return s
 
 
-def one_run(server, work):
+def waited_ns(pid):
+    """Time the threads of pid spent runnable but not running."""
+    total = 0
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/schedstat" % (pid, tid)) as f:
+                total += int(f.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return total
+
+
+def tracing(on):
+    """sched_wakeup events into an emptied ring buffer, or stop them."""
+    if on:
+        if not os.path.exists(TRACING + "/trace"):
+            subprocess.run(["mount", "-t", "tracefs", "none", TRACING],
+                           check=False)
+        with open(TRACING + "/buffer_size_kb", "w") as f:
+            f.write("32768")
+        with open(TRACING + "/events/sched/sched_wakeup/enable", "w") as f:
+            f.write("1")
+        with open(TRACING + "/trace", "w") as f:
+            f.write("")
+    with open(TRACING + "/tracing_on", "w") as f:
+        f.write("1" if on else "0")
+
+
+def wakeups_traced():
+    with open(TRACING + "/trace") as f:
+        return sum(1 for line in f if "sched_wakeup:" in line)
+
+
+def one_run(server, work, wakeups=False):
     n, argv_of = WORKLOADS[work]
-    server.load()
+    tls = is_tls(work)
+    server.load(tls)
+    port = server.tls_port if tls else server.port
+    if tls:
+        # The agent's handshake threads and both sides' first sessions:
+        # not what is measured.
+        subprocess.run(argv_of(port)[:3] + ["-n", "32", "-c", "16",
+                                            argv_of(port)[-1]],
+                       capture_output=True, env=bg.tls_env())
     pids = server.pids()
+    if wakeups:
+        tracing(True)
     busy0, idle0 = cpu_ticks()
     srv0 = thread_ticks(pids)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
-    p = subprocess.run(argv_of(server.port), capture_output=True, text=True)
+    p = subprocess.Popen(argv_of(port), stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True,
+                         env=bg.tls_env() if tls else None)
+    # The client's schedstat, read until it exits (its last reading).
+    waited = 0
+    while p.poll() is None:
+        waited = waited_ns(p.pid) or waited
+        time.sleep(0.02)
+    p.stdout_text, p.stderr_text = p.communicate()
     wall = time.monotonic() - t0
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     # khttpd's workers may have come and gone: count them again.
     srv1 = thread_ticks(server.pids() if isinstance(server, KhttpdVariant)
                         else pids)
     busy1, idle1 = cpu_ticks()
-    if p.returncode:
+    if wakeups:
+        tracing(False)
+    failed = [l for l in p.stdout_text.splitlines()
+              if l.startswith("Failed requests") and l.split()[-1] != "0"]
+    if p.returncode or failed:
         print("bench-cpu: %s on %s failed (%d): %s" %
-              (work, server.name, p.returncode, p.stderr.strip()[-300:]),
+              (work, server.name, p.returncode,
+               (p.stderr_text.strip() or " ".join(failed))[-300:]),
               flush=True)
         return None
     ms = 1000.0 / n
-    return {"rps": n / wall,
-            "busy": (busy1 - busy0) * ms / HZ,
-            "idle": (idle1 - idle0) * ms / HZ,
-            "client": ((ru1.ru_utime - ru0.ru_utime) +
-                       (ru1.ru_stime - ru0.ru_stime)) * ms,
-            "server": (srv1 - srv0) * ms / HZ}
+    r = {"rps": n / wall,
+         "busy": (busy1 - busy0) * ms / HZ,
+         "idle": (idle1 - idle0) * ms / HZ,
+         "client": ((ru1.ru_utime - ru0.ru_utime) +
+                    (ru1.ru_stime - ru0.ru_stime)) * ms,
+         "server": (srv1 - srv0) * ms / HZ,
+         "waiting": waited / 1e6 / n}
+    if wakeups:
+        r["wakeups"] = wakeups_traced() / n
+    return r
 
 
 def main():
@@ -179,6 +283,8 @@ def main():
     ap.add_argument("--workloads", default="ab-close-c1,ab-close-c16,"
                     "ab-close-c500,hs-close-c64,httperf-close")
     ap.add_argument("--servers", default="khttpd,nginx,lighttpd,h2o")
+    ap.add_argument("--wakeups", action="store_true",
+                    help="count sched_wakeup events per request")
     args = ap.parse_args()
     works = args.workloads.split(",")
     for w in works:
@@ -187,6 +293,12 @@ def main():
     out = "/tmp/bench-cpu"
     os.makedirs(out, exist_ok=True)
     bg.make_files(["1k"])
+    if any(is_tls(w) for w in works):
+        err = bg.tls_unavailable()
+        if err:
+            sys.exit("bench-cpu: " + err)
+        bg.load_ktls_modules()
+        bg.make_tls_files()
     servers = []
     for name in args.servers.split(","):
         servers.append(KhttpdVariant(name) if name.startswith("khttpd")
@@ -196,31 +308,37 @@ def main():
         for rep in range(args.reps):
             for w in works:
                 for s in servers:
-                    r = one_run(s, w)
+                    if ("tls" if is_tls(w) else "plain") not in s.serves:
+                        continue
+                    r = one_run(s, w, args.wakeups)
                     if not r:
                         continue
                     rows.setdefault((w, s.name), []).append(r)
                     print("%d %-15s %-28s %7.0f req/s  client %.3f  server "
-                          "%.3f  busy %.3f  idle %.3f ms/request" %
+                          "%.3f  busy %.3f  idle %.3f  client waiting %.3f "
+                          "ms/request%s" %
                           (rep, w, s.name, r["rps"], r["client"],
-                           r["server"], r["busy"], r["idle"]), flush=True)
+                           r["server"], r["busy"], r["idle"], r["waiting"],
+                           "  %.2f wake-ups/request" % r["wakeups"]
+                           if "wakeups" in r else ""), flush=True)
     finally:
         for s in servers:
             s.stop()
     print("\nmedians of %d repetitions, ms of CPU per request (busy, idle:"
           " all CPUs)" % args.reps)
-    print("%-15s %-28s %8s %7s %7s %7s %7s" %
+    print("%-15s %-28s %8s %7s %7s %7s %7s %7s%s" %
           ("workload", "server", "req/s", "client", "server", "busy",
-           "idle"))
+           "idle", "waiting", " wakeups" if args.wakeups else ""))
     for w in works:
         for s in servers:
             rs = rows.get((w, s.name))
             if not rs:
                 continue
             m = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
-            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f" %
+            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f%s" %
                   (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
-                   m["idle"]))
+                   m["idle"], m["waiting"],
+                   " %7.2f" % m["wakeups"] if "wakeups" in m else ""))
 
 
 if __name__ == "__main__":
