@@ -12,7 +12,7 @@
  * checked anyway before handing over.
  *
  * push does not send: it appends to the transport's buffer, which goes out
- * in one sendmsg() when GnuTLS next reads, or when the handshake returns.
+ * in one send() when GnuTLS next reads, or when the handshake returns.
  * GnuTLS hands over a TLS 1.3 server flight in three pieces (ServerHello,
  * the encrypted EncryptedExtensions..Finished, the session tickets); sent
  * as they come, each wakes the client, which tries its handshake step
