@@ -71,6 +71,16 @@ WORKLOADS = {
                                          "4", "--json", URL % (p, "/")]),
     "ab-ka-c16": (20000, lambda p: ["ab", "-q", "-k", "-n", "20000", "-c",
                                     "16", URL % (p, "/f1k")]),
+    "course-ab": (10000, lambda p: ["ab", "-q", "-k", "-n", "10000", "-c",
+                                    "500", URL % (p, "/")]),
+    "hs-ka-t1c16": (40000, lambda p: [HT, "-k", "-n", "40000", "-c", "16",
+                                      "-t", "1", "--json", URL % (p, "/f1k")]),
+    "hs-ka-c8-0": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "4",
+                                     "-t", "2", "--json", URL % (p, "/f0")]),
+    "hs-ka-c64-0": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "32",
+                                      "-t", "2", "--json", URL % (p, "/f0")]),
+    "hs-ka-c64": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "32",
+                                    "-t", "2", "--json", URL % (p, "/f1k")]),
     "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
                                          "16", "https://127.0.0.1:%d/f1k" % p]),
 }
@@ -292,7 +302,7 @@ def main():
             ap.error("unknown workload %s (%s)" % (w, ", ".join(WORKLOADS)))
     out = "/tmp/bench-cpu"
     os.makedirs(out, exist_ok=True)
-    bg.make_files(["1k"])
+    bg.make_files(["0", "1k"])
     if any(is_tls(w) for w in works):
         err = bg.tls_unavailable()
         if err:

@@ -42,6 +42,20 @@ static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
 	}
 }
 
+/*
+ * Whether the bytes that end this response should wait in the socket:
+ * when the connection closes after it, kengine_conn_linger()'s shutdown
+ * comes next, and TCP puts its FIN on a segment still unsent (and pushes
+ * it), so the client gets the end of the response and the FIN in one
+ * segment rather than two: one less for both sides to handle on every
+ * connection-per-request. Not with kTLS, whose close_notify record goes
+ * between the two.
+ */
+static bool khttpd_tx_fin_follows(const struct khttpd_tx *tx)
+{
+	return tx->close_after && !tx->tls;
+}
+
 /* Plaintext bytes kTLS took to send, head included. */
 static void khttpd_tx_count_tls(const struct khttpd_tx *tx, int sent)
 {
@@ -74,7 +88,7 @@ static noinline enum kengine_step khttpd_tx_send_mem(struct khttpd_tx *tx,
 		total += tx->piece_len - tx->piece_off;
 	}
 	/* Let the head share a segment with the start of the body. */
-	if (khttpd_tx_body_left(tx))
+	if (khttpd_tx_body_left(tx) || khttpd_tx_fin_follows(tx))
 		msg.msg_flags |= MSG_MORE;
 	ret = kernel_sendmsg(sock, &msg, iov, n, total);
 	if (ret == -EAGAIN)
@@ -105,7 +119,8 @@ static noinline enum kengine_step khttpd_tx_send_file(struct khttpd_tx *tx,
 	if (!sock_file)
 		return KENGINE_STEP_CLOSE;
 	ret = do_splice_direct(tx->file.file, &tx->file.pos, sock_file,
-			       &out_pos, len, 0);
+			       &out_pos, len,
+			       khttpd_tx_fin_follows(tx) ? SPLICE_F_MORE : 0);
 	if (ret == -EAGAIN)
 		return KENGINE_STEP_WAIT;
 	/* 0: the file shrank under us; the promised length cannot be kept. */
@@ -133,7 +148,7 @@ static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 
 	page = khttpd_cache_page(tx->cached.entry, tx->cached.pos, &off);
 	len = min_t(u64, PAGE_SIZE - off, tx->cached.end - tx->cached.pos);
-	if (tx->cached.pos + len < tx->cached.end)
+	if (tx->cached.pos + len < tx->cached.end || khttpd_tx_fin_follows(tx))
 		flags |= MSG_MORE;
 	ret = khttpd_compat_send_page(sock, page, off, len, flags);
 	if (ret == -EAGAIN)
@@ -154,8 +169,9 @@ static void khttpd_tx_release_cached(struct khttpd_tx *tx)
 /*
  * The listing's next piece becomes the memory to send; nothing moves.
  * Each piece went out with MSG_MORE, since another might follow; after
- * the last, what is held back for it is pushed out. TCP would push it on
- * the next ACK anyway, but kTLS holds an open record until told.
+ * the last, what is held back for it is pushed out (by the FIN, when one
+ * follows). TCP would push it on the next ACK anyway, but kTLS holds an
+ * open record until told.
  */
 static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx,
 						struct socket *sock)
@@ -167,7 +183,8 @@ static enum kengine_step khttpd_tx_send_listing(struct khttpd_tx *tx,
 	}
 	khttpd_listing_free(tx->listing.dir);
 	tx->listing.dir = NULL;
-	khttpd_compat_sock_flush(sock);
+	if (!khttpd_tx_fin_follows(tx))
+		khttpd_compat_sock_flush(sock);
 	return KENGINE_STEP_STAGED;
 }
 

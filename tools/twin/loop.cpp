@@ -82,6 +82,16 @@ step send_mem(conn *c, const char *buf, size_t len, size_t *off, bool more)
 	return sent(n);
 }
 
+/*
+ * As the module's khttpd_tx_fin_follows(): the end of a response the
+ * connection closes after waits in the socket for the FIN that the
+ * shutdown after it sends, to leave in one segment with it.
+ */
+bool fin_follows(const tx *t)
+{
+	return t->close_after;
+}
+
 /* Head and a cached body together: one sendmsg, as writev would. */
 step send_cached(conn *c)
 {
@@ -96,7 +106,8 @@ step send_cached(conn *c)
 	struct msghdr msg = {};
 	msg.msg_iov = iov;
 	msg.msg_iovlen = size_t(n);
-	ssize_t ret = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+	ssize_t ret = sendmsg(c->fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL |
+			      (fin_follows(t) ? MSG_MORE : 0));
 	if (ret > 0) {
 		size_t h = std::min(size_t(ret), t->head_len - t->head_off);
 		t->head_off += h;
@@ -112,7 +123,7 @@ step send_listing(conn *c)
 
 	if (t->piece_off < t->piece_len)
 		return send_mem(c, t->piece, t->piece_len, &t->piece_off,
-				false);
+				fin_follows(t));
 	t->piece_len = khttpd_listing_write(&t->writer, c->lst.get(),
 					    c->lst->buf, &t->piece);
 	t->piece_off = 0;
@@ -127,6 +138,15 @@ step send_file(conn *c)
 	size_t len = size_t(std::min<uint64_t>(t->end - t->pos,
 					       KHTTPD_SEND_CHUNK));
 	off_t pos = off_t(t->pos);
+
+	/* sendfile(2) takes no MSG_MORE; a cork holds the end, the FIN
+	 * pushes it. */
+	if (fin_follows(t) && !t->corked) {
+		int one = 1;
+
+		setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+		t->corked = true;
+	}
 	ssize_t ret = sendfile(c->fd, t->file, &pos, len);
 
 	if (ret == 0)	/* the file shrank: the length cannot be kept */
@@ -158,7 +178,7 @@ step conn_send(conn *c)
 		s = send_cached(c);
 	else if (t->head_off < t->head_len)
 		s = send_mem(c, c->head, t->head_len, &t->head_off,
-			     body_left(t));
+			     body_left(t) || fin_follows(t));
 	else if (t->body == KHTTPD_BODY_FILE && t->pos < t->end)
 		s = send_file(c);
 	else if (t->body == KHTTPD_BODY_LISTING && !t->listing_done)

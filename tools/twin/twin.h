@@ -119,6 +119,7 @@ struct tx {
 	size_t piece_off = 0;
 	bool close_after = false;
 	bool linger = false;	/* and the client may still send */
+	bool corked = false;	/* TCP_CORK set for the FIN to push */
 };
 
 struct worker;
