@@ -130,6 +130,7 @@ struct khttpd_tx {
 	bool close_after;	/* close once this response is out */
 	bool linger;		/* and the client may still send: see plan */
 	bool tls;		/* kTLS carries it: counted as tls_bytes_sent */
+	bool corked;		/* TCP_CORK set for the FIN to push */
 	int status;		/* for tracing */
 	char date[KHTTPD_DATE_LEN];
 	/*

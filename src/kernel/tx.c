@@ -19,6 +19,7 @@
 #include <linux/splice.h>
 #include <linux/uio.h>
 #include <net/sock.h>
+#include <net/tcp.h>
 
 #include "compat.h"
 #include "khttpd.h"
@@ -54,6 +55,20 @@ static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
 static bool khttpd_tx_fin_follows(const struct khttpd_tx *tx)
 {
 	return tx->close_after && !tx->tls;
+}
+
+/*
+ * The same on kTLS, which seals its record at the end of each send and
+ * hands it to TCP: a cork holds the records there instead, and the
+ * close_notify and the FIN join them, the end of a response, the alert
+ * and the FIN in one segment. The FIN pushes what the cork holds.
+ */
+static void khttpd_tx_cork_tls_end(struct khttpd_tx *tx, struct sock *sk)
+{
+	if (tx->tls && tx->close_after && !tx->corked) {
+		tcp_sock_set_cork(sk, true);
+		tx->corked = true;
+	}
 }
 
 /* Plaintext bytes kTLS took to send, head included. */
@@ -198,6 +213,7 @@ static void khttpd_tx_release_listing(struct khttpd_tx *tx)
 enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
 				struct kengine_conn *conn)
 {
+	khttpd_tx_cork_tls_end(tx, conn->sk);
 	if (khttpd_tx_mem_left(tx))
 		return khttpd_tx_send_mem(tx, conn->sock);
 	switch (tx->body) {
@@ -243,6 +259,7 @@ void khttpd_tx_init(struct khttpd_tx *tx)
 	tx->head_off = 0;
 	tx->close_after = false;
 	tx->linger = false;
+	tx->corked = false;
 	tx->status = 0;
 }
 

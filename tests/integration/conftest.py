@@ -291,6 +291,53 @@ def server_end_held(srv_port, client_port):
                if (local, remote) == (srv_port, client_port))
 
 
+TCP_FIN = 0x01
+
+
+class LoSniffer:
+    """A packet socket on lo (root only; skips the test otherwise): the
+    TCP segments a server sent on one connection, to check how its bytes
+    and FIN were cut into segments."""
+
+    def __enter__(self):
+        try:
+            self.sock = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
+                                      socket.htons(0x0003))   # ETH_P_ALL
+        except PermissionError:
+            pytest.skip("a packet socket needs CAP_NET_RAW")
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
+        self.sock.bind(("lo", 0))
+        self.sock.setblocking(False)
+        return self
+
+    def __exit__(self, *exc):
+        self.sock.close()
+
+    def segments(self, src_port, dst_port):
+        """(TCP flags, payload bytes) of each IPv4 segment from src_port
+        to dst_port taken since the last call, in order; the rest of what
+        was taken is dropped."""
+        out = []
+        while True:
+            try:
+                pkt, addr = self.sock.recvfrom(1 << 17)
+            except BlockingIOError:
+                return out
+            # lo shows each packet going out and coming in: count it once.
+            if addr[2] == socket.PACKET_OUTGOING:
+                continue
+            ip = pkt[14:]       # lo's link header: an Ethernet one, zeroed
+            if len(ip) < 20 or ip[0] >> 4 != 4 or \
+                    ip[9] != socket.IPPROTO_TCP:
+                continue
+            ihl = (ip[0] & 15) * 4
+            tcp = ip[ihl:]
+            if struct.unpack(">HH", tcp[:4]) != (src_port, dst_port):
+                continue
+            size = struct.unpack(">H", ip[2:4])[0] - ihl - (tcp[12] >> 4) * 4
+            out.append((tcp[13], size))
+
+
 def tcp_memory_pressure():
     """Whether TCP is in memory pressure (/proc/net/protocols' "press"),
     and the pages TCP holds (/proc/net/sockstat)."""

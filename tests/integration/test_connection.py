@@ -3,14 +3,11 @@
 HTTP/1.0 vs 1.1 persistence, half-close and aborted downloads."""
 
 import socket
-import struct
 import time
-
-import pytest
 
 from khttp_client import build_request, sha256
 
-from conftest import server_end_held
+from conftest import TCP_FIN, LoSniffer, server_end_held
 
 SMALL = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
          "/sub/index.html", "/noext", "/blob.qqq", "/sub/page.txt"]
@@ -162,42 +159,11 @@ def test_a_client_that_asked_to_close_is_let_go_at_once(srv):
             assert not server_end_held(srv.port, client_port), req
 
 
-def server_segments(sniff, srv_port, client_port):
-    """(TCP flags, payload bytes) of each segment from the server's port
-    to client_port that the packet socket on lo took, in order."""
-    out = []
-    while True:
-        try:
-            pkt, addr = sniff.recvfrom(1 << 17)
-        except BlockingIOError:
-            return out
-        # lo shows each packet going out and coming in: count it once.
-        if addr[2] == socket.PACKET_OUTGOING:
-            continue
-        ip = pkt[14:]       # lo's link header: an Ethernet one, zeroed
-        if len(ip) < 20 or ip[0] >> 4 != 4 or ip[9] != socket.IPPROTO_TCP:
-            continue
-        ihl = (ip[0] & 15) * 4
-        tcp = ip[ihl:]
-        if struct.unpack(">HH", tcp[:4]) != (srv_port, client_port):
-            continue
-        payload = struct.unpack(">H", ip[2:4])[0] - ihl - (tcp[12] >> 4) * 4
-        out.append((tcp[13], payload))
-
-
 def closing_exchanges(srv, cases):
     """For each (method, path, version): one request with Connection:
     close on a new connection, read to the server's FIN; yields the case
-    and the server's segments to that connection (server_segments)."""
-    try:
-        sniff = socket.socket(socket.AF_PACKET, socket.SOCK_RAW,
-                              socket.htons(0x0003))     # ETH_P_ALL
-    except PermissionError:
-        pytest.skip("a packet socket needs CAP_NET_RAW")
-    with sniff:
-        sniff.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        sniff.bind(("lo", 0))
-        sniff.setblocking(False)
+    and the server's segments to that connection (LoSniffer)."""
+    with LoSniffer() as sniff:
         for method, path, version in cases:
             with srv.conn() as c:
                 client_port = c.sock.getsockname()[1]
@@ -207,10 +173,9 @@ def closing_exchanges(srv, cases):
                 assert r.status == (404 if path == "/no-such-file" else 200)
                 assert c.wait_closed(10) == ("eof", b"")
             yield ((method, path, version),
-                   server_segments(sniff, srv.port, client_port))
+                   sniff.segments(srv.port, client_port))
 
 
-TCP_FIN = 0x01
 
 
 def test_the_fin_rides_on_the_end_of_the_last_response(srv):

@@ -30,7 +30,8 @@ import time
 import pytest
 
 from khttp_client import Conn, build_request
-from conftest import module_loaded, port_is_free, server_end_held
+from conftest import (TCP_FIN, LoSniffer, module_loaded, port_is_free,
+                      server_end_held)
 from tls_agent import (Agent, agent_path, kernel_has_upcall, load_ktls,
                        make_certs, tls_stat)
 
@@ -596,6 +597,29 @@ def test_close_sends_close_notify(live):
         assert c.read_response().body == live.srv.files["/hello.txt"]
         c.sock.settimeout(30)
         assert c.sock.recv(100) == b""     # SSLEOFError without the alert
+
+
+def test_the_last_response_its_close_notify_and_the_fin_share_a_segment(live):
+    """On a connection that closes after its response, the response's
+    last record, the close_notify alert and the FIN leave together: TCP
+    holds the records (a cork) until the FIN pushes them. Before, kTLS's
+    records went out as they were sealed, and the FIN came alone after
+    the alert: two more segments per connection for both sides."""
+    body = live.srv.files["/hello.txt"]
+    with LoSniffer() as sniff:
+        with live.conn() as c:
+            client_port = c.sock.getsockname()[1]
+            c.request("GET", "/hello.txt", headers=[("Connection", "close")])
+            assert c.read_response().body == body
+            c.sock.settimeout(30)
+            assert c.sock.recv(100) == b""
+        segs = sniff.segments(live.port, client_port)
+    fins = [i for i, (flags, _) in enumerate(segs) if flags & TCP_FIN]
+    assert len(fins) == 1, segs
+    # The last data before the FIN's segment is the handshake's: the
+    # response record (more than the body), the alert record (24 bytes)
+    # and the FIN are all on that one.
+    assert segs[fins[0]][1] > len(body) + 24, segs
 
 
 def test_a_client_that_asked_to_close_is_let_go_at_once(live):
