@@ -160,6 +160,7 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 	tx->linger = plan.linger;
 	tx->tls = test_bit(KENGINE_CONN_TLS, &hc->conn.flags);
 	tx->status = plan.status;
+	khttpd_tx_hold_tls_end(tx, hc->conn.sk);
 	if (plan.body == KHTTPD_BODY_LISTING)
 		tx->listing.writer = plan.listing;
 	hc->tx_busy = true;

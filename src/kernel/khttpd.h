@@ -130,7 +130,6 @@ struct khttpd_tx {
 	bool close_after;	/* close once this response is out */
 	bool linger;		/* and the client may still send: see plan */
 	bool tls;		/* kTLS carries it: counted as tls_bytes_sent */
-	bool corked;		/* TCP_CORK set for the FIN to push */
 	int status;		/* for tracing */
 	char date[KHTTPD_DATE_LEN];
 	/*
@@ -155,6 +154,7 @@ enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
 bool khttpd_tx_done(const struct khttpd_tx *tx);
 u64 khttpd_tx_body_bytes(const struct khttpd_tx *tx);
 void khttpd_tx_init(struct khttpd_tx *tx);
+void khttpd_tx_hold_tls_end(const struct khttpd_tx *tx, struct sock *sk);
 void khttpd_tx_release(struct khttpd_tx *tx);
 
 /* listing.c */

@@ -50,7 +50,7 @@ static bool khttpd_tx_body_left(const struct khttpd_tx *tx)
  * it), so the client gets the end of the response and the FIN in one
  * segment rather than two: one less for both sides to handle on every
  * connection-per-request. Not with kTLS, whose close_notify record goes
- * between the two.
+ * between the two: khttpd_tx_hold_tls_end() does it there.
  */
 static bool khttpd_tx_fin_follows(const struct khttpd_tx *tx)
 {
@@ -61,14 +61,14 @@ static bool khttpd_tx_fin_follows(const struct khttpd_tx *tx)
  * The same on kTLS, which seals its record at the end of each send and
  * hands it to TCP: a cork holds the records there instead, and the
  * close_notify and the FIN join them, the end of a response, the alert
- * and the FIN in one segment. The FIN pushes what the cork holds.
+ * and the FIN in one segment. The FIN pushes what the cork holds. Called
+ * once a response is staged, before its first send; the connection
+ * closes after it, so nothing needs the cork taken off.
  */
-static void khttpd_tx_cork_tls_end(struct khttpd_tx *tx, struct sock *sk)
+void khttpd_tx_hold_tls_end(const struct khttpd_tx *tx, struct sock *sk)
 {
-	if (tx->tls && tx->close_after && !tx->corked) {
+	if (tx->tls && tx->close_after)
 		tcp_sock_set_cork(sk, true);
-		tx->corked = true;
-	}
 }
 
 /* Plaintext bytes kTLS took to send, head included. */
@@ -213,7 +213,6 @@ static void khttpd_tx_release_listing(struct khttpd_tx *tx)
 enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
 				struct kengine_conn *conn)
 {
-	khttpd_tx_cork_tls_end(tx, conn->sk);
 	if (khttpd_tx_mem_left(tx))
 		return khttpd_tx_send_mem(tx, conn->sock);
 	switch (tx->body) {
@@ -259,7 +258,6 @@ void khttpd_tx_init(struct khttpd_tx *tx)
 	tx->head_off = 0;
 	tx->close_after = false;
 	tx->linger = false;
-	tx->corked = false;
 	tx->status = 0;
 }
 

@@ -176,16 +176,15 @@ def closing_exchanges(srv, cases):
                    sniff.segments(srv.port, client_port))
 
 
-
-
 def test_the_fin_rides_on_the_end_of_the_last_response(srv):
     """When the connection closes after a response, its end and the FIN
     leave in one segment: the last bytes wait in the socket for the
     shutdown that follows them, as nginx's do. A separate FIN is one more
     segment for both sides to handle on every connection-per-request.
     Responses of one segment: head and a small body copied together, head
-    only, an error and HEAD; HTTP/1.0 and Connection: close. (In a longer response
-    an ACK coming back may push the held tail out before the shutdown.)"""
+    only, an error and HEAD; HTTP/1.0 and Connection: close. (In a longer
+    response an ACK coming back may push the held tail out before the
+    shutdown.)"""
     cases = [("GET", p, v) for p in ("/hello.txt", "/b0.bin", "/b4k.bin",
                                      "/no-such-file")
              for v in ("HTTP/1.0", "HTTP/1.1")]

@@ -616,9 +616,8 @@ def test_the_last_response_its_close_notify_and_the_fin_share_a_segment(live):
         segs = sniff.segments(live.port, client_port)
     fins = [i for i, (flags, _) in enumerate(segs) if flags & TCP_FIN]
     assert len(fins) == 1, segs
-    # The last data before the FIN's segment is the handshake's: the
-    # response record (more than the body), the alert record (24 bytes)
-    # and the FIN are all on that one.
+    # The FIN's segment carries the response's record (more than the
+    # body) and the alert's (24 bytes): all three left together.
     assert segs[fins[0]][1] > len(body) + 24, segs
 
 

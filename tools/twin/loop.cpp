@@ -138,15 +138,6 @@ step send_file(conn *c)
 	size_t len = size_t(std::min<uint64_t>(t->end - t->pos,
 					       KHTTPD_SEND_CHUNK));
 	off_t pos = off_t(t->pos);
-
-	/* sendfile(2) takes no MSG_MORE; a cork holds the end, the FIN
-	 * pushes it. */
-	if (fin_follows(t) && !t->corked) {
-		int one = 1;
-
-		setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
-		t->corked = true;
-	}
 	ssize_t ret = sendfile(c->fd, t->file, &pos, len);
 
 	if (ret == 0)	/* the file shrank: the length cannot be kept */
@@ -253,6 +244,13 @@ void conn_parse(conn *c)
 	t->head_len = plan.head_len;
 	t->close_after = plan.close_after;
 	t->linger = plan.linger;
+	/* sendfile(2) takes no MSG_MORE: a cork holds the end of a file the
+	 * connection closes after, and the FIN pushes it (fin_follows()). */
+	if (fin_follows(t) && plan.body == KHTTPD_BODY_FILE) {
+		int one = 1;
+
+		setsockopt(c->fd, IPPROTO_TCP, TCP_CORK, &one, sizeof(one));
+	}
 	if (plan.body == KHTTPD_BODY_LISTING)
 		t->writer = plan.listing;
 	t->busy = true;

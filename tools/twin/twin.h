@@ -119,7 +119,6 @@ struct tx {
 	size_t piece_off = 0;
 	bool close_after = false;
 	bool linger = false;	/* and the client may still send */
-	bool corked = false;	/* TCP_CORK set for the FIN to push */
 };
 
 struct worker;
