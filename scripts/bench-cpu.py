@@ -18,6 +18,9 @@
 # is what server tasks placed on its CPU take from it. --wakeups also
 # counts the scheduler's wake-ups per request (sched_wakeup events, all
 # tasks), which unlike throughput barely move with the host's load.
+# --blame traces the scheduler (sched_switch, sched_wakeup,
+# sched_migrate_task) and names what ran on the CPU the client was queued
+# on while it waited, in ms per request, by task name (digits dropped).
 #
 # tls-ab-close-c16 is the HTTPS handshake per request (ab -l) on the TLS
 # port: khttpd with tls_port= and its agent build/khttpd-tlsd (or
@@ -34,8 +37,10 @@
 # Prints every run, then the medians. Standard library only.
 
 import argparse
+import collections
 import importlib.util
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -81,6 +86,8 @@ WORKLOADS = {
                                       "-t", "2", "--json", URL % (p, "/f0")]),
     "hs-ka-c64": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "32",
                                     "-t", "2", "--json", URL % (p, "/f1k")]),
+    "tls-ab-close-c1": (100, lambda p: ["ab", "-l", "-q", "-n", "100", "-c",
+                                        "1", "https://127.0.0.1:%d/f1k" % p]),
     "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
                                          "16", "https://127.0.0.1:%d/f1k" % p]),
 }
@@ -154,8 +161,15 @@ class KhttpdVariant:
             else:
                 self.params.append(p)
 
+    # The variant loaded last. Each brings its own agent, and an agent left
+    # running beside the next variant's would take a share of its
+    # handshakes: every variant's agent is stopped before another loads.
+    loaded = None
+
     def load(self, tls=False):
-        self.stop()
+        if KhttpdVariant.loaded:
+            KhttpdVariant.loaded.stop()
+        KhttpdVariant.loaded = self
         subprocess.run(["insmod", self.ko, "port=%d" % self.port,
                         "root=" + bg.ROOT] + self.params +
                        (["tls_port=%d" % self.tls_port] if tls else []),
@@ -210,16 +224,20 @@ def waited_ns(pid):
     return total
 
 
-def tracing(on):
-    """sched_wakeup events into an emptied ring buffer, or stop them."""
+BLAME_EVENTS = ("sched_switch", "sched_wakeup", "sched_migrate_task")
+
+
+def tracing(on, events=("sched_wakeup",)):
+    """Scheduler events into an emptied ring buffer, or stop them."""
     if on:
         if not os.path.exists(TRACING + "/trace"):
             subprocess.run(["mount", "-t", "tracefs", "none", TRACING],
                            check=False)
         with open(TRACING + "/buffer_size_kb", "w") as f:
             f.write("32768")
-        with open(TRACING + "/events/sched/sched_wakeup/enable", "w") as f:
-            f.write("1")
+        for e in BLAME_EVENTS:
+            with open(TRACING + "/events/sched/%s/enable" % e, "w") as f:
+                f.write("1" if e in events else "0")
         with open(TRACING + "/trace", "w") as f:
             f.write("")
     with open(TRACING + "/tracing_on", "w") as f:
@@ -231,7 +249,47 @@ def wakeups_traced():
         return sum(1 for line in f if "sched_wakeup:" in line)
 
 
-def one_run(server, work, wakeups=False):
+TRACE_LINE = re.compile(r"\[(\d+)\]\S*\s+\S+\s+([\d.]+): (\w+): (.*)")
+TRACE_FIELD = re.compile(r"(\w+)=(\S+)")
+
+
+def blame_traced(client_pid):
+    """Seconds each task name ran on the client's CPU while it waited."""
+    blame = collections.Counter()
+    since = {}            # cpu -> (name, when it began running there)
+    wait = None           # (cpu, start) while the client is runnable
+
+    def charge(cpu, now):
+        name, t = since.get(cpu, ("?", now))
+        if wait and wait[0] == cpu:
+            blame[name] += now - max(t, wait[1])
+
+    with open(TRACING + "/trace") as f:
+        for line in f:
+            m = TRACE_LINE.search(line)
+            if not m:
+                continue
+            cpu, now, event = int(m.group(1)), float(m.group(2)), m.group(3)
+            v = dict(TRACE_FIELD.findall(m.group(4).replace(" ==> ", " ")))
+            if event == "sched_switch":
+                prev, nxt = int(v["prev_pid"]), int(v["next_pid"])
+                charge(cpu, now)
+                if nxt == client_pid:
+                    wait = None
+                elif prev == client_pid and v["prev_state"].startswith("R"):
+                    wait = (cpu, now)
+                name = re.sub(r"\d+", "", v["next_comm"])
+                since[cpu] = ("idle" if nxt == 0 else name, now)
+            elif event == "sched_wakeup" and int(v["pid"]) == client_pid:
+                wait = (int(v["target_cpu"]), now)
+            elif (event == "sched_migrate_task" and wait and
+                  int(v["pid"]) == client_pid):
+                charge(wait[0], now)
+                wait = (int(v["dest_cpu"]), now)
+    return blame
+
+
+def one_run(server, work, wakeups=False, blame=False):
     n, argv_of = WORKLOADS[work]
     tls = is_tls(work)
     server.load(tls)
@@ -243,8 +301,8 @@ def one_run(server, work, wakeups=False):
                                             argv_of(port)[-1]],
                        capture_output=True, env=bg.tls_env())
     pids = server.pids()
-    if wakeups:
-        tracing(True)
+    if wakeups or blame:
+        tracing(True, BLAME_EVENTS if blame else ("sched_wakeup",))
     busy0, idle0 = cpu_ticks()
     srv0 = thread_ticks(pids)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -264,7 +322,7 @@ def one_run(server, work, wakeups=False):
     srv1 = thread_ticks(server.pids() if isinstance(server, KhttpdVariant)
                         else pids)
     busy1, idle1 = cpu_ticks()
-    if wakeups:
+    if wakeups or blame:
         tracing(False)
     failed = [l for l in p.stdout_text.splitlines()
               if l.startswith("Failed requests") and l.split()[-1] != "0"]
@@ -284,6 +342,9 @@ def one_run(server, work, wakeups=False):
          "waiting": waited / 1e6 / n}
     if wakeups:
         r["wakeups"] = wakeups_traced() / n
+    if blame:
+        r["blame"] = {k: v * 1000 / n for k, v in
+                      blame_traced(p.pid).most_common(6)}
     return r
 
 
@@ -295,6 +356,8 @@ def main():
     ap.add_argument("--servers", default="khttpd,nginx,lighttpd,h2o")
     ap.add_argument("--wakeups", action="store_true",
                     help="count sched_wakeup events per request")
+    ap.add_argument("--blame", action="store_true",
+                    help="name what ran on the client's CPU while it waited")
     args = ap.parse_args()
     works = args.workloads.split(",")
     for w in works:
@@ -320,7 +383,7 @@ def main():
                 for s in servers:
                     if ("tls" if is_tls(w) else "plain") not in s.serves:
                         continue
-                    r = one_run(s, w, args.wakeups)
+                    r = one_run(s, w, args.wakeups, args.blame)
                     if not r:
                         continue
                     rows.setdefault((w, s.name), []).append(r)
@@ -331,6 +394,11 @@ def main():
                            r["server"], r["busy"], r["idle"], r["waiting"],
                            "  %.2f wake-ups/request" % r["wakeups"]
                            if "wakeups" in r else ""), flush=True)
+                    if "blame" in r:
+                        print("    while the client waited, ms/request: " +
+                              ", ".join("%s %.3f" % kv
+                                        for kv in r["blame"].items()),
+                              flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -344,7 +412,8 @@ def main():
             rs = rows.get((w, s.name))
             if not rs:
                 continue
-            m = {k: statistics.median(r[k] for r in rs) for k in rs[0]}
+            m = {k: statistics.median(r[k] for r in rs) for k in rs[0]
+                 if k != "blame"}
             print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f%s" %
                   (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
                    m["idle"], m["waiting"],

@@ -9,6 +9,7 @@
  */
 
 #include "agent.h"
+#include "placement.h"
 
 #include <arpa/inet.h>
 #include <linux/tls.h>
@@ -121,6 +122,7 @@ void send_close_notify(int fd)
 void serve_connection(const agent_context &ctx, int fd)
 {
 	std::string peer = peer_of(fd);
+	place_handshake_thread(fd);
 	handshake_outcome res = tls_server_handshake(ctx.identity, fd,
 						     ctx.cfg.handshake_timeout_ms, ctx.stop_fd);
 	stats.record(res);

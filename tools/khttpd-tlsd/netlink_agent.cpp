@@ -22,6 +22,7 @@
 #include <mutex>
 
 #include "handshake_uapi.h"
+#include "placement.h"
 
 namespace tlsd {
 
@@ -73,6 +74,7 @@ void handshake_job(const agent_context &ctx, const netlink_sockets &nl,
 	}
 
 	unsigned timeout = req.timeout_ms ? req.timeout_ms : ctx.cfg.handshake_timeout_ms;
+	place_handshake_thread(req.sockfd);
 	handshake_outcome res = tls_server_handshake(ctx.identity, req.sockfd,
 						     timeout, ctx.stop_fd);
 	stats.record(res);
