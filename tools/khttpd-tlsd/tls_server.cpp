@@ -427,10 +427,14 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 		return out;
 	}
 
-	ack_now(fd);
 	out.summary = describe_session(session);
 	out.resumed = gnutls_session_is_resumed(session);
-	if (!flush(&t)) {
+	// What is left of the handshake (TLS 1.2's last flight) carries the
+	// ACK itself, so the ACK goes after it.
+	bool flushed = flush(&t);
+	if (flushed)
+		ack_now(fd);
+	if (!flushed) {
 		// The session tickets must be out before kTLS sends a record.
 		out.status = t.timed_out ? ETIMEDOUT : EIO;
 		out.error = t.timed_out ? "handshake timed out" : "sending the last flight failed";
