@@ -251,7 +251,7 @@ def workloads(duration, threads, scale):
         "tls-ab-close-c1": Workload(
             "ab", "HTTPS, one connection (a full handshake) per request, ab, "
             "1 at a time", "tls", one_k,
-            lambda url: ["ab", "-l"] + ab(40, 1, False)(url)[1:], 4),
+            lambda url: ["ab", "-l"] + ab(100, 1, False)(url)[1:], 5),
     }
 
 
