@@ -86,6 +86,8 @@ WORKLOADS = {
                                       "-t", "2", "--json", URL % (p, "/f0")]),
     "hs-ka-c64": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "32",
                                     "-t", "2", "--json", URL % (p, "/f1k")]),
+    "hs-ka-c64-1m": (3000, lambda p: [HT, "-k", "-n", "3000", "-c", "32",
+                                      "-t", "2", "--json", URL % (p, "/f1m")]),
     "tls-ab-close-c1": (100, lambda p: ["ab", "-l", "-q", "-n", "100", "-c",
                                         "1", "https://127.0.0.1:%d/f1k" % p]),
     "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
@@ -365,7 +367,7 @@ def main():
             ap.error("unknown workload %s (%s)" % (w, ", ".join(WORKLOADS)))
     out = "/tmp/bench-cpu"
     os.makedirs(out, exist_ok=True)
-    bg.make_files(["0", "1k"])
+    bg.make_files(["0", "1k", "1m"])
     if any(is_tls(w) for w in works):
         err = bg.tls_unavailable()
         if err:
