@@ -23,6 +23,9 @@ pytestmark = pytest.mark.module_only("bpftrace on the module's tracepoints "
 
 SCRIPT = os.path.join(REPO, "scripts", "bpf", "khttpd-latency.bt")
 START_TIMEOUT = 180         # bpftrace compiles and attaches slowly under TCG
+# On SIGINT it prints its maps and detaches its probes: once in CI that
+# took more than 60 s under TCG with both CPUs busy.
+STOP_TIMEOUT = 180
 
 HIST_LINE = re.compile(r"^\[[^\]]*[\])]\s+(\d+) \|")
 
@@ -84,7 +87,11 @@ class Bpftrace:
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
-        self.proc.wait(60)
+        try:
+            self.proc.wait(STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise AssertionError("bpftrace still running %d s after SIGINT: "
+                                 "%s" % (STOP_TIMEOUT, self.text())) from None
         return self.text()
 
     def kill(self):
