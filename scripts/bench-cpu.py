@@ -169,8 +169,7 @@ class KhttpdVariant:
     loaded = None
 
     def load(self, tls=False):
-        if KhttpdVariant.loaded:
-            KhttpdVariant.loaded.stop()
+        (KhttpdVariant.loaded or self).stop()
         KhttpdVariant.loaded = self
         subprocess.run(["insmod", self.ko, "port=%d" % self.port,
                         "root=" + bg.ROOT] + self.params +

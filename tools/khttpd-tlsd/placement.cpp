@@ -21,8 +21,6 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <cstring>
-
 namespace tlsd {
 
 namespace {

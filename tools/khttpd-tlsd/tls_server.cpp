@@ -429,12 +429,7 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 
 	out.summary = describe_session(session);
 	out.resumed = gnutls_session_is_resumed(session);
-	// What is left of the handshake (TLS 1.2's last flight) carries the
-	// ACK itself, so the ACK goes after it.
-	bool flushed = flush(&t);
-	if (flushed)
-		ack_now(fd);
-	if (!flushed) {
+	if (!flush(&t)) {
 		// The session tickets must be out before kTLS sends a record.
 		out.status = t.timed_out ? ETIMEDOUT : EIO;
 		out.error = t.timed_out ? "handshake timed out" : "sending the last flight failed";
@@ -449,6 +444,9 @@ handshake_outcome tls_server_handshake(const tls_identity &id, int fd,
 		gnutls_alert_send(session, GNUTLS_AL_FATAL, GNUTLS_A_HANDSHAKE_FAILURE);
 		flush(&t);
 	} else {
+		// After what was left of the handshake (TLS 1.2's last flight,
+		// which carries the ACK itself) is out.
+		ack_now(fd);
 		std::string why;
 		int e = ktls_install(session, fd, &why);
 		if (e) {
