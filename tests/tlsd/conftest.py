@@ -168,6 +168,18 @@ class Agent:
         log = self.wait_for("counters: handshakes", start=mark)
         return parse_counters(log[mark:].split("counters: ", 1)[1])
 
+    def counters_when(self, done, timeout=20.0):
+        """The counters once done(counters) holds, or the last ones read at
+        the deadline. A client sees a failed handshake's alert before the
+        agent's thread has counted it, so a test that reads the counters as
+        soon as its client gives up must wait for them."""
+        deadline = time.monotonic() + timeout
+        while True:
+            c = self.counters()
+            if done(c) or time.monotonic() >= deadline:
+                return c
+            time.sleep(0.05)
+
     def stop(self, timeout=20.0):
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
