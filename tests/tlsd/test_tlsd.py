@@ -358,6 +358,22 @@ def serving_tasks(agent):
     return tasks(agent.proc.pid)
 
 
+def wait_until_waiting(pid, tids, timeout=10.0):
+    """Waits until each of these threads sleeps in futex() (syscall 202 on
+    x86-64): a worker back in the pool's wait. curl exits once it has the
+    body, while the worker is still closing; a connection that came before
+    the worker was back would rightly get a second thread."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        calls = []
+        for tid in tids:
+            with open(f"/proc/{pid}/task/{tid}/syscall") as f:
+                calls.append(f.read().split()[0])
+        if all(c == "202" for c in calls):
+            return
+        time.sleep(0.02)
+
+
 def test_handshake_threads_are_reused_and_retire(ktls, certs, start_agent):
     """A thread that finished a handshake waits for the next one instead of
     exiting (a new thread per handshake cost a clone and an exit, and was
@@ -371,6 +387,7 @@ def test_handshake_threads_are_reused_and_retire(ktls, certs, start_agent):
     after_one = tasks(agent.proc.pid)
     assert len(after_one - base) == 1, (base, after_one)
     for _ in range(4):
+        wait_until_waiting(agent.proc.pid, after_one - base)
         assert curl(port, certs)[0] == 0
         assert tasks(agent.proc.pid) == after_one
     assert agent.counters_when(lambda c: c["ok"] >= 5)["ok"] == 5
