@@ -319,11 +319,19 @@ def test_released_sockets_keep_no_pointer_into_the_module(srv):
         with srv.conn() as c:
             c.request("GET", "/hello.txt")
             assert c.read_response().status == 200
-        # A worker's fput() is deferred: let the last close happen.
-        time.sleep(1)
+        # A worker's fput() is deferred: wait for the server's two closes
+        # (the ones not made by this process).
+        with open("/proc/self/comm") as f:
+            me = f.read().strip() + "-%d " % os.getpid()
+        deadline = time.monotonic() + 10
+        while True:
+            with open(os.path.join(TRACEFS, "trace")) as f:
+                closes = [ln for ln in f if "dr=" in ln]
+            if len([ln for ln in closes if me not in ln]) >= 2 or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
-        with open(os.path.join(TRACEFS, "trace")) as f:
-            closes = [ln for ln in f if "dr=" in ln]
     finally:
         tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
         tracefs_write("trace", "")
