@@ -19,31 +19,23 @@
 # server is the cause. After each round, /proc/khttpd's connection
 # counts: every connection closed, none left over.
 #
-# Standard library only; the files and port are bench-guest.py's.
+# Standard library only; the files and port are bench-guest.py's, the
+# CPU accounting bench-cpu.py's.
 
 import argparse
 import importlib.util
-import json
 import os
 import subprocess
 import sys
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
-    "bg", os.path.join(REPO, "scripts", "bench-guest.py"))
-bg = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(bg)
+    "bench_cpu", os.path.join(REPO, "scripts", "bench-cpu.py"))
+bc = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bc)
+bg = bc.bg
 
-HT = os.path.join(REPO, "build", "htstress")
 PORT = bg.PORTS["khttpd"]
-
-
-def cpu_ticks():
-    """(busy, idle) clock ticks of all CPUs."""
-    with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:8]]
-    idle = v[3] + v[4]           # idle, iowait
-    return sum(v) - idle, idle
 
 
 def load(params):
@@ -53,16 +45,16 @@ def load(params):
 
 
 def htstress(conns_per_thread, path):
-    b0, i0 = cpu_ticks()
-    out = subprocess.run([HT, "-k", "-n", "100000000", "-D", "4", "-c",
-                          str(conns_per_thread), "-t", "2", "--json",
-                          "http://127.0.0.1:%d%s" % (PORT, path)],
-                         capture_output=True, text=True).stdout
-    b1, i1 = cpu_ticks()
-    r = json.loads(out.strip().splitlines()[-1])
-    ms = 1000.0 / os.sysconf("SC_CLK_TCK")
-    n = max(r["requests"], 1)
-    return r["rps"], (b1 - b0) * ms / n, (i1 - i0) * ms / n
+    b0, i0 = bc.cpu_ticks()
+    p = subprocess.run([bc.HT, "-k", "-n", "100000000", "-D", "4", "-c",
+                        str(conns_per_thread), "-t", "2", "--json",
+                        bc.URL % (PORT, path)], capture_output=True, text=True)
+    b1, i1 = bc.cpu_ticks()
+    r, problems = bg.parse_htstress(p.stdout, p.returncode)
+    if problems:
+        sys.exit("bench-drift: htstress: " + "; ".join(problems))
+    ms_per_req = 1000.0 / bc.HZ / max(r["requests"], 1)
+    return r["rps"], (b1 - b0) * ms_per_req, (i1 - i0) * ms_per_req
 
 
 def counts():
@@ -93,7 +85,7 @@ def main():
                       "%.4f  idle %.4f ms/request" %
                       (rnd, c, path, rps, busy, idle), flush=True)
             subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", "4s",
-                            "http://127.0.0.1:%d/f1k" % PORT],
+                            bc.URL % (PORT, "/f1k")],
                            stdout=subprocess.DEVNULL, check=True)
             print("   after wrk: " + counts(), flush=True)
             if args.reload_every and (rnd + 1) % args.reload_every == 0:

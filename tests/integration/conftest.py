@@ -240,6 +240,19 @@ class Kmsg:
         os.close(self.fd)
 
 
+def stats_once(srv, before, key, delta, timeout=5.0):
+    """The module's counters once `key` has grown by `delta` since
+    `before` (or the timeout passed). The server counts some things after
+    the client has seen them: a body's bytes when the send that took them
+    returns, a connection when the accept thread takes it off the queue."""
+    deadline = time.monotonic() + timeout
+    while True:
+        s = srv.stats()
+        if s[key] - before[key] >= delta or time.monotonic() > deadline:
+            return s
+        time.sleep(0.02)
+
+
 def port_is_free(port):
     s = socket.socket()
     try:

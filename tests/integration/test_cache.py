@@ -17,6 +17,8 @@ import time
 
 import pytest
 
+from conftest import stats_once
+
 
 def put(srv, name, data, mtime_ns=None):
     path = srv.path(name)
@@ -46,19 +48,6 @@ def fetch(srv, name, headers=None):
 def stats(srv):
     """The module's counters from /proc/khttpd; None for the twin."""
     return srv.stats() if srv.has_stats else None
-
-
-def stats_once(srv, before, key, delta, timeout=5.0):
-    """The counters once `key` has grown by `delta` since `before` (or
-    the timeout passed). A body's bytes are counted when the send that
-    took them returns, and on loopback the client can have them, and read
-    the counters, before that."""
-    deadline = time.monotonic() + timeout
-    while True:
-        s = stats(srv)
-        if s[key] - before[key] >= delta or time.monotonic() > deadline:
-            return s
-        time.sleep(0.02)
 
 
 def settle():

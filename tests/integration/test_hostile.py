@@ -15,6 +15,8 @@ import time
 
 import pytest
 
+from conftest import stats_once
+
 SEED = 20261126
 ROUNDS = 1500
 THREADS = 6
@@ -125,13 +127,8 @@ def test_random_hostile_barrage(srv):
         # handed, most requests. A client that sent and reset at once
         # may still wait in the accept queue when its thread ends.
         assert len(handed) >= ROUNDS * 0.9, len(handed)
-        deadline = time.monotonic() + 30
-        while True:
-            after = srv.stats()
-            if after["connections_accepted"] - before["connections_accepted"] \
-                    >= len(handed) or time.monotonic() > deadline:
-                break
-            time.sleep(0.2)
+        after = stats_once(srv, before, "connections_accepted", len(handed),
+                           timeout=30)
         assert after["connections_accepted"] - \
             before["connections_accepted"] >= len(handed)
         assert after["requests"] - before["requests"] >= ROUNDS // 2
