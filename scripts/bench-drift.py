@@ -3,7 +3,8 @@
 #
 # Is a slow run the server or the machine? Inside the QEMU guest:
 #     scripts/vm.sh run -- /usr/bin/python3 scripts/bench-drift.py \
-#         [--rounds N] [--reload-every K] [module parameters...]
+#         [--rounds N] [--reload-every K] [--peer lighttpd] \
+#         [module parameters...]
 #
 # make bench loads khttpd once and runs every workload against it; some of
 # its htstress keep-alive runs came out at half the others. This loads
@@ -19,6 +20,13 @@
 # server is the cause. After each round, /proc/khttpd's connection
 # counts: every connection closed, none left over.
 #
+# With --peer, every run against khttpd is followed by the same run against
+# that userspace server, so a slow episode of the machine shows on both
+# sides. Each run also prints what the two CPUs did per request: the busy
+# time of each CPU, the context switches, and the interrupts sent between
+# CPUs (/proc/interrupts' RES and CAL lines), since work that ping-pongs
+# between the CPUs costs both more switches and more of these.
+#
 # Standard library only; the files and port are bench-guest.py's, the
 # CPU accounting bench-cpu.py's.
 
@@ -27,6 +35,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _spec = importlib.util.spec_from_file_location(
@@ -44,17 +53,102 @@ def load(params):
     bg.wait_answer(PORT, "/f1k")
 
 
-def htstress(conns_per_thread, path):
+def cpu_busy():
+    """Busy ticks of each CPU, and the context switches since boot."""
+    busy, ctxt = [], 0
+    with open("/proc/stat") as f:
+        for line in f:
+            k, *v = line.split()
+            if k.startswith("cpu") and k != "cpu":
+                v = [int(x) for x in v]
+                busy.append(v[0] + v[1] + v[2] + v[5] + v[6] + v[7])
+            elif k == "ctxt":
+                ctxt = int(v[0])
+    return busy, ctxt
+
+
+def ipis():
+    """Rescheduling and function-call interrupts, all CPUs."""
+    n = 0
+    with open("/proc/interrupts") as f:
+        for line in f:
+            k, *v = line.split()
+            if k in ("RES:", "CAL:"):
+                n += sum(int(x) for x in v if x.isdigit())
+    return n
+
+
+def ksoftirqd_ticks():
+    """utime + stime of the ksoftirqd threads: the softirqs not run in
+    the context that raised them."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % pid) as f:
+                if f.read().startswith("ksoftirqd/"):
+                    pids.append(int(pid))
+        except (OSError, ValueError):
+            pass
+    return bc.thread_ticks(pids)
+
+
+def thread_cpus(pid):
+    """The CPU each thread of pid but its main one last ran on."""
+    cpus = []
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            if tid == str(pid):
+                continue
+            with open("/proc/%d/task/%s/stat" % (pid, tid)) as f:
+                s = f.read()
+            cpus.append(int(s[s.rindex(")") + 2:].split()[36]))
+    except (OSError, ValueError, IndexError):
+        pass
+    return cpus
+
+
+def htstress(conns_per_thread, port, path):
     b0, i0 = bc.cpu_ticks()
-    p = subprocess.run([bc.HT, "-k", "-n", "100000000", "-D", "4", "-c",
-                        str(conns_per_thread), "-t", "2", "--json",
-                        bc.URL % (PORT, path)], capture_output=True, text=True)
+    c0, x0, n0 = cpu_busy() + (ipis(),)
+    k0 = ksoftirqd_ticks()
+    p = subprocess.Popen([bc.HT, "-k", "-n", "100000000", "-D", "4", "-c",
+                          str(conns_per_thread), "-t", "2", "--json",
+                          bc.URL % (port, path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    # Where htstress's two load threads are, ten times a second: on one
+    # CPU together, or one on each.
+    same = samples = 0
+    while p.poll() is None:
+        time.sleep(0.1)
+        cpus = thread_cpus(p.pid)
+        if len(cpus) == 2:
+            samples += 1
+            same += cpus[0] == cpus[1]
+    out = p.stdout.read()
     b1, i1 = bc.cpu_ticks()
-    r, problems = bg.parse_htstress(p.stdout, p.returncode)
+    c1, x1, n1 = cpu_busy() + (ipis(),)
+    k1 = ksoftirqd_ticks()
+    r, problems = bg.parse_htstress(out, p.returncode)
     if problems:
         sys.exit("bench-drift: htstress: " + "; ".join(problems))
-    ms_per_req = 1000.0 / bc.HZ / max(r["requests"], 1)
-    return r["rps"], (b1 - b0) * ms_per_req, (i1 - i0) * ms_per_req
+    reqs = max(r["requests"], 1)
+    ms_per_req = 1000.0 / bc.HZ / reqs
+    return {"rps": r["rps"], "busy": (b1 - b0) * ms_per_req,
+            "idle": (i1 - i0) * ms_per_req,
+            "per_cpu": [(b - a) * ms_per_req for a, b in zip(c0, c1)],
+            "ctxt": (x1 - x0) / reqs, "ipi": (n1 - n0) / reqs,
+            "ksoftirqd": (k1 - k0) * ms_per_req,
+            "together": same / max(samples, 1)}
+
+
+def show(rnd, name, c, path, r):
+    print("%d  %-8s htstress -k -c %-2d -t 2 %-5s %7.0f req/s  busy %.4f "
+          "(%s)  idle %.4f ms/request  %.2f switches, %.2f IPIs/request  "
+          "ksoftirqd %.4f ms/request  threads together %.0f%%" %
+          (rnd, name, c, path, r["rps"], r["busy"],
+           " + ".join("%.4f" % x for x in r["per_cpu"]), r["idle"],
+           r["ctxt"], r["ipi"], r["ksoftirqd"], 100 * r["together"]),
+          flush=True)
 
 
 def counts():
@@ -70,20 +164,28 @@ def main():
     ap.add_argument("--rounds", type=int, default=10)
     ap.add_argument("--reload-every", type=int, default=0,
                     help="rmmod and insmod after every K rounds")
+    ap.add_argument("--peer", choices=sorted(bc.PEERS),
+                    help="run each command against this server too")
     ap.add_argument("params", nargs="*", help="module parameters")
     args = ap.parse_args()
     bg.make_files(["0", "1k"])
+    if args.peer:
+        os.makedirs("/tmp/bench-drift", exist_ok=True)
+    peer = (bc.start_peer(args.peer, "/tmp/bench-drift")
+            if args.peer else None)
     load(args.params)
-    rows = []
+    rows, peer_rows = [], []
     try:
         for rnd in range(args.rounds):
             for c, path in ((4, "/f0"), (4, "/f1k"), (32, "/f0"),
                             (32, "/f1k")):
-                rps, busy, idle = htstress(c, path)
-                rows.append((rps, busy, idle))
-                print("%d  htstress -k -c %-2d -t 2 %-5s %7.0f req/s  busy "
-                      "%.4f  idle %.4f ms/request" %
-                      (rnd, c, path, rps, busy, idle), flush=True)
+                r = htstress(c, PORT, path)
+                rows.append((r["rps"], r["busy"], r["idle"]))
+                show(rnd, "khttpd", c, path, r)
+                if peer:
+                    r = htstress(c, peer.port, path)
+                    peer_rows.append((r["rps"], r["busy"], r["idle"]))
+                    show(rnd, args.peer, c, path, r)
             subprocess.run(["wrk", "-t", "2", "-c", "32", "-d", "4s",
                             bc.URL % (PORT, "/f1k")],
                            stdout=subprocess.DEVNULL, check=True)
@@ -94,17 +196,26 @@ def main():
                 print("   reloaded", flush=True)
     finally:
         subprocess.run(["rmmod", "khttpd"])
+        if peer:
+            peer.stop()
+    summary("khttpd", rows)
+    if peer:
+        summary(args.peer, peer_rows)
+
+
+def summary(name, rows):
     # The runs sorted by throughput: how busy time per request follows it.
     rows.sort()
-    print("slowest to fastest (req/s: busy / idle ms per request):")
+    print("%s, slowest to fastest (req/s: busy / idle ms per request):" %
+          name)
     for rps, busy, idle in rows:
         print("  %7.0f: %.4f / %.4f" % (rps, busy, idle))
     fast = rows[len(rows) // 2:]
     slow = rows[:max(len(rows) // 5, 1)]
     avg = lambda xs, k: sum(x[k] for x in xs) / len(xs)
-    print("slowest fifth: %.0f req/s, busy %.4f ms/request; upper half: %.0f "
-          "req/s, busy %.4f ms/request" %
-          (avg(slow, 0), avg(slow, 1), avg(fast, 0), avg(fast, 1)))
+    print("%s: slowest fifth: %.0f req/s, busy %.4f ms/request; upper half: "
+          "%.0f req/s, busy %.4f ms/request" %
+          (name, avg(slow, 0), avg(slow, 1), avg(fast, 0), avg(fast, 1)))
 
 
 if __name__ == "__main__":

@@ -85,6 +85,12 @@ struct kengine {
 	/* Resubmits handshakes the kernel's full queue refused (tls.c). */
 	struct delayed_work tls_retry_work;
 	int next_cpu;			/* home of the next local connection */
+	/*
+	 * Per CPU, the jiffy in which a local client last sent from it
+	 * (kengine_conn_queue()). Each CPU writes only its own, from softirq;
+	 * the others read it racily, as a hint.
+	 */
+	unsigned long __percpu *client_seen;
 
 	/*
 	 * conns_lock protects conns and nconns. Taken only in process context

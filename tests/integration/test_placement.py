@@ -4,8 +4,9 @@
 A client on the same machine runs the loopback softirq that delivers its
 request on its own CPU, in its own context. With steer=1 (the default) the
 connection's work is queued on another CPU, so a single-threaded client
-does not share its CPU with the server; steer=0 leaves it on the CPU that
-received the packets. Read from the workqueue_queue_work tracepoint, which
+does not share its CPU with the server, unless a client of the server runs
+on that CPU too (then the work stays with its client); steer=0 leaves it
+on the CPU that received the packets. Read from the workqueue_queue_work tracepoint, which
 says on which CPU each queued io_work will run.
 
 Marked `lifecycle`: these tests restart the module with other parameters
@@ -101,6 +102,54 @@ def test_local_client_work_is_steered_off_its_cpu(srv):
         srv.restore()
     total = sum(cpus.values())
     assert cpus.get(0, 0) < total * 0.2, cpus
+
+
+def test_work_stays_with_its_client_when_every_cpu_has_one(srv):
+    """Two clients, one pinned to CPU 0 and one to CPU 1, each making
+    keep-alive requests for the same 2 s: steering either client's work to
+    the other CPU would make every request cross CPUs both ways (and share
+    a CPU with the other client all the same), so each connection's work
+    is queued on the CPU its client sent from. Counts only the queueings
+    made in the clients' own context (the softirqs of their sends)."""
+    srv.restart(steer=1)
+    try:
+        with traced_on_cpu0("events/workqueue/workqueue_queue_work",
+                            'workqueue == "khttpd"') as (switch, lines):
+            switch(True)
+            deadline = time.monotonic() + 2.0
+            pids = {}
+            for cpu in (0, 1):
+                pid = os.fork()
+                if pid == 0:
+                    status = 1
+                    try:
+                        os.sched_setaffinity(0, {cpu})
+                        with Conn("127.0.0.1", srv.port, timeout=20) as c:
+                            while time.monotonic() < deadline:
+                                c.request("GET", "/hello.txt")
+                                assert c.read_response().status == 200
+                        status = 0
+                    finally:
+                        os._exit(status)
+                pids[pid] = cpu
+            for pid in pids:
+                assert os.waitpid(pid, 0)[1] == 0, "client %d failed" % pid
+            switch(False)
+            trace = lines()
+    finally:
+        srv.restore()
+    # "python3-PID [CPU] ... function=kengine_conn_io_work ... cpu=TARGET"
+    stays = crosses = 0
+    for ln in trace:
+        m = re.search(r"-(\d+)\s+\[(\d+)\].*function=kengine_conn_io_work"
+                      r" .* cpu=(\d+)", ln)
+        if m and int(m.group(1)) in pids:
+            if int(m.group(2)) == int(m.group(3)):
+                stays += 1
+            else:
+                crosses += 1
+    assert stays + crosses >= 100, trace[-20:]
+    assert stays > (stays + crosses) * 0.8, (stays, crosses)
 
 
 def test_steer_0_keeps_work_on_the_receiving_cpu(srv):
