@@ -269,7 +269,9 @@ stop:
 
 # Benchmarks (docs/design.md, "Measuring"; scripts/bench.sh). The twin is
 # built when it can be; without build/twin the bench skips it and says so.
-bench-tools: module $(BUILD)/htstress
+# khttpd-tlsd is khttpd's side of the tls group: without it the bench
+# would measure nginx alone there.
+bench-tools: module $(BUILD)/htstress $(BUILD)/khttpd-tlsd
 	@if [ -e tools/twin/main.cpp ]; then $(MAKE) --no-print-directory $(BUILD)/twin || \
 		echo "bench: building the twin failed; using the existing build/twin, if any" >&2; fi
 
