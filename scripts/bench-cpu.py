@@ -102,12 +102,17 @@ def is_tls(work):
     return work.startswith("tls-")
 
 
+def busy_idle(fields):
+    """(busy, idle) ticks of one /proc/stat cpu line's numbers."""
+    v = [int(x) for x in fields]
+    # user nice system idle iowait irq softirq steal
+    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]
+
+
 def cpu_ticks():
     """(busy, idle) ticks over all CPUs."""
     with open("/proc/stat") as f:
-        v = [int(x) for x in f.readline().split()[1:]]
-    # user nice system idle iowait irq softirq steal
-    return v[0] + v[1] + v[2] + v[5] + v[6] + v[7], v[3] + v[4]
+        return busy_idle(f.readline().split()[1:])
 
 
 def thread_ticks(pids):

@@ -53,18 +53,20 @@ def load(params):
     bg.wait_answer(PORT, "/f1k")
 
 
-def cpu_busy():
-    """Busy ticks of each CPU, and the context switches since boot."""
-    busy, ctxt = [], 0
+def cpu_stat():
+    """Busy and idle ticks over all CPUs, busy ticks of each CPU, and the
+    context switches since boot: one read of /proc/stat."""
+    total, busy, ctxt = (0, 0), [], 0
     with open("/proc/stat") as f:
         for line in f:
             k, *v = line.split()
-            if k.startswith("cpu") and k != "cpu":
-                v = [int(x) for x in v]
-                busy.append(v[0] + v[1] + v[2] + v[5] + v[6] + v[7])
+            if k == "cpu":
+                total = bc.busy_idle(v)
+            elif k.startswith("cpu"):
+                busy.append(bc.busy_idle(v)[0])
             elif k == "ctxt":
                 ctxt = int(v[0])
-    return busy, ctxt
+    return total, busy, ctxt
 
 
 def ipis():
@@ -108,8 +110,8 @@ def thread_cpus(pid):
 
 
 def htstress(conns_per_thread, port, path):
-    b0, i0 = bc.cpu_ticks()
-    c0, x0, n0 = cpu_busy() + (ipis(),)
+    (b0, i0), c0, x0 = cpu_stat()
+    n0 = ipis()
     k0 = ksoftirqd_ticks()
     p = subprocess.Popen([bc.HT, "-k", "-n", "100000000", "-D", "4", "-c",
                           str(conns_per_thread), "-t", "2", "--json",
@@ -125,8 +127,8 @@ def htstress(conns_per_thread, port, path):
             samples += 1
             same += cpus[0] == cpus[1]
     out = p.stdout.read()
-    b1, i1 = bc.cpu_ticks()
-    c1, x1, n1 = cpu_busy() + (ipis(),)
+    (b1, i1), c1, x1 = cpu_stat()
+    n1 = ipis()
     k1 = ksoftirqd_ticks()
     r, problems = bg.parse_htstress(out, p.returncode)
     if problems:

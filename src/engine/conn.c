@@ -700,11 +700,13 @@ int kengine_conns_init(struct kengine *eng)
 					    eng->cfg.conn_size,
 					    __alignof__(struct kengine_conn), 0,
 					    eng->cfg.conn_ctor);
-	if (!eng->conn_cache) {
-		free_percpu(eng->client_seen);
-		return -ENOMEM;
-	}
+	if (!eng->conn_cache)
+		goto err_client_seen;
 	return 0;
+
+err_client_seen:
+	free_percpu(eng->client_seen);
+	return -ENOMEM;
 }
 
 void kengine_conns_exit(struct kengine *eng)

@@ -6,8 +6,8 @@ request on its own CPU, in its own context. With steer=1 (the default) the
 connection's work is queued on another CPU, so a single-threaded client
 does not share its CPU with the server, unless a client of the server runs
 on that CPU too (then the work stays with its client); steer=0 leaves it
-on the CPU that received the packets. Read from the workqueue_queue_work tracepoint, which
-says on which CPU each queued io_work will run.
+on the CPU that received the packets. Read from the workqueue_queue_work
+tracepoint, which says on which CPU each queued io_work will run.
 
 Marked `lifecycle`: these tests restart the module with other parameters
 and leave it as they found it."""
