@@ -14,7 +14,8 @@
 # same Content-Type, measures the memory an idle keep-alive connection costs
 # on each (--memory-conns), pre-warms each once, then runs every workload
 # against every server and file, interleaved: for each repetition, for each
-# workload and file, the servers in turn. Two groups of workloads: the size
+# workload and file, the servers in turn, each repetition starting one
+# server further along the list. Two groups of workloads: the size
 # sweep (wrk, htstress; every size, fixed duration) and the 1 KiB set (ab,
 # httperf, wrk -t1, and the course's two commands on /; fixed request
 # counts, scaled by --count-scale). A third group, tls, measures HTTPS:
@@ -1494,6 +1495,14 @@ def main():
         def servers_of(w):
             return tls_live if wl[w].group == "tls" else live
 
+        def in_turn(servers, rep):
+            # Each repetition starts one server further along: what a
+            # position in the order brings (the TIME_WAIT sockets of the
+            # run before, a slow spell of the host starting mid-cell) then
+            # falls on each server in turn, not always on the same one.
+            k = rep % len(servers) if servers else 0
+            return servers[k:] + servers[:k]
+
         rawf = open(os.path.join(a.out, "raw.txt"), "w")
         total = a.reps * sum(len(servers_of(w)) for w, _ in plan)
         mem_conns = a.memory_conns if need_plain else 0
@@ -1555,7 +1564,7 @@ def main():
             for wname, size in plan:
                 w = wl[wname]
                 tls = w.group == "tls"
-                for s in servers_of(wname):
+                for s in in_turn(servers_of(wname), rep):
                     n += 1
                     url = "%s://127.0.0.1:%d%s" % (
                         "https" if tls else "http", s.port, path_of(size))

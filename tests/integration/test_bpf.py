@@ -44,6 +44,43 @@ def unavailable():
     return None
 
 
+def rcu_threads():
+    """The pids of the kernel's RCU grace-period threads."""
+    pids = []
+    for d in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/comm" % d) as f:
+                comm = f.read().strip()
+        except (OSError, ValueError):
+            continue
+        if comm.startswith(("rcu_tasks", "rcu_preempt", "rcu_sched", "rcub/")):
+            pids.append(int(d))
+    return pids
+
+
+def stacks(pids):
+    """Each thread of each pid: its name, state, and kernel stack."""
+    out = ["at %.1f s since boot" % time.clock_gettime(time.CLOCK_BOOTTIME)]
+    for pid in pids:
+        try:
+            tids = os.listdir("/proc/%d/task" % pid)
+        except OSError:
+            continue
+        for tid in tids:
+            base = "/proc/%d/task/%s/" % (pid, tid)
+            try:
+                with open(base + "comm") as f:
+                    comm = f.read().strip()
+                with open(base + "stat") as f:
+                    state = f.read().rsplit(")", 1)[1].split()[0]
+                with open(base + "stack") as f:
+                    stack = f.read()
+            except OSError:
+                continue
+            out.append("%s %s %s\n%s" % (tid, comm, state, stack.rstrip()))
+    return "\n".join(out)
+
+
 def histogram_total(text, name):
     """The sum of the buckets of histogram @name in bpftrace's output."""
     lines = text.splitlines()
@@ -87,11 +124,22 @@ class Bpftrace:
 
     def stop(self):
         self.proc.send_signal(signal.SIGINT)
-        try:
-            self.proc.wait(STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            raise AssertionError("bpftrace still running %d s after SIGINT: "
-                                 "%s" % (STOP_TIMEOUT, self.text())) from None
+        seen = []
+        end = time.monotonic() + STOP_TIMEOUT
+        while True:
+            try:
+                self.proc.wait(min(15, max(0.1, end - time.monotonic())))
+                break
+            except subprocess.TimeoutExpired:
+                # Where it waits, and the grace-period threads detaching
+                # its probes waits for: what a slow stop is made of.
+                seen = seen[:1] + [stacks([self.proc.pid] + rcu_threads())]
+                if time.monotonic() >= end:
+                    raise AssertionError(
+                        "bpftrace still running %d s after SIGINT: %s\n"
+                        "where it and RCU's threads were:\n%s"
+                        % (STOP_TIMEOUT, self.text(), "\n".join(seen))
+                    ) from None
         return self.text()
 
     def kill(self):
