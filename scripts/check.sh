@@ -7,7 +7,8 @@
 # host's packaging tests (kernel choice, DKMS for every
 # kernel, make install), the integration suite against the module in a
 # QEMU guest on each kernel of the tested matrix (scripts/kernel.sh matrix:
-# 6.1, 6.12, 6.12 PREEMPT_RT), and a benchmark smoke run. Every stage runs
+# 6.1, 6.12, 6.12 PREEMPT_RT), the placement tests again in a 4-CPU guest,
+# and a benchmark smoke run. Every stage runs
 # even when an earlier one failed, except those in the guest, which need
 # the build; a summary with PASS/FAIL and durations, one line per kernel,
 # comes at the end, and the exit status is non-zero if any stage failed.
@@ -83,6 +84,17 @@ integration_on() {
 		scripts/vm.sh run -- scripts/guest-integration.sh
 }
 
+# test_placement.py again with 4 vCPUs, on the newest generic kernel of the
+# matrix: where steering sends work when some CPUs have no client (the
+# matrix's guests have 2 CPUs, a client can be on each).
+placement_4cpus() {
+	local kver
+	kver=$(scripts/kernel.sh matrix | grep -v -- -rt | tail -n 1)
+	KVER=$kver KHTTPD_KO=$PWD/build/kernels/$kver/khttpd.ko \
+		KHTTPD_TESTS=tests/integration/test_placement.py \
+		scripts/vm.sh run --smp 4 -- scripts/guest-integration.sh
+}
+
 mapfile -t kernels < <(scripts/kernel.sh matrix)
 mkdir -p build/kernels
 # The agent's suite runs once, in the first kernel with the TLS handshake
@@ -102,6 +114,7 @@ if [ $build_ok -eq 1 ]; then
 	for k in "${kernels[@]}"; do
 		stage "integration $k" integration_on "$k"
 	done
+	[ ${#kernels[@]} -eq 0 ] || stage "placement, 4 CPUs" placement_4cpus
 	# htstress and wrk against the module and the twin in the guest: any
 	# error, non-2xx or wrong byte fails it (figures come from make bench).
 	stage bench-smoke make bench-smoke

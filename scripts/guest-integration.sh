@@ -38,7 +38,10 @@ export KHTTPD_KO=${KHTTPD_KO:-$PWD/khttpd.ko} KHTTPD_REQUIRE=1 KHTTPD_SERVER=mod
 junit=()
 [ -n "${VM_RESULTS:-}" ] && junit=(--junitxml="$VM_RESULTS/integration.xml")
 # no:cacheprovider: the repo is read-only in the guest.
-/usr/bin/python3 -m pytest -v -p no:cacheprovider "${junit[@]}" tests/integration
+# KHTTPD_TESTS: what of the suite to run (default all of it; make check
+# runs test_placement.py alone again in a 4-CPU guest).
+# shellcheck disable=SC2086 # a list of paths
+/usr/bin/python3 -m pytest -v -p no:cacheprovider "${junit[@]}" ${KHTTPD_TESTS:-tests/integration}
 status=$?
 if [ $status -eq 5 ]; then
 	echo "guest-integration: FAIL: pytest collected no tests (exit status 5)"
@@ -81,8 +84,6 @@ if [ -n "${KECHO_KO:-}" ]; then
 	fi
 fi
 
-# New kernel log lines since the baseline (timestamps make lines unique;
-# comparing contents rather than counting survives a wrapped ring buffer).
 # The TLS agent's own suite (its --listen mode, and the netlink path with
 # the NFS server as the upcall's consumer), on one kernel with the upcall:
 # make check asks for it with KHTTPD_TLSD_SUITE=1. Its 1000 concurrent
@@ -101,6 +102,8 @@ if [ -n "${KHTTPD_TLSD_SUITE:-}" ]; then
 	[ $tlsd_status -eq 0 ] || status=1
 fi
 
+# New kernel log lines since the baseline (timestamps make lines unique;
+# comparing contents rather than counting survives a wrapped ring buffer).
 findings=$(dmesg | grep -vxF -f "$baseline" | grep -E "$BAD")
 if [ -n "$findings" ]; then
 	echo "guest-integration: FAIL: the kernel log has findings:"

@@ -68,12 +68,38 @@ void kengine_conn_schedule_release(struct kengine_conn *conn)
  */
 #define KENGINE_CLIENT_QUIET	2
 
+/*
+ * With more than two CPUs the home may have a client of its own while
+ * others are quiet (wrk's two threads on an 8-CPU machine): look a few
+ * CPUs further, and make the one found the new home, so the search is
+ * paid once, not on every packet. A few, because each look reads another
+ * CPU's line, in the softirq of every request, when all have clients.
+ */
+#define KENGINE_STEER_LOOKS	4
+
+/* The online CPU after cpu, wrapping. */
+static int kengine_next_cpu(int cpu)
+{
+	cpu = cpumask_next(cpu, cpu_online_mask);
+	return cpu < nr_cpu_ids ? cpu : cpumask_first(cpu_online_mask);
+}
+
+static bool kengine_cpu_quiet(struct kengine *eng, int cpu, unsigned long now)
+{
+	return time_after(now, READ_ONCE(*per_cpu_ptr(eng->client_seen, cpu)) +
+				       KENGINE_CLIENT_QUIET);
+}
+
+/*
+ * home_cpu is a hint: the socket's callbacks, which run under its lock,
+ * move it; a stale read only sends one run to the old home.
+ */
 static void kengine_conn_queue(struct kengine_conn *conn)
 {
 	struct kengine *eng = conn->eng;
-	int cpu = conn->home_cpu;
-	unsigned long now, seen;
-	int here;
+	int cpu = READ_ONCE(conn->home_cpu);
+	unsigned long now;
+	int here, looks;
 
 	if (cpu >= 0 && in_serving_softirq() && current->mm &&
 	    !(current->flags & PF_KTHREAD)) {
@@ -82,15 +108,17 @@ static void kengine_conn_queue(struct kengine_conn *conn)
 		if (this_cpu_read(*eng->client_seen) != now)
 			this_cpu_write(*eng->client_seen, now);
 		here = raw_smp_processor_id();
-		if (cpu == here)
-			cpu = cpumask_next(cpu, cpu_online_mask);
-		if (cpu >= nr_cpu_ids)
-			cpu = cpumask_first(cpu_online_mask);
-		seen = READ_ONCE(*per_cpu_ptr(eng->client_seen, cpu));
-		if (cpu != here && cpu_online(cpu) &&
-		    time_after(now, seen + KENGINE_CLIENT_QUIET)) {
-			queue_work_on(cpu, eng->wq, &conn->io_work);
-			return;
+		looks = min_t(int, KENGINE_STEER_LOOKS, num_online_cpus() - 1);
+		for (; looks > 0; looks--, cpu = kengine_next_cpu(cpu)) {
+			if (cpu == here)
+				cpu = kengine_next_cpu(cpu);
+			if (cpu != here && cpu_online(cpu) &&
+			    kengine_cpu_quiet(eng, cpu, now)) {
+				if (cpu != conn->home_cpu)
+					WRITE_ONCE(conn->home_cpu, cpu);
+				queue_work_on(cpu, eng->wq, &conn->io_work);
+				return;
+			}
 		}
 	}
 	queue_work(eng->wq, &conn->io_work);
@@ -498,9 +526,7 @@ static void kengine_conn_home(struct kengine_conn *conn)
 	if (!local)
 		return;
 	/* Only the accept thread moves next_cpu. */
-	eng->next_cpu = cpumask_next(eng->next_cpu, cpu_online_mask);
-	if (eng->next_cpu >= nr_cpu_ids)
-		eng->next_cpu = cpumask_first(cpu_online_mask);
+	eng->next_cpu = kengine_next_cpu(eng->next_cpu);
 	conn->home_cpu = eng->next_cpu;
 }
 
