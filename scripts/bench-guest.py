@@ -125,8 +125,10 @@ class Workload:
 def workloads(duration, threads, scale):
     """name -> Workload. The sweep runs for `duration` seconds; the 1 KiB
     set sends fixed request counts (the tools' own way: ab and httperf have
-    no duration for a count), sized to take a few seconds under TCG and
-    multiplied by `scale`."""
+    no duration for a count), sized to take 2-4 s under TCG and multiplied
+    by `scale`. Not less: the host's speed moves within a second or two,
+    and runs of 0.3-1.5 s (the counts before) put one server's run in a
+    fast moment and the next one's in a slow one."""
     d = str(duration)
     t = str(threads)
     ht = os.path.join(REPO, "build", "htstress")
@@ -175,30 +177,30 @@ def workloads(duration, threads, scale):
         # request and keep-alive, at 1, 16 and 500 connections.
         "ab-close-c1": Workload(
             "ab", "one connection per request, ab, 1 connection", "1k",
-            one_k, ab(600, 1, False), 2),
+            one_k, ab(3000, 1, False), 4),
         "ab-close-c16": Workload(
             "ab", "one connection per request, ab, 16 connections", "1k",
-            one_k, ab(3000, 16, False), 3),
+            one_k, ab(6000, 16, False), 3),
         "ab-close-c500": Workload(
             "ab", "one connection per request, ab, 500 connections", "1k",
-            one_k, ab(3000, 500, False), 3),
+            one_k, ab(6000, 500, False), 3),
         "ab-ka-c1": Workload(
             "ab", "keep-alive, ab -k, 1 connection", "1k",
-            one_k, ab(1000, 1, True), 2),
+            one_k, ab(10000, 1, True), 3),
         "ab-ka-c16": Workload(
             "ab", "keep-alive, ab -k, 16 connections", "1k",
-            one_k, ab(10000, 16, True), 3),
+            one_k, ab(30000, 16, True), 3),
         "ab-ka-c500": Workload(
             "ab", "keep-alive, ab -k, 500 connections", "1k",
-            one_k, ab(10000, 500, True), 2),
+            one_k, ab(30000, 500, True), 3),
         # httperf: one connection at a time, a call per connection, and 100
         # calls (keep-alive, one after the other) per connection.
         "httperf-close": Workload(
             "httperf", "one connection per request, httperf, 1 at a time",
-            "1k", one_k, httperf(600, 1), 2),
+            "1k", one_k, httperf(3000, 1), 3),
         "httperf-ka": Workload(
             "httperf", "keep-alive, httperf, 100 calls per connection, "
-            "1 at a time", "1k", one_k, httperf(10, 100), 2),
+            "1 at a time", "1k", one_k, httperf(100, 100), 3),
         "wrk-ka-t1c16": Workload(
             "wrk", "keep-alive, wrk, 1 thread, 16 connections", "1k", one_k,
             lambda url: ["wrk", "-t", "1", "-c", "16", "-d", d + "s",
@@ -209,7 +211,7 @@ def workloads(duration, threads, scale):
         "course-htstress": Workload(
             "htstress", "the course's htstress -n 100000 -c 1 -t 4 (one "
             "connection per request, 4 connections), on /", "1k", (INDEX,),
-            lambda url: [ht, "-n", n(3000), "-c", "1", "-t", "4", "--json",
+            lambda url: [ht, "-n", n(8000), "-c", "1", "-t", "4", "--json",
                          url], 4),
         "course-ab": Workload(
             "ab", "the course's ab -n 10000 -c 500 -k (keep-alive, 500 "

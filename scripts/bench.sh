@@ -139,7 +139,7 @@ else
 	# servers, 4 runs (DURATION s, DURATION s, 2 x DURATION s and about
 	# 12 s of handshakes) and a minute of set-up. The guest prints its own
 	# plan when it starts; the timeout doubles this.
-	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 3) + 240 +
+	est=$((REPS * 5 * (20 * DURATION + 4 + 11 * 4) + 240 +
 		REPS * 3 * (4 * DURATION + 14) + 60))
 	if [ ${#EXTRA[@]} -eq 0 ]; then
 		say "planned: $((REPS * (5 * 31 + 3 * 4))) runs ($REPS repetitions x 31 workload/file pairs x 5 servers, and 4 HTTPS workloads x 3 servers) and 10,000 idle connections per server, about $((est / 60)) minutes"
