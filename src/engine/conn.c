@@ -97,7 +97,7 @@ static bool kengine_cpu_quiet(struct kengine *eng, int cpu, unsigned long now)
 static void kengine_conn_queue(struct kengine_conn *conn)
 {
 	struct kengine *eng = conn->eng;
-	int cpu = READ_ONCE(conn->home_cpu);
+	int home = READ_ONCE(conn->home_cpu), cpu = home;
 	unsigned long now;
 	int here, looks;
 
@@ -108,17 +108,19 @@ static void kengine_conn_queue(struct kengine_conn *conn)
 		if (this_cpu_read(*eng->client_seen) != now)
 			this_cpu_write(*eng->client_seen, now);
 		here = raw_smp_processor_id();
+		/* With one CPU online there is nowhere to look. */
 		looks = min_t(int, KENGINE_STEER_LOOKS, num_online_cpus() - 1);
-		for (; looks > 0; looks--, cpu = kengine_next_cpu(cpu)) {
+		while (looks-- > 0) {
 			if (cpu == here)
 				cpu = kengine_next_cpu(cpu);
-			if (cpu != here && cpu_online(cpu) &&
-			    kengine_cpu_quiet(eng, cpu, now)) {
-				if (cpu != conn->home_cpu)
+			if (cpu_online(cpu) && kengine_cpu_quiet(eng, cpu, now)) {
+				if (cpu != home)
 					WRITE_ONCE(conn->home_cpu, cpu);
 				queue_work_on(cpu, eng->wq, &conn->io_work);
 				return;
 			}
+			if (looks)
+				cpu = kengine_next_cpu(cpu);
 		}
 	}
 	queue_work(eng->wq, &conn->io_work);
