@@ -176,8 +176,11 @@ class KhttpdVariant:
     def load(self, tls=False):
         (KhttpdVariant.loaded or self).stop()
         KhttpdVariant.loaded = self
+        # bind= as bench-guest.py's Khttpd (the peers' address); a
+        # variant's own bind= comes later and wins ("khttpd+bind=" is the
+        # module's dual-stack default).
         subprocess.run(["insmod", self.ko, "port=%d" % self.port,
-                        "root=" + bg.ROOT] + self.params +
+                        "bind=127.0.0.1", "root=" + bg.ROOT] + self.params +
                        (["tls_port=%d" % self.tls_port] if tls else []),
                        check=True)
         bg.wait_answer(self.port, "/f1k")

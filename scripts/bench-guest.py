@@ -488,7 +488,13 @@ class Khttpd(Server):
         # 65536, room for the 50,000 of a --memory-conns 50000 run.
         # tls_port: only when the tls group runs (main sets it), so that
         # the other groups measure the module as before.
+        # bind: the address every peer listens on (their configurations
+        # name 127.0.0.1), so each has an IPv4 listener. Without it khttpd
+        # listens dual-stack, and each IPv4 connection gets an IPv6 socket
+        # that is 192 bytes larger (docs/bench/changes.md, "One address
+        # for every server").
         p = subprocess.run(["insmod", ko, "port=%d" % self.port,
+                            "bind=127.0.0.1",
                             "root=" + ROOT, "max_conns=65536",
                             "timeout=%d" % IDLE_TIMEOUT] +
                            (["tls_port=%d" % self.tls_port]
