@@ -280,6 +280,30 @@ def tracefs_write(name, value, append=False):
         os.close(fd)
 
 
+def traced_stacks(triggers, action):
+    """The kernel stacks that a stacktrace trigger on each event of
+    triggers ({"events/...": condition}) recorded while action() ran, one
+    string per stack. Leaves tracing on, with no trigger and an empty
+    trace."""
+    try:
+        tracefs_write("tracing_on", "0")
+        tracefs_write("trace", "")
+        for event, cond in triggers.items():
+            tracefs_write(event + "/trigger", "stacktrace if " + cond)
+        tracefs_write("tracing_on", "1")
+        action()
+        tracefs_write("tracing_on", "0")
+        with open(os.path.join(TRACEFS, "trace")) as f:
+            trace = f.read()
+    finally:
+        tracefs_write("tracing_on", "0")
+        for event in triggers:
+            tracefs_write(event + "/trigger", "!stacktrace")
+        tracefs_write("trace", "")
+        tracefs_write("tracing_on", "1")
+    return trace.split("<stack trace>")[1:]
+
+
 def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
     """The machine's TCP sockets, from /proc/net/tcp*: for each, (local
     port, remote port, state as TCP numbers it (0x0A: LISTEN), inode).

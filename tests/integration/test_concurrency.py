@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import TRACEFS, tracefs_write
+from conftest import TRACEFS, traced_stacks
 
 from khttp_client import (Conn, ConnectionClosed, build_request,
                           connect_many, parse_head)
@@ -205,25 +205,14 @@ def conn_buf_free_stacks(action):
     event = "events/kmem/kmem_cache_free"
     if not os.path.isdir(os.path.join(TRACEFS, event)):
         pytest.skip("no %s event at %s" % (event, TRACEFS))
-    try:
-        tracefs_write("tracing_on", "0")
-        tracefs_write("trace", "")
-        tracefs_write(event + "/trigger",
-                      'stacktrace if name == "khttpd_conn_buf"')
-        tracefs_write("tracing_on", "1")
+
+    def and_release():
         action()
         # The release work of the last connections runs after the client
         # has seen its end: let it.
         time.sleep(0.5)
-        tracefs_write("tracing_on", "0")
-        with open(os.path.join(TRACEFS, "trace")) as f:
-            trace = f.read()
-    finally:
-        tracefs_write("tracing_on", "0")
-        tracefs_write(event + "/trigger", "!stacktrace")
-        tracefs_write("trace", "")
-        tracefs_write("tracing_on", "1")
-    return trace.split("<stack trace>")[1:]
+
+    return traced_stacks({event: 'name == "khttpd_conn_buf"'}, and_release)
 
 
 @pytest.mark.module_only("the module's slab caches")

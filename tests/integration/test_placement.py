@@ -22,7 +22,7 @@ import pytest
 
 from khttp_client import Conn
 
-from conftest import TRACEFS, tracefs_write
+from conftest import TRACEFS, traced_stacks, tracefs_write
 
 from test_lifecycle import expect_insmod_fails
 
@@ -357,37 +357,27 @@ def test_accept_thread_gets_a_plain_wake_up(srv):
     conns = 50
     tracefs_write("kprobe_events", "p:%s autoremove_wake_function "
                   "flags=%%dx:u32\n" % WAKE_PROBE, True)
-    try:
-        tracefs_write("tracing_on", "0")
-        tracefs_write("trace", "")
-        tracefs_write("events/%s/trigger" % WAKE_PROBE,
-                      "stacktrace if flags != 0")
-        tracefs_write(waking + "/trigger",
-                      'stacktrace if comm == "khttpd-accept"')
-        tracefs_write("tracing_on", "1")
+
+    def clients():
         for _ in range(conns):
             with Conn("127.0.0.1", srv.port, timeout=20) as c:
                 c.request("GET", "/hello.txt", version="HTTP/1.0")
                 assert c.read_response().status == 200
-        tracefs_write("tracing_on", "0")
-        with open(os.path.join(TRACEFS, "trace")) as f:
-            trace = f.read()
+
+    try:
+        traced = traced_stacks({"events/%s" % WAKE_PROBE: "flags != 0",
+                                waking: 'comm == "khttpd-accept"'}, clients)
     finally:
-        tracefs_write("tracing_on", "0")
-        tracefs_write(waking + "/trigger", "!stacktrace")
-        tracefs_write("events/%s/trigger" % WAKE_PROBE, "!stacktrace")
         tracefs_write("kprobe_events", "-:%s\n" % WAKE_PROBE, True)
-        tracefs_write("trace", "")
-        tracefs_write("tracing_on", "1")
     # sched_waking's stacks include try_to_wake_up; the probe's end above
     # it, in the waiter's wake function.
-    stacks = [st for st in trace.split("<stack trace>")[1:]
-              if "tcp_child_process" in st]
+    stacks = [st for st in traced if "tcp_child_process" in st]
     wakings = [st for st in stacks if "try_to_wake_up" in st]
     sync = [st for st in stacks if "try_to_wake_up" not in st]
     # Every connection wakes the thread unless it is already awake and
     # accepting.
-    assert len(wakings) >= conns // 10, (len(stacks), trace[-3000:])
+    assert len(wakings) >= conns // 10, (len(stacks),
+                                         "".join(traced)[-3000:])
     assert all("kengine_listener_data_ready" in st for st in wakings), \
         wakings
     assert not sync, "a synchronous wake-up of the accept thread:" + sync[0]
