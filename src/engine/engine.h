@@ -179,7 +179,11 @@ enum kengine_step kengine_proto_step(struct kengine_conn *conn);
  * whether the connection is idle between requests (max_conns may close it).
  */
 bool kengine_proto_wait(struct kengine_conn *conn);
-/* The connection is going: free what it holds (callbacks are restored). */
+/*
+ * The connection is going: free what it holds. Called at the end of the
+ * work run that closes it, and again by the release work once callbacks
+ * are restored, so a second call must find nothing to do.
+ */
 void kengine_proto_conn_release(struct kengine_conn *conn);
 /* Accept thread, under conns_lock: for the protocol's tracepoint. */
 void kengine_proto_conn_opened(struct kengine_conn *conn, unsigned int nconns);

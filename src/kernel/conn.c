@@ -185,9 +185,9 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 	khttpd_conn_discard_buffered(hc);
 }
 
-static enum kengine_step khttpd_conn_step(struct khttpd_conn *hc)
+enum kengine_step kengine_proto_step(struct kengine_conn *conn)
 {
-	struct kengine_conn *conn = &hc->conn;
+	struct khttpd_conn *hc = khttpd_conn(conn);
 	int ret;
 
 	if (hc->tx_busy)
@@ -219,22 +219,6 @@ static enum kengine_step khttpd_conn_step(struct khttpd_conn *hc)
 	hc->rx_parsed = false;
 	khttpd_conn_discard_buffered(hc);
 	return KENGINE_STEP_PROGRESS;
-}
-
-enum kengine_step kengine_proto_step(struct kengine_conn *conn)
-{
-	enum kengine_step step = khttpd_conn_step(khttpd_conn(conn));
-
-	/*
-	 * Nothing is read or sent after a close: the buffers go back now, for
-	 * the next request on this CPU, not when the release work runs (later,
-	 * maybe elsewhere). Held until then, they kept SLUB, which holds only
-	 * a couple of free objects this large per CPU, giving back slabs and
-	 * allocating (and, with init_on_alloc, zeroing) new ones.
-	 */
-	if (step == KENGINE_STEP_CLOSE)
-		kengine_proto_conn_release(conn);
-	return step;
 }
 
 bool kengine_proto_wait(struct kengine_conn *conn)
