@@ -67,6 +67,8 @@ WORKLOADS = {
                                        "500", URL % (p, "/f1k")]),
     "hs-close-c64": (6000, lambda p: [HT, "-n", "6000", "-c", "32", "-t",
                                       "2", "--json", URL % (p, "/f1k")]),
+    "hs-close-c64-0": (6000, lambda p: [HT, "-n", "6000", "-c", "32", "-t",
+                                        "2", "--json", URL % (p, "/f0")]),
     "httperf-close": (1500, lambda p: ["httperf", "--server", "127.0.0.1",
                                        "--port", str(p), "--uri", "/f1k",
                                        "--num-conns", "1500",
