@@ -27,8 +27,9 @@
 # negotiated suite are checked over TLS first, and every run records the
 # /proc/net/tls_stat deltas that show who used kTLS. Only on a kernel with
 # the handshake upcall (6.5+, tls_server_hello_x509), else skipped with a
-# note. A run with any error or non-2xx
-# response is invalid and left out of the medians. Writes results.json
+# note. Each run also records the client tool's CPU time (its rusage),
+# which bounds what any server can get out of it. A run with any error or
+# non-2xx response is invalid and left out of the medians. Writes results.json
 # (environment, every run, medians, memory) and the raw tool outputs to
 # $VM_RESULTS (or --out); the host renders the tables and the charts
 # (scripts/bench-report.py, scripts/plot-bench.gp).
@@ -899,6 +900,12 @@ def check_tls(server, names):
 
 def run_one(argv, tool, timeout, rawf, env=None):
     t0 = time.monotonic()
+    # The client's CPU time: user, system, and the softirqs its system
+    # calls run, which on loopback include TCP's receive for the server's
+    # sockets (these kernels charge softirq time to the task it
+    # interrupts; no CONFIG_IRQ_TIME_ACCOUNTING). Only this child is
+    # waited for meanwhile.
+    ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     try:
         p = subprocess.run(argv, capture_output=True, text=True,
                            timeout=timeout, env=env)
@@ -907,6 +914,8 @@ def run_one(argv, tool, timeout, rawf, env=None):
         out = e.stdout.decode() if isinstance(e.stdout, bytes) else (e.stdout or "")
         err, rc = "timed out after %d s" % timeout, 124
     secs = time.monotonic() - t0
+    ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    client_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
     # htstress's stderr is its progress; the others say what went wrong
     # there (ab: "apr_socket_recv: Connection reset by peer").
     rawf.write("$ %s\n%s%s\n" % (" ".join(argv), out,
@@ -921,6 +930,7 @@ def run_one(argv, tool, timeout, rawf, env=None):
     if rc == 124:
         problems.append(err)
     r["wall_s"] = round(secs, 3)
+    r["client_cpu_s"] = round(client_s, 4)
     return r, problems
 
 
@@ -1642,6 +1652,10 @@ def main():
                     lat[q] = statistics.median(xs)
             if lat:
                 m["latency_ms"] = lat
+            cms = [r["client_cpu_s"] * 1000 / r["requests"] for r in ok
+                   if r.get("client_cpu_s") is not None and r.get("requests")]
+            if cms:
+                m["client_ms_per_request"] = round(statistics.median(cms), 4)
             # kTLS's counters and khttpd's, summed over all runs (the
             # evidence holds for an invalid run too).
             for key in ("tls_stat_delta", "khttpd_tls_delta"):

@@ -5,7 +5,8 @@
 #     scripts/bench-report.py RESULTS.json OUTDIR
 # Reads the guest's results.json and writes OUTDIR/results.md (environment,
 # command, servers and workloads, tables of median requests/s with ratios,
-# p50/p99 latencies, memory per idle connection, targets, problems), the
+# p50/p99 latencies, the bound each client's own CPU puts on any server,
+# memory per idle connection, targets, problems), the
 # charts' data (OUTDIR/bench*.dat) and OUTDIR/bench.plots, a line per chart
 # for scripts/plot-bench.gp (tab-separated: png, data file, panel titles,
 # servers, y label, log scale 0/1, title), and prints the tables. Ratios
@@ -180,6 +181,75 @@ def rps_table(L, cfg, med, servers, peers, rows, runs=()):
                                        m.get(sv, {}).get("runs", 0))
                             for sv in servers))
         L.append("| " + " | ".join(row) + " |")
+    L.append("")
+
+
+def client_threads(d):
+    """Threads of a workload's client: wrk's and htstress's -t, else 1."""
+    argv = d.get("argv") or []
+    if d.get("tool") in ("wrk", "htstress") and "-t" in argv:
+        return int(argv[argv.index("-t") + 1])
+    return 1
+
+
+def client_bound(res, w, s):
+    """(threads, least client CPU per request in ms over the servers, the
+    rate that CPU bounds every server to) for a row, or None."""
+    d = res["config"]["workloads"].get(w, {})
+    m = res["medians"].get(w, {}).get(s, {})
+    cms = [v["client_ms_per_request"] for v in m.values()
+           if v.get("client_ms_per_request")]
+    ncpu = res["environment"].get("guest_nproc") or 1
+    if not cms:
+        return None
+    t = client_threads(d)
+    least = min(cms)
+    return t, least, min(t, ncpu) * 1000.0 / least
+
+
+def is_close_row(res, w):
+    d = res["config"]["workloads"].get(w, {})
+    return "one connection per request" in d.get("description", "")
+
+
+def client_section(L, res, rows, peers):
+    """What the client's own CPU leaves any server, row by row."""
+    med = res["medians"]
+    rows = [(w, s) for w, s in rows if client_bound(res, w, s)]
+    if not rows or not peers:
+        return
+    L.append("## What the client leaves")
+    L.append("")
+    L.append("A client needs CPU for each request: its own code, its system "
+             "calls, and the softirqs those calls run, which on loopback "
+             "include TCP's receive for the server's sockets (the "
+             "handshake, the request, the FIN). It is measured per run "
+             "(the tool's rusage) and divided by its requests; the least "
+             "of the servers' medians is shown. With T client threads on C "
+             "CPUs no server can be answered faster than min(T, C) / that "
+             "time, not even one whose own work took no CPU: the client's "
+             "bound. Where bound/best peer is under a target's ratio, no "
+             "server could reach that target on that row on this machine; "
+             "khttpd/bound is how much of what the client allows khttpd "
+             "takes.")
+    L.append("")
+    L.append("| workload | file | client threads | client CPU per request, "
+             "ms (with khttpd; least) | client's bound, req/s | khttpd | "
+             "khttpd/bound | best peer | bound/best peer |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for w, s in rows:
+        m = med.get(w, {}).get(s, {})
+        t, least, bound = client_bound(res, w, s)
+        k = m.get("khttpd", {})
+        name, v = best_peer(m, peers)
+        L.append("| %s | %s | %d | %s / %.3f | %s | %s | %s | %s | %s |" % (
+            w, SIZE_LABEL[s], t,
+            "%.3f" % k["client_ms_per_request"]
+            if k.get("client_ms_per_request") else "-", least,
+            fmt_rps(bound), fmt_rps(k.get("rps")),
+            fmt_ratio(ratio(k.get("rps"), bound)),
+            "%s %s" % (name, fmt_rps(v)) if name else "-",
+            fmt_ratio(ratio(bound, v))))
     L.append("")
 
 
@@ -462,6 +532,7 @@ def main():
         L.append("")
         rps_table(L, cfg, med, servers, peers, onek, res["runs"])
 
+    client_section(L, res, sweep + onek, peers)
     tls_section(L, res, tls_rows)
 
     # Latency: the 1 KiB rows (and /) of every tool that gives percentiles.
@@ -567,6 +638,30 @@ def main():
             L.append("- **%s** %s: %s (worst %s: %s; %d cells)" % (
                 verdict, desc, fmt_ratio(g), cell or "-", fmt_ratio(worst), n))
         L.append("")
+        # Every connection-per-request row, 1 KiB set included, against
+        # 1.5x the best peer, beside what its client allows.
+        close = [(w, s) for w, s in sweep + onek
+                 if is_close_row(res, w) and s in SMALL + ("index",)]
+        lines = []
+        for w, s in close:
+            m = med.get(w, {}).get(s, {})
+            r = ratio(m.get("khttpd", {}).get("rps"), best_peer(m, peers)[1])
+            b = client_bound(res, w, s)
+            cap = ratio(b[2], best_peer(m, peers)[1]) if b else None
+            if r is None:
+                continue
+            lines.append("- %s, %s: %s%s" % (
+                w, SIZE_LABEL[s], fmt_ratio(r),
+                "; the client's bound allows %s" % fmt_ratio(cap)
+                if cap is not None else ""))
+        if lines:
+            L.append("Every row of one connection per request on a small "
+                     "file, khttpd/best peer against 1.5x, beside the most "
+                     "the client's own CPU lets any server reach over that "
+                     "peer ([What the client leaves](#what-the-client-leaves)):")
+            L.append("")
+            L.extend(lines)
+            L.append("")
     changes = change_headings()
     if changes and not res.get("smoke"):
         L.append("## What each change bought")
