@@ -21,6 +21,7 @@
 import json
 import math
 import os
+import statistics
 import sys
 
 SIZE_LABEL = {"0": "0 B", "1k": "1 KiB", "16k": "16 KiB", "256k": "256 KiB",
@@ -192,19 +193,35 @@ def client_threads(d):
     return 1
 
 
-def client_bound(res, w, s):
-    """(threads, least client CPU per request in ms over the servers, the
-    rate that CPU bounds every server to) for a row, or None."""
+def client_bound(res, w, s, server="khttpd"):
+    """(threads, share of the client's CPUs it kept busy, its CPU per
+    request in ms, the rate its CPU bounds the server to) over the
+    server's valid runs of a row, medians; or None. The share is the
+    client's CPU time over the run's wall time and its usable CPUs
+    (threads, at most the guest's); the bound is the tool's rate over
+    that share, the rate at which the client's CPU would be full (a
+    client already at 100% is at its bound). Rate and bound are both the
+    tool's own count, so its start-up and wind-down, which rusage sees
+    and the tool's rate does not, cancel out."""
     d = res["config"]["workloads"].get(w, {})
-    m = res["medians"].get(w, {}).get(s, {})
-    cms = [v["client_ms_per_request"] for v in m.values()
-           if v.get("client_ms_per_request")]
     ncpu = res["environment"].get("guest_nproc") or 1
-    if not cms:
-        return None
     t = client_threads(d)
-    least = min(cms)
-    return t, least, min(t, ncpu) * 1000.0 / least
+    usable = min(t, ncpu)
+    shares, ms, bounds = [], [], []
+    for r in res["runs"]:
+        if (r["workload"], r["size"], r["server"]) != (w, s, server) or \
+                not r["valid"] or not r.get("client_cpu_s") or \
+                not r.get("wall_s") or not r.get("rps") or \
+                not r.get("requests"):
+            continue
+        u = r["client_cpu_s"] / (r["wall_s"] * usable)
+        shares.append(u)
+        ms.append(r["client_cpu_s"] * 1000 / r["requests"])
+        bounds.append(r["rps"] / min(u, 1.0))
+    if not bounds:
+        return None
+    med = statistics.median
+    return t, med(shares), med(ms), med(bounds)
 
 
 def is_close_row(res, w):
@@ -213,7 +230,7 @@ def is_close_row(res, w):
 
 
 def client_section(L, res, rows, peers):
-    """What the client's own CPU leaves any server, row by row."""
+    """What the client's own CPU leaves khttpd, row by row."""
     med = res["medians"]
     rows = [(w, s) for w, s in rows if client_bound(res, w, s)]
     if not rows or not peers:
@@ -223,31 +240,28 @@ def client_section(L, res, rows, peers):
     L.append("A client needs CPU for each request: its own code, its system "
              "calls, and the softirqs those calls run, which on loopback "
              "include TCP's receive for the server's sockets (the "
-             "handshake, the request, the FIN). It is measured per run "
-             "(the tool's rusage) and divided by its requests; the least "
-             "of the servers' medians is shown. With T client threads on C "
-             "CPUs no server can be answered faster than min(T, C) / that "
-             "time, not even one whose own work took no CPU: the client's "
-             "bound. Where bound/best peer is under a target's ratio, no "
-             "server could reach that target on that row on this machine; "
-             "khttpd/bound is how much of what the client allows khttpd "
-             "takes.")
+             "handshake, the request, the FIN). Each run records the "
+             "tool's CPU time (its rusage); over the run's wall time and "
+             "the CPUs its threads can use (at most the guest's) that is "
+             "the share of them it kept busy. Where the share is 100% the "
+             "client was the limit: khttpd cannot go faster by spending less "
+             "itself, only by costing the client less. The client's bound is "
+             "khttpd's rate over that share (the rate at which the client's "
+             "CPU would be full), and bound/best peer is the most khttpd "
+             "could reach over the best peer at this cost to the client. "
+             "Medians over khttpd's valid runs.")
     L.append("")
-    L.append("| workload | file | client threads | client CPU per request, "
-             "ms (with khttpd; least) | client's bound, req/s | khttpd | "
-             "khttpd/bound | best peer | bound/best peer |")
+    L.append("| workload | file | client threads | client's CPUs busy | "
+             "client CPU per request, ms | client's bound, req/s | khttpd | "
+             "best peer | bound/best peer |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for w, s in rows:
         m = med.get(w, {}).get(s, {})
-        t, least, bound = client_bound(res, w, s)
-        k = m.get("khttpd", {})
+        t, share, ms, bound = client_bound(res, w, s)
         name, v = best_peer(m, peers)
-        L.append("| %s | %s | %d | %s / %.3f | %s | %s | %s | %s | %s |" % (
-            w, SIZE_LABEL[s], t,
-            "%.3f" % k["client_ms_per_request"]
-            if k.get("client_ms_per_request") else "-", least,
-            fmt_rps(bound), fmt_rps(k.get("rps")),
-            fmt_ratio(ratio(k.get("rps"), bound)),
+        L.append("| %s | %s | %d | %.0f%% | %.3f | %s | %s | %s | %s |" % (
+            w, SIZE_LABEL[s], t, share * 100, ms, fmt_rps(bound),
+            fmt_rps(m.get("khttpd", {}).get("rps")),
             "%s %s" % (name, fmt_rps(v)) if name else "-",
             fmt_ratio(ratio(bound, v))))
     L.append("")
@@ -647,18 +661,18 @@ def main():
             m = med.get(w, {}).get(s, {})
             r = ratio(m.get("khttpd", {}).get("rps"), best_peer(m, peers)[1])
             b = client_bound(res, w, s)
-            cap = ratio(b[2], best_peer(m, peers)[1]) if b else None
+            cap = ratio(b[3], best_peer(m, peers)[1]) if b else None
             if r is None:
                 continue
             lines.append("- %s, %s: %s%s" % (
                 w, SIZE_LABEL[s], fmt_ratio(r),
-                "; the client's bound allows %s" % fmt_ratio(cap)
+                "; the client's CPU allows %s" % fmt_ratio(cap)
                 if cap is not None else ""))
         if lines:
             L.append("Every row of one connection per request on a small "
                      "file, khttpd/best peer against 1.5x, beside the most "
-                     "the client's own CPU lets any server reach over that "
-                     "peer ([What the client leaves](#what-the-client-leaves)):")
+                     "the client's CPU lets khttpd reach over that peer "
+                     "([What the client leaves](#what-the-client-leaves)):")
             L.append("")
             L.extend(lines)
             L.append("")
