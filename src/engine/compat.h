@@ -90,32 +90,48 @@ int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
 #endif
 
 /*
- * Send len bytes of page at offset without copying them (TCP takes a page
- * reference). ->sendpage is gone from 6.5, where sendmsg does the same with
- * MSG_SPLICE_PAGES. Not chosen by #ifdef MSG_SPLICE_PAGES: Debian's 6.1
- * defines it without honouring it in TCP.
+ * Send the n page pieces of bv (len bytes in all) without copying them
+ * (TCP takes page references). ->sendpage is gone from 6.5, where sendmsg
+ * does the same with MSG_SPLICE_PAGES, and takes every piece in one call:
+ * one pass through the socket lock and TCP's push instead of one per
+ * page. Before, ->sendpage goes page by page, MSG_MORE on all but the
+ * last. Not chosen by #ifdef MSG_SPLICE_PAGES: Debian's 6.1 defines it
+ * without honouring it in TCP. Returns the bytes taken, or an error when
+ * none were.
  */
-#ifdef KHTTPD_HAVE_SPLICE_PAGES_SENDMSG
 #include <linux/bvec.h>
 #include <linux/uio.h>
 
-static inline int khttpd_compat_send_page(struct socket *sock,
-					  struct page *page, int offset,
-					  size_t len, int flags)
+#ifdef KHTTPD_HAVE_SPLICE_PAGES_SENDMSG
+static inline int khttpd_compat_send_pages(struct socket *sock,
+					   struct bio_vec *bv, unsigned int n,
+					   size_t len, int flags)
 {
 	struct msghdr msg = { .msg_flags = flags | MSG_SPLICE_PAGES };
-	struct bio_vec bvec;
 
-	bvec_set_page(&bvec, page, len, offset);
-	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, &bvec, 1, len);
+	iov_iter_bvec(&msg.msg_iter, ITER_SOURCE, bv, n, len);
 	return sock_sendmsg(sock, &msg);
 }
 #else
-static inline int khttpd_compat_send_page(struct socket *sock,
-					  struct page *page, int offset,
-					  size_t len, int flags)
+static inline int khttpd_compat_send_pages(struct socket *sock,
+					   struct bio_vec *bv, unsigned int n,
+					   size_t len, int flags)
 {
-	return kernel_sendpage(sock, page, offset, len, flags);
+	unsigned int i;
+	int sent = 0;
+
+	for (i = 0; i < n; i++) {
+		int ret = kernel_sendpage(sock, bv[i].bv_page, bv[i].bv_offset,
+					  bv[i].bv_len,
+					  i + 1 < n ? flags | MSG_MORE : flags);
+
+		if (ret <= 0)
+			return sent ? sent : ret;
+		sent += ret;
+		if (ret < bv[i].bv_len)
+			break;
+	}
+	return sent;
 }
 #endif
 

@@ -114,7 +114,7 @@ struct khttpd_tx {
 			loff_t pos;
 			loff_t end;
 		} file;
-		struct {		/* KHTTPD_BODY_CACHED: page by page */
+		struct {		/* KHTTPD_BODY_CACHED: its pages, zero-copy */
 			struct khttpd_cache_entry *entry;	/* a reference */
 			u64 pos;
 			u64 end;

@@ -13,6 +13,7 @@ memory; the twin has no such counters, so there only the bytes are
 checked.
 """
 import os
+import socket
 import time
 
 import pytest
@@ -184,6 +185,42 @@ def test_cached_pages_ranges_cross_page_boundaries(srv, first, last):
     after = stats(srv)
     assert r.status == 206
     assert r.body == data[first:last + 1]
+    if after is None:
+        return
+    assert after["cache_hits"] - before["cache_hits"] == 1
+    assert after["body_bytes_spliced"] == before["body_bytes_spliced"]
+
+
+def test_cached_file_to_a_slow_reader_is_exact(srv):
+    """A cached file's pages go to TCP in one call (from 6.5 one sendmsg
+    for all of them). A client reading slowly through a small window
+    takes them in pieces, TCP taking part of the call each time, and each
+    send must resume exactly where the last one stopped."""
+    data = os.urandom(65536)
+    put(srv, "cache-slow.bin", data)
+    settle()
+    fetch(srv, "cache-slow.bin")                      # fill
+    before = stats(srv)
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(30)
+    s.connect((srv.host, srv.port))
+    try:
+        s.sendall(b"GET /cache-slow.bin HTTP/1.1\r\nHost: x\r\n"
+                  b"Connection: close\r\n\r\n")
+        got = b""
+        while True:
+            chunk = s.recv(1024)
+            if not chunk:
+                break
+            got += chunk
+            time.sleep(0.003)
+    finally:
+        s.close()
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 200"), head
+    assert body == data
+    after = stats(srv)
     if after is None:
         return
     assert after["cache_hits"] - before["cache_hits"] == 1
