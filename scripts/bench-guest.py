@@ -1652,10 +1652,6 @@ def main():
                     lat[q] = statistics.median(xs)
             if lat:
                 m["latency_ms"] = lat
-            cms = [r["client_cpu_s"] * 1000 / r["requests"] for r in ok
-                   if r.get("client_cpu_s") is not None and r.get("requests")]
-            if cms:
-                m["client_ms_per_request"] = round(statistics.median(cms), 4)
             # kTLS's counters and khttpd's, summed over all runs (the
             # evidence holds for an invalid run too).
             for key in ("tls_stat_delta", "khttpd_tls_delta"):

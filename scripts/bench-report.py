@@ -232,8 +232,9 @@ def is_close_row(res, w):
 def client_section(L, res, rows, peers):
     """What the client's own CPU leaves khttpd, row by row."""
     med = res["medians"]
-    rows = [(w, s) for w, s in rows if client_bound(res, w, s)]
-    if not rows or not peers:
+    bounds = [(w, s, client_bound(res, w, s)) for w, s in rows]
+    bounds = [(w, s, b) for w, s, b in bounds if b]
+    if not bounds or not peers:
         return
     L.append("## What the client leaves")
     L.append("")
@@ -255,9 +256,8 @@ def client_section(L, res, rows, peers):
              "client CPU per request, ms | client's bound, req/s | khttpd | "
              "best peer | bound/best peer |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
-    for w, s in rows:
+    for w, s, (t, share, ms, bound) in bounds:
         m = med.get(w, {}).get(s, {})
-        t, share, ms, bound = client_bound(res, w, s)
         name, v = best_peer(m, peers)
         L.append("| %s | %s | %d | %.0f%% | %.3f | %s | %s | %s | %s |" % (
             w, SIZE_LABEL[s], t, share * 100, ms, fmt_rps(bound),
