@@ -20,6 +20,8 @@
 #endif
 
 #include <linux/fs.h>
+#include <linux/mount.h>
+#include <linux/namei.h>
 #include <linux/net.h>
 #include <linux/path.h>
 #include <linux/shrinker.h>
@@ -31,6 +33,9 @@
  * it. Only this block compares version numbers; the shims below and the
  * rest of the module test the capabilities.
  */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
+#define KHTTPD_HAVE_MNT_IDMAP 1			/* struct mnt_idmap */
+#endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 4, 0)
 #define KHTTPD_HAVE_PUBLIC_VFS_PATH_LOOKUP 1	/* in <linux/namei.h> */
 #endif
@@ -42,6 +47,9 @@
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
 #define KHTTPD_HAVE_SHRINKER_ALLOC 1		/* shrinker_alloc() */
+#endif
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 16, 0)
+#define KHTTPD_HAVE_LOOKUP_ONE_QSTR 1		/* lookup_one_*() take a qstr */
 #endif
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 17, 0)
 #define KHTTPD_HAVE_WQ_PERCPU 1
@@ -62,12 +70,31 @@
  * vfs_path_lookup() is exported (ksmbd and nfsd use it) but before 6.4
  * only declared in fs/internal.h.
  */
-#ifdef KHTTPD_HAVE_PUBLIC_VFS_PATH_LOOKUP
-#include <linux/namei.h>
-#else
+#ifndef KHTTPD_HAVE_PUBLIC_VFS_PATH_LOOKUP
 int vfs_path_lookup(struct dentry *dentry, struct vfsmount *mnt,
 		    const char *name, unsigned int flags, struct path *path);
 #endif
+
+/*
+ * One name in a directory: its dentry if positive, -ENOENT if not, after
+ * checking search permission on the directory through the mount's ID
+ * mapping (a user namespace before 6.3, an idmap since; the name a qstr
+ * since 6.16).
+ */
+static inline struct dentry *
+khttpd_compat_lookup_positive(struct vfsmount *mnt, struct dentry *dir,
+			      const char *name, unsigned int len)
+{
+#if defined(KHTTPD_HAVE_LOOKUP_ONE_QSTR)
+	struct qstr qname = QSTR_INIT(name, len);
+
+	return lookup_one_positive_unlocked(mnt_idmap(mnt), &qname, dir);
+#elif defined(KHTTPD_HAVE_MNT_IDMAP)
+	return lookup_one_positive_unlocked(mnt_idmap(mnt), name, dir, len);
+#else
+	return lookup_one_positive_unlocked(mnt_user_ns(mnt), name, dir, len);
+#endif
+}
 
 /* kernel_bind() takes a struct sockaddr_unsized from 6.19 on. */
 #ifdef KHTTPD_HAVE_SOCKADDR_UNSIZED

@@ -2,13 +2,16 @@
 """Nothing outside the document root is ever served; files that are not
 world-readable or not regular files are refused."""
 
+import os
 import socket
+import subprocess
 
 import pytest
 
 from khttp_client import ConnectionClosed, exchange
 
-from conftest import OUTSIDE_CONTENT, SECRET_CONTENT
+from conftest import (OUTSIDE_CONTENT, SECRET_CONTENT, traced_stacks,
+                      tracefs_write)
 
 
 def passwd_needle():
@@ -120,3 +123,83 @@ def test_char_device_not_served(srv):
     assert r.status in (403, 404), r
     assert r.body.count(b"\0") < 4096
     srv.assert_alive()
+
+
+@pytest.mark.needs_root("mounting a file system in the root")
+def test_a_mount_inside_the_root_is_served_from_the_mount(srv):
+    """A file system mounted on a directory beneath the root is served
+    from the mount, not from the directory it covers: the lookup that skips
+    the VFS walk for plain names must hand mount points to the walk. The
+    covered directory holds a file of the same name, so a lookup that
+    stopped at the mount point would serve the wrong bytes, not a 404."""
+    d = srv.path("/mounted")
+    os.mkdir(d, 0o755)
+    try:
+        with open(os.path.join(d, "which.txt"), "wb") as f:
+            f.write(b"the covered directory\n")
+        r = subprocess.run(["mount", "-t", "tmpfs", "-o", "mode=0755",
+                            "khttpd-test", d], capture_output=True, text=True)
+        if r.returncode:
+            pytest.skip("cannot mount a tmpfs here: " + r.stderr.strip())
+        try:
+            with open(os.path.join(d, "which.txt"), "wb") as f:
+                f.write(b"the mounted tmpfs\n")
+            os.chmod(os.path.join(d, "which.txt"), 0o644)
+            for url in ("/mounted/which.txt", "/mounted/which.txt"):
+                r = srv.get(url)
+                assert r.status == 200, r
+                assert r.body == b"the mounted tmpfs\n"
+        finally:
+            subprocess.run(["umount", d], check=True)
+        # The mount gone, the same name is the covered file again.
+        r = srv.get("/mounted/which.txt")
+        assert r.status == 200 and r.body == b"the covered directory\n", r
+    finally:
+        if os.path.exists(os.path.join(d, "which.txt")):
+            os.unlink(os.path.join(d, "which.txt"))
+        os.rmdir(d)
+
+
+GETNAME_PROBE = "khttpd_test/getname"
+
+
+@pytest.mark.module_only("a kprobe on the module's lookups")
+def test_plain_paths_skip_the_walk_and_symlinks_take_it(srv):
+    """vfs_path_lookup() copies the path into a 4 KiB struct filename from
+    getname_kernel(), zeroed on init_on_alloc kernels, on every request:
+    10% of the server's CPU on small keep-alive requests. A path of plain
+    names through plain directories is now looked up name by name in the
+    dcache and takes none; one through a symlink still takes the walk,
+    which alone confines symlinks to the root, and is served. Counted with
+    a kprobe on getname_kernel() whose stacks pass through the module's
+    lookup. Before: one per request."""
+    if not os.path.exists("/sys/kernel/tracing/kprobe_events"):
+        pytest.skip("this kernel has no kprobe events")
+    n = 20
+
+    def get_all(urls):
+        """urls: each with the file whose bytes it serves."""
+        def run():
+            for _ in range(n):
+                for url, path in urls:
+                    r = srv.get(url)
+                    assert r.status == 200, (url, r)
+                    assert r.body == srv.expected(path)
+        return run
+
+    def ours(stacks):
+        return [st for st in stacks if "khttpd_vfs_lookup" in st]
+
+    tracefs_write("kprobe_events", "p:%s getname_kernel\n" % GETNAME_PROBE,
+                  True)
+    try:
+        event = {"events/%s" % GETNAME_PROBE: "common_pid >= 0"}
+        plain = ours(traced_stacks(event, get_all([
+            ("/hello.txt", "/hello.txt"),
+            ("/sub/page.txt", "/sub/page.txt")])))
+        linked = ours(traced_stacks(event, get_all([
+            ("/link-inside.bin", "/b4k.bin")])))
+    finally:
+        tracefs_write("kprobe_events", "-:%s\n" % GETNAME_PROBE, True)
+    assert not plain, "a plain path walked by the VFS:" + plain[0]
+    assert len(linked) >= n, len(linked)
