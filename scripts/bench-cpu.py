@@ -94,6 +94,12 @@ WORKLOADS = {
     "hs-ka-c64-16k": (40000, lambda p: [HT, "-k", "-n", "40000", "-c", "32",
                                         "-t", "2", "--json",
                                         URL % (p, "/f16k")]),
+    "hs-close-c64-256k": (3000, lambda p: [HT, "-n", "3000", "-c", "32",
+                                           "-t", "2", "--json",
+                                           URL % (p, "/f256k")]),
+    "hs-close-c64-1m": (1500, lambda p: [HT, "-n", "1500", "-c", "32",
+                                         "-t", "2", "--json",
+                                         URL % (p, "/f1m")]),
     "hs-ka-c64-1m": (3000, lambda p: [HT, "-k", "-n", "3000", "-c", "32",
                                       "-t", "2", "--json", URL % (p, "/f1m")]),
     "tls-ab-close-c1": (100, lambda p: ["ab", "-l", "-q", "-n", "100", "-c",
@@ -382,7 +388,7 @@ def main():
             ap.error("unknown workload %s (%s)" % (w, ", ".join(WORKLOADS)))
     out = "/tmp/bench-cpu"
     os.makedirs(out, exist_ok=True)
-    bg.make_files(["0", "1k", "16k", "1m"])
+    bg.make_files(["0", "1k", "16k", "256k", "1m"])
     if any(is_tls(w) for w in works):
         err = bg.tls_unavailable()
         if err:
