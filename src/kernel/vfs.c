@@ -83,6 +83,13 @@ err_put:
  * never leaves root: each step goes one name down into a directory, on
  * root's mount.
  */
+static bool khttpd_vfs_plain_name(const char *name, size_t len)
+{
+	if (!len || len > NAME_MAX)
+		return false;
+	return !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
 static int khttpd_vfs_lookup_plain(const struct path *root, const char *rel,
 				   struct path *out)
 {
@@ -94,8 +101,7 @@ static int khttpd_vfs_lookup_plain(const struct path *root, const char *rel,
 		size_t len = end - name;
 		struct dentry *d;
 
-		if (!len || len > NAME_MAX ||
-		    (name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')))) {
+		if (!khttpd_vfs_plain_name(name, len)) {
 			dput(dir);
 			return -EAGAIN;
 		}
