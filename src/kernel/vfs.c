@@ -71,6 +71,17 @@ err_put:
 }
 
 /*
+ * Whether the dcache alone may look name up: an empty or over-long name,
+ * "." and ".." go to the walk.
+ */
+static bool khttpd_vfs_plain_name(const char *name, size_t len)
+{
+	if (!len || len > NAME_MAX)
+		return false;
+	return !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
+}
+
+/*
  * The lookup most requests need, done without vfs_path_lookup(), which
  * copies the name into a 4 KiB struct filename: kernels that zero every
  * allocation (init_on_alloc, Debian's default) clear it on each request,
@@ -83,13 +94,6 @@ err_put:
  * never leaves root: each step goes one name down into a directory, on
  * root's mount.
  */
-static bool khttpd_vfs_plain_name(const char *name, size_t len)
-{
-	if (!len || len > NAME_MAX)
-		return false;
-	return !(name[0] == '.' && (len == 1 || (len == 2 && name[1] == '.')));
-}
-
 static int khttpd_vfs_lookup_plain(const struct path *root, const char *rel,
 				   struct path *out)
 {
