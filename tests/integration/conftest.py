@@ -177,6 +177,35 @@ class CommandTimeout(AssertionError):
     pass
 
 
+def task_stacks(wanted):
+    """(pid, comm, state, kernel stack frames) of each task for which
+    wanted(pid, comm, state) holds."""
+    for task in sorted(os.listdir("/proc"), key=lambda t: (len(t), t)):
+        if not task.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % task) as f:
+                stat = f.read()
+            comm = stat[stat.index("(") + 1:stat.rindex(")")]
+            state = stat[stat.rindex(")") + 2]
+            if not wanted(int(task), comm, state):
+                continue
+            with open("/proc/%s/stack" % task) as f:
+                stack = f.read().split()
+        except (OSError, ValueError):
+            continue            # gone meanwhile
+        yield task, comm, state, [w for w in stack if "+0x" in w]
+
+
+def blocked_stacks(pid):
+    """The kernel stacks of task pid (a thread's id will do) and of every
+    task in D state: what a slow system call waits for, and on whom."""
+    return "\n".join("%s %s (%s): %s" % (task, comm, state,
+                                         " < ".join(frames))
+                     for task, comm, state, frames in task_stacks(
+                         lambda t, c, s: t == pid or s == "D"))
+
+
 def run_cmd(args, timeout=60.0):
     """Run a command with a hard bound. Returns (rc, stdout, stderr)."""
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -202,6 +231,7 @@ class Kmsg:
         self.fd = os.open("/dev/kmsg", os.O_RDONLY | os.O_NONBLOCK)
         os.lseek(self.fd, 0, os.SEEK_END)
         self.lines = []         # everything read this session
+        self.stamps = []        # (seconds since boot, line) for each
 
     def note(self, text):
         """Write a marker line into the kernel log (helps humans reading
@@ -227,8 +257,13 @@ class Kmsg:
             if not rec:
                 break
             text = rec.decode("utf-8", "replace")
-            _, _, msg = text.partition(";")
+            head, _, msg = text.partition(";")
             new.append(msg.split("\n", 1)[0])
+            try:
+                usec = int(head.split(",")[2])
+            except (IndexError, ValueError):
+                usec = 0
+            self.stamps.append((usec / 1e6, new[-1]))
         self.lines.extend(new)
         return new
 
@@ -461,21 +496,9 @@ def stuck_report(port, client_port=None):
                 if nv[1] != "0"))
     except (OSError, IndexError):
         pass
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-            comm = stat[stat.index("(") + 1:stat.rindex(")")]
-            state = stat[stat.rindex(")") + 2]
-            if not comm.startswith(("kworker", "khttpd", "kecho", "ksoftirq")):
-                continue
-            with open("/proc/%s/stack" % pid) as f:
-                stack = f.read().split()
-        except OSError:
-            continue
-        frames = [w for w in stack if "+0x" in w]
+    for pid, comm, state, frames in task_stacks(
+            lambda t, c, s: c.startswith(("kworker", "khttpd", "kecho",
+                                          "ksoftirq"))):
         if state == "I" or (frames and frames[0].startswith(
                 ("worker_thread", "smpboot_thread_fn", "kthread"))):
             continue
