@@ -119,7 +119,7 @@ mkroot() {
 	: >"$root/empty.txt"
 	head -c 1024 /dev/urandom >"$root/1k.bin"
 	head -c 16384 /dev/urandom >"$root/16k.bin"
-	head -c 100000 /dev/urandom >"$root/100k.bin"  # over cache_file_max: spliced
+	head -c 100000 /dev/urandom >"$root/100k.bin"  # cached; spliced with cache_file_max=16
 	head -c 4000000 /dev/urandom >"$root/big/4m.bin"
 	seq 1 20000 >"$root/text.txt"
 	gzip -c "$root/text.txt" >"$root/text.txt.gz"

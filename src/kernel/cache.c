@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Response cache for small files: the bytes of files up to
- * cfg.cache_file_max, kept in memory so that a hit opens no file and
- * splices nothing. The bytes live in whole pages, never changed once read,
- * so they can be handed to TCP without a copy (sendpage_ok() pages; TCP
+ * Response cache: the bytes of files up to cfg.cache_file_max, kept in
+ * memory so that a hit opens no file and splices nothing. The bytes live
+ * in whole pages, never changed once read, so they can be handed to TCP
+ * without a copy (sendpage_ok() pages; TCP
  * takes its own page references, so eviction never pulls a page from under
  * a segment still queued). A file that fits in one page is instead copied
  * out together with the head in a single sendmsg (see conn.c): for so few
@@ -29,8 +29,9 @@
  * Memory: cache->bytes counts every page an entry may hold from the moment
  * its fill is decided until the entry is freed: entries in the table, being
  * filled, and evicted ones a response still sends from. A fill reserves its
- * pages first, evicting to make room; when even that cannot bring the total
- * under cfg.cache_size the file is sent by splice instead. A shrinker lets
+ * pages first, evicting to make room (a small file; a large one only takes
+ * free room); when that cannot bring the total under cfg.cache_size the
+ * file is sent by splice instead. A shrinker lets
  * reclaim evict too, so the cache gives memory back under pressure.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -54,6 +55,16 @@
 #include "khttpd.h"
 
 #define KHTTPD_CACHE_HASH_BITS 12
+
+/*
+ * Largest fill that may evict other entries to make room. A larger file
+ * is cached only into room that is free: a fill copies the whole file,
+ * so large files that do not all fit would otherwise evict each other and
+ * be read again on nearly every request, each time costing as much as the
+ * response. Room comes free as small fills evict (unhit entries first),
+ * as reclaim shrinks the cache and as changed files are dropped.
+ */
+#define KHTTPD_CACHE_EVICTING_MAX	(64 * 1024)
 
 struct khttpd_cache_entry {
 	struct hlist_node hnode;	/* bucket, RCU; under cache->lock */
@@ -218,16 +229,18 @@ static size_t khttpd_cache_evict_one(struct khttpd_cache *cache)
 }
 
 /*
- * Reserve need bytes for a fill, evicting to make room. Evicted entries
- * still being sent keep their bytes until their last sender is done, so
- * the reservation can fail even with an empty table.
+ * Reserve need bytes for a fill, evicting to make room if evict. Evicted
+ * entries still being sent keep their bytes until their last sender is
+ * done, so the reservation can fail even with an empty table.
  */
-static bool khttpd_cache_reserve(struct khttpd_cache *cache, size_t need)
+static bool khttpd_cache_reserve(struct khttpd_cache *cache, size_t need,
+				 bool evict)
 {
 	bool ok;
 
 	spin_lock(&cache->lock);
-	while (atomic_long_read(&cache->bytes) + need > cache->max_bytes &&
+	while (evict &&
+	       atomic_long_read(&cache->bytes) + need > cache->max_bytes &&
 	       khttpd_cache_evict_one(cache))
 		;
 	ok = atomic_long_read(&cache->bytes) + need <= cache->max_bytes;
@@ -301,6 +314,25 @@ out:
 	return pos == e->meta.size;
 }
 
+/* Unlink key's entry, if there is one: it is stale, or being replaced. */
+static void khttpd_cache_drop(struct khttpd_cache *cache, const char *key,
+			      size_t len)
+{
+	u32 hash = khttpd_cache_hash(key, len);
+	struct khttpd_cache_entry *e;
+
+	spin_lock(&cache->lock);
+	hlist_for_each_entry(e, &cache->buckets[hash_32(hash,
+			KHTTPD_CACHE_HASH_BITS)], hnode) {
+		if (e->hash == hash && e->key_len == len &&
+		    !memcmp(e->key, key, len)) {
+			khttpd_cache_unlink(cache, e);
+			break;
+		}
+	}
+	spin_unlock(&cache->lock);
+}
+
 /*
  * Read the file at path (whose attributes are stat) into a new entry for
  * key, replacing any older one, and return it with a reference for the
@@ -320,7 +352,10 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 		return NULL;
 	npages = DIV_ROUND_UP(stat->size, PAGE_SIZE);
 	charge = npages << PAGE_SHIFT;
-	if (!khttpd_cache_reserve(cache, charge))
+	/* Its bytes go back now, not after the read: room for the new. */
+	khttpd_cache_drop(cache, key, len);
+	if (!khttpd_cache_reserve(cache, charge,
+				  charge <= KHTTPD_CACHE_EVICTING_MAX))
 		return NULL;
 	e = kvmalloc(struct_size(e, pages, npages) + len,
 		     GFP_KERNEL | __GFP_NOWARN);

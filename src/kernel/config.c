@@ -35,9 +35,9 @@ static unsigned int cache_size = 64;
 module_param(cache_size, uint, 0444);
 MODULE_PARM_DESC(cache_size, "response cache size in MiB, 0-65536 (default 64; 0 disables it)");
 
-static unsigned int cache_file_max = 64;
+static unsigned int cache_file_max = 1024;
 module_param(cache_file_max, uint, 0444);
-MODULE_PARM_DESC(cache_file_max, "largest file kept in the response cache, in KiB, 0-16384 (default 64)");
+MODULE_PARM_DESC(cache_file_max, "largest file kept in the response cache, in KiB, 0-16384 (default 1024)");
 
 int khttpd_config_load(struct khttpd_server *srv)
 {

@@ -152,12 +152,13 @@ static void khttpd_tx_release_file(struct khttpd_tx *tx)
 }
 
 /*
- * Most pages of a cached file handed to TCP in one call: 64 KiB, the
- * default cache_file_max, in 4 KiB pages.
+ * Most pages of a cached file handed to TCP in one call: 64 KiB in 4 KiB
+ * pages, what a splice moves through its pipe at once, and a bio_vec
+ * array small enough for the stack. A larger file takes several calls.
  */
 #define KHTTPD_TX_PAGES 16
 
-/* A cached file's pages go to TCP as they are, all of them in one call. */
+/* A cached file's pages go to TCP as they are, up to 64 KiB in a call. */
 static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 							struct socket *sock)
 {

@@ -544,8 +544,8 @@ def build_files():
         "/b4k.bin": random.Random(4096).randbytes(4096),
         "/b1m.bin": random.Random(MiB).randbytes(MiB),
         "/b20m.bin": random.Random(20 * MiB).randbytes(20 * MiB),
-        # Either side of a page and of the cache's 64 KiB file limit, and a
-        # large file whose last piece is not a whole page.
+        # Either side of a page and of 64 KiB (the largest file a fill may
+        # evict for), and a large file whose last piece is not a whole page.
         "/b100.bin": random.Random(100).randbytes(100),
         "/b4095.bin": random.Random(4095).randbytes(4095),
         "/b65535.bin": random.Random(65535).randbytes(65535),
@@ -1146,9 +1146,10 @@ def build_http_tree(srv):
         t.put("/gz/" + name, data)
         t.put("/gz/%s.gz" % name, gzip.compress(data, 9, mtime=0))
     t.put("/gz/plain-only.txt", b"no .gz beside me\n" * 20)
-    # Both over the cache's 64 KiB file limit.
-    t.put("/gz/big.txt", b"x" * 300000)
-    t.put("/gz/big.txt.gz", gzip.compress(b"x" * 300000, 9, mtime=0))
+    # Over the default cache_file_max (1 MiB), so spliced; its variant
+    # is small and cached.
+    t.put("/gz/big.txt", b"x" * 1100000)
+    t.put("/gz/big.txt.gz", gzip.compress(b"x" * 1100000, 9, mtime=0))
 
     # /cond/ -- files for validator tests (old mtimes, one mutable).
     t.put("/cond/rfc.txt", b"mtime is the RFC 9110 example date\n",

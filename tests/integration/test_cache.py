@@ -77,17 +77,89 @@ def test_cached_file_served_repeatedly(srv):
         before["body_bytes_from_memory"] == 5 * len(data)
 
 
-def test_large_file_is_spliced_not_cached(srv):
-    data = os.urandom(300000)
+def test_file_over_cache_file_max_is_spliced_not_cached(srv):
+    data = os.urandom(1024 * 1024 + 1)     # the default cache_file_max + 1
     put(srv, "cache-big.bin", data)
+    settle()
+    for _ in range(2):
+        before = stats(srv)
+        assert fetch(srv, "cache-big.bin").body == data
+        if before is None:
+            continue
+        after = stats_once(srv, before, "body_bytes_spliced", len(data))
+        assert after["body_bytes_spliced"] - before["body_bytes_spliced"] \
+            == len(data)
+        assert after["cache_hits"] == before["cache_hits"]
+
+
+def test_large_file_cached_by_default(srv):
+    """Files up to 1 MiB (the default cache_file_max) are cached: the
+    first request fills, the next is a hit with nothing spliced."""
+    data = os.urandom(300000)
+    put(srv, "cache-large.bin", data)
+    settle()
+    assert fetch(srv, "cache-large.bin").body == data           # fill
     before = stats(srv)
-    assert fetch(srv, "cache-big.bin").body == data
+    assert fetch(srv, "cache-large.bin").body == data
     if before is None:
         return
-    after = stats_once(srv, before, "body_bytes_spliced", len(data))
-    assert after["body_bytes_spliced"] - before["body_bytes_spliced"] == \
-        len(data)
-    assert after["cache_hits"] == before["cache_hits"]
+    after = stats_once(srv, before, "body_bytes_from_memory", len(data))
+    assert after["cache_hits"] - before["cache_hits"] == 1
+    assert after["body_bytes_spliced"] == before["body_bytes_spliced"]
+
+
+def hit_or_spliced(srv, name, data):
+    """Fetch name (whose bytes are data): 'hit', 'fill' (a miss answered
+    from the entry it filled) or 'spliced' (a miss, not cached). Both
+    lookup counters move before the response is sent; the byte counters
+    when the sends return, which may be just after the client has read
+    the last byte."""
+    before = stats(srv)
+    assert fetch(srv, name).body == data
+    after = stats(srv)
+    if after["cache_hits"] - before["cache_hits"] == 1:
+        return "hit"
+    assert after["cache_misses"] - before["cache_misses"] == 1, after
+    deadline = time.monotonic() + 5
+    while True:
+        grew = {k: after[k] - before[k]
+                for k in ("body_bytes_spliced", "body_bytes_from_memory")}
+        if grew["body_bytes_spliced"] == len(data):
+            return "spliced"
+        if grew["body_bytes_from_memory"] == len(data):
+            return "fill"
+        assert time.monotonic() < deadline, grew
+        time.sleep(0.02)
+        after = stats(srv)
+
+
+@pytest.mark.module_only("/proc/khttpd's counters")
+def test_large_files_take_only_free_room(srv):
+    """A file over 64 KiB is cached only into free room: large files that
+    do not all fit must not evict each other and be read again on every
+    request. With a 2 MiB cache, two 900 KiB files fill it; a third is
+    spliced, again and again, and the first two stay hits. A changed file
+    gives its room back before its new bytes are read, so it is cached
+    again."""
+    size = 900 * 1024
+    files = {n: os.urandom(size) for n in ("a", "b", "c")}
+    srv.restart(cache_size=2)
+    try:
+        for n, data in files.items():
+            put(srv, "cache-room-%s.bin" % n, data)
+        settle()
+        seen = [hit_or_spliced(srv, "cache-room-%s.bin" % n, files[n])
+                for n in ("a", "b", "c", "c", "a", "b", "c")]
+        assert seen == ["fill", "fill", "spliced", "spliced", "hit", "hit",
+                        "spliced"], seen
+        files["a"] = os.urandom(size)
+        put(srv, "cache-room-a.bin", files["a"])
+        settle()
+        seen = [hit_or_spliced(srv, "cache-room-a.bin", files["a"])
+                for _ in range(2)]
+        assert seen == ["fill", "hit"], seen
+    finally:
+        srv.restore()
 
 
 @pytest.mark.module_only("/proc/khttpd's counters")

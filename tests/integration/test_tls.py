@@ -276,11 +276,13 @@ def test_keep_alive_and_pipelining(live, version):
 
 
 def test_large_files_byte_exact(live):
-    """The 1 MiB file is spliced from the page cache into kTLS; small ones
-    come from the response cache; both byte-exact, twice on one connection
-    (the second time cached or hot)."""
+    """A file over cache_file_max (20 MiB + 7) is spliced from the page
+    cache into kTLS; the 1 MiB and 4 KiB ones come from the response
+    cache's pages; all byte-exact, on one connection, the cached ones
+    twice (a fill, then a hit)."""
     with live.conn() as c:
-        for path in ("/b1m.bin", "/b4k.bin", "/b1m.bin", "/b4k.bin"):
+        for path in ("/b1m.bin", "/b4k.bin", "/b20m7.bin", "/b1m.bin",
+                     "/b4k.bin"):
             c.request("GET", path)
             r = c.read_response()
             assert r.status == 200

@@ -13,6 +13,9 @@
 namespace twin {
 namespace {
 
+/* The largest fill that may evict others: the module's rule (cache.c). */
+constexpr size_t evicting_max = 64 * 1024;
+
 bool same_file(const blob &b, const struct stat &st)
 {
 	return b.dev == st.st_dev && b.ino == st.st_ino &&
@@ -66,7 +69,9 @@ std::shared_ptr<const blob> file_cache::insert(std::string_view rel, int fd,
 
 	if (size > cfg.cache_file_max || size > cfg.cache_max)
 		return nullptr;
-	while (*live_ + size > cfg.cache_max && !map_.empty())
+	/* A large file only takes free room, as in the module (cache.c). */
+	while (size <= evicting_max && *live_ + size > cfg.cache_max &&
+	       !map_.empty())
 		map_.erase(map_.begin());
 	if (*live_ + size > cfg.cache_max)
 		return nullptr;	/* pinned by responses: send uncached */
