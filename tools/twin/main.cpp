@@ -46,7 +46,7 @@ namespace {
 		"  --timeout SECS       idle/stalled connection timeout (default 60)\n"
 		"  --cache-size MIB     response cache size, shared out among the\n"
 		"                       threads (default 64; 0 disables the cache)\n"
-		"  --cache-file-max KIB largest file kept in the cache (default 1024)\n"
+		"  --cache-file-max KIB largest file kept in the cache (default 64)\n"
 		"  (the units and ranges of the module's cache_size= and\n"
 		"  cache_file_max= parameters)\n");
 	exit(rc);

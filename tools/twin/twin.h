@@ -73,7 +73,7 @@ struct config {
 	bool listing = true;
 	unsigned timeout_secs = 60;
 	std::string bind_addr;	/* "": IPv6 and IPv4 (bind_sockaddr()) */
-	size_t cache_file_max = 1024 * 1024;	/* 0: no cache */
+	size_t cache_file_max = 64 * 1024;	/* 0: no cache */
 	size_t cache_max = 0;			/* per thread: --cache-size / threads */
 	uid_t uid = 65534;			/* when started as root */
 	gid_t gid = 65534;
