@@ -37,6 +37,8 @@ extern "C" {
 #define KHTTPD_LINGER_SECS 5		/* closing: wait for the client's FIN */
 #define KHTTPD_LISTING_BUF 8192		/* one piece of a listing */
 #define KHTTPD_LISTING_MAX_ENTRIES 200000	/* per listing (memory bound) */
+/* Largest cache fill that may evict; larger ones take free room only. */
+#define KHTTPD_CACHE_EVICTING_MAX (64 * 1024)
 /* Path scratch: the longest path, and room for the suffixes appended. */
 #define KHTTPD_PATH_MAX 4096
 

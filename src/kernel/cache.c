@@ -3,11 +3,11 @@
  * Response cache: the bytes of files up to cfg.cache_file_max, kept in
  * memory so that a hit opens no file and splices nothing. The bytes live
  * in whole pages, never changed once read, so they can be handed to TCP
- * without a copy (sendpage_ok() pages; TCP
- * takes its own page references, so eviction never pulls a page from under
- * a segment still queued). A file that fits in one page is instead copied
- * out together with the head in a single sendmsg (see conn.c): for so few
- * bytes a copy is cheaper than page references.
+ * without a copy (sendpage_ok() pages; TCP takes its own page references,
+ * so eviction never pulls a page from under a segment still queued). A
+ * file that fits in one page is instead copied out together with the head
+ * in a single sendmsg (see conn.c): for so few bytes a copy is cheaper
+ * than page references.
  *
  * Never stale: every request still looks the path up (which it must anyway,
  * to honour permissions, symlinks and the root), and an entry is used only
@@ -31,8 +31,8 @@
  * filled, and evicted ones a response still sends from. A fill reserves its
  * pages first, evicting to make room (a small file; a large one only takes
  * free room); when that cannot bring the total under cfg.cache_size the
- * file is sent by splice instead. A shrinker lets
- * reclaim evict too, so the cache gives memory back under pressure.
+ * file is sent by splice instead. A shrinker lets reclaim evict too, so
+ * the cache gives memory back under pressure.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -55,16 +55,6 @@
 #include "khttpd.h"
 
 #define KHTTPD_CACHE_HASH_BITS 12
-
-/*
- * Largest fill that may evict other entries to make room. A larger file
- * is cached only into room that is free: a fill copies the whole file,
- * so large files that do not all fit would otherwise evict each other and
- * be read again on nearly every request, each time costing as much as the
- * response. Room comes free as small fills evict (unhit entries first),
- * as reclaim shrinks the cache and as changed files are dropped.
- */
-#define KHTTPD_CACHE_EVICTING_MAX	(64 * 1024)
 
 struct khttpd_cache_entry {
 	struct hlist_node hnode;	/* bucket, RCU; under cache->lock */
@@ -89,6 +79,19 @@ struct khttpd_cache_entry {
 static u32 khttpd_cache_hash(const char *key, size_t len)
 {
 	return jhash(key, len, 0);
+}
+
+static bool khttpd_cache_is(const struct khttpd_cache_entry *e, u32 hash,
+			    const char *key, size_t len)
+{
+	return e->hash == hash && e->key_len == len &&
+	       !memcmp(e->key, key, len);
+}
+
+static struct hlist_head *khttpd_cache_bucket(struct khttpd_cache *cache,
+					      u32 hash)
+{
+	return &cache->buckets[hash_32(hash, KHTTPD_CACHE_HASH_BITS)];
 }
 
 /*
@@ -175,10 +178,8 @@ struct khttpd_cache_entry *khttpd_cache_get(struct khttpd_cache *cache,
 		return NULL;
 	hash = khttpd_cache_hash(key, len);
 	rcu_read_lock();
-	hlist_for_each_entry_rcu(e, &cache->buckets[hash_32(hash,
-			KHTTPD_CACHE_HASH_BITS)], hnode) {
-		if (e->hash != hash || e->key_len != len ||
-		    memcmp(e->key, key, len))
+	hlist_for_each_entry_rcu(e, khttpd_cache_bucket(cache, hash), hnode) {
+		if (!khttpd_cache_is(e, hash, key, len))
 			continue;
 		if (khttpd_cache_fresh(e, path, stat) &&
 		    refcount_inc_not_zero(&e->ref)) {
@@ -315,22 +316,18 @@ out:
 }
 
 /* Unlink key's entry, if there is one: it is stale, or being replaced. */
-static void khttpd_cache_drop(struct khttpd_cache *cache, const char *key,
-			      size_t len)
+static void khttpd_cache_drop_locked(struct khttpd_cache *cache, u32 hash,
+				     const char *key, size_t len)
 {
-	u32 hash = khttpd_cache_hash(key, len);
 	struct khttpd_cache_entry *e;
 
-	spin_lock(&cache->lock);
-	hlist_for_each_entry(e, &cache->buckets[hash_32(hash,
-			KHTTPD_CACHE_HASH_BITS)], hnode) {
-		if (e->hash == hash && e->key_len == len &&
-		    !memcmp(e->key, key, len)) {
+	lockdep_assert_held(&cache->lock);
+	hlist_for_each_entry(e, khttpd_cache_bucket(cache, hash), hnode) {
+		if (khttpd_cache_is(e, hash, key, len)) {
 			khttpd_cache_unlink(cache, e);
-			break;
+			return;
 		}
 	}
-	spin_unlock(&cache->lock);
 }
 
 /*
@@ -343,8 +340,8 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 					     const struct path *path,
 					     const struct kstat *stat)
 {
-	struct khttpd_cache_entry *e, *old;
-	struct hlist_head *bucket;
+	u32 hash = khttpd_cache_hash(key, len);
+	struct khttpd_cache_entry *e;
 	size_t npages, charge;
 
 	if (!cache->buckets || stat->size > cache->max_file ||
@@ -353,7 +350,18 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 	npages = DIV_ROUND_UP(stat->size, PAGE_SIZE);
 	charge = npages << PAGE_SHIFT;
 	/* Its bytes go back now, not after the read: room for the new. */
-	khttpd_cache_drop(cache, key, len);
+	spin_lock(&cache->lock);
+	khttpd_cache_drop_locked(cache, hash, key, len);
+	spin_unlock(&cache->lock);
+	/*
+	 * Only a fill of at most KHTTPD_CACHE_EVICTING_MAX (the twin's rule
+	 * too) may evict; a larger file takes free room or is spliced. A fill
+	 * copies the whole file, so large files that do not all fit would
+	 * otherwise evict each other and be read again on nearly every
+	 * request, each time costing as much as the response. Room comes free
+	 * as small fills evict (unhit entries first), as reclaim shrinks the
+	 * cache and as changed files are dropped.
+	 */
 	if (!khttpd_cache_reserve(cache, charge,
 				  charge <= KHTTPD_CACHE_EVICTING_MAX))
 		return NULL;
@@ -365,7 +373,7 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 	}
 	e->cache = cache;
 	e->charged = charge;
-	e->hash = khttpd_cache_hash(key, len);
+	e->hash = hash;
 	e->dev = stat->dev;
 	e->meta = (struct khttpd_file_meta){
 		.ino = stat->ino,
@@ -393,16 +401,10 @@ struct khttpd_cache_entry *khttpd_cache_fill(struct khttpd_cache *cache,
 	}
 	refcount_set(&e->ref, 2);	/* the table's and the caller's */
 
-	bucket = &cache->buckets[hash_32(e->hash, KHTTPD_CACHE_HASH_BITS)];
 	spin_lock(&cache->lock);
-	hlist_for_each_entry(old, bucket, hnode) {
-		if (old->hash == e->hash && old->key_len == len &&
-		    !memcmp(old->key, key, len)) {
-			khttpd_cache_unlink(cache, old);
-			break;
-		}
-	}
-	hlist_add_head_rcu(&e->hnode, bucket);
+	/* One filled meanwhile, by another request for the same file. */
+	khttpd_cache_drop_locked(cache, hash, key, len);
+	hlist_add_head_rcu(&e->hnode, khttpd_cache_bucket(cache, hash));
 	list_add_tail(&e->clock, &cache->clock);
 	cache->table_bytes += charge;
 	cache->entries++;

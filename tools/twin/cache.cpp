@@ -13,9 +13,6 @@
 namespace twin {
 namespace {
 
-/* The largest fill that may evict others: the module's rule (cache.c). */
-constexpr size_t evicting_max = 64 * 1024;
-
 bool same_file(const blob &b, const struct stat &st)
 {
 	return b.dev == st.st_dev && b.ino == st.st_ino &&
@@ -70,7 +67,7 @@ std::shared_ptr<const blob> file_cache::insert(std::string_view rel, int fd,
 	if (size > cfg.cache_file_max || size > cfg.cache_max)
 		return nullptr;
 	/* A large file only takes free room, as in the module (cache.c). */
-	while (size <= evicting_max && *live_ + size > cfg.cache_max &&
+	while (size <= KHTTPD_CACHE_EVICTING_MAX && *live_ + size > cfg.cache_max &&
 	       !map_.empty())
 		map_.erase(map_.begin());
 	if (*live_ + size > cfg.cache_max)
