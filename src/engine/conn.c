@@ -64,11 +64,18 @@ void kengine_conn_schedule_release(struct kengine_conn *conn)
  * CPUs both ways, each a wake-up by interrupt, and its work would still
  * share a CPU with a client. Each CPU notes the jiffy in which a local
  * client last sent from it (client_seen); work is steered only to a CPU
- * that has had none for KENGINE_CLIENT_QUIET jiffies, and otherwise stays
- * with its client. Measured with htstress -k -c 4 and -c 32, two threads:
- * README, "Where a connection's work runs".
+ * that has had none for KENGINE_CLIENT_QUIET, and otherwise stays with its
+ * client. Measured with htstress -k -c 4 and -c 32, two threads: README,
+ * "Where a connection's work runs".
+ *
+ * The quiet time is in milliseconds: it was measured as two jiffies at
+ * Debian's HZ=250, and two jiffies at HZ=1000 (x86's defconfig, which the
+ * sanitizer kernel builds, and Ubuntu's since 24.04) are a quarter of it.
+ * There a client thread's CPU looked quiet between its own requests under
+ * TCG, and the work of a client on each CPU crossed to the other in 21%
+ * of its queueings.
  */
-#define KENGINE_CLIENT_QUIET	2
+#define KENGINE_CLIENT_QUIET	msecs_to_jiffies(8)
 
 /*
  * With more than two CPUs the home may have a client of its own while
