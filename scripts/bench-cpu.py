@@ -15,7 +15,8 @@
 # single-threaded client whose CPU is saturated runs at 1 / (its CPU per
 # request), so that figure bounds what any server can get out of it; and
 # the client's time runnable but waiting for a CPU (its schedstat), which
-# is what server tasks placed on its CPU take from it. --wakeups also
+# is what server tasks placed on its CPU take from it; and the TCP segments
+# sent per request, by both sides (/proc/net/snmp's OutSegs). --wakeups also
 # counts the scheduler's wake-ups per request (sched_wakeup events, all
 # tasks), which unlike throughput barely move with the host's load.
 # --blame traces the scheduler (sched_switch, sched_wakeup,
@@ -127,6 +128,14 @@ def cpu_ticks():
     """(busy, idle) ticks over all CPUs."""
     with open("/proc/stat") as f:
         return busy_idle(f.readline().split()[1:])
+
+
+def tcp_segments():
+    """TCP segments sent so far by every socket of the guest: on loopback
+    each is also one received, so per request this counts both sides'."""
+    with open("/proc/net/snmp") as f:
+        rows = [l.split() for l in f if l.startswith("Tcp:")]
+    return int(rows[1][rows[0].index("OutSegs")])
 
 
 def thread_ticks(pids):
@@ -327,6 +336,7 @@ def one_run(server, work, wakeups=False, blame=False):
     if wakeups or blame:
         tracing(True, BLAME_EVENTS if blame else ("sched_wakeup",))
     busy0, idle0 = cpu_ticks()
+    segs0 = tcp_segments()
     srv0 = thread_ticks(pids)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -345,6 +355,7 @@ def one_run(server, work, wakeups=False, blame=False):
     srv1 = thread_ticks(server.pids() if isinstance(server, KhttpdVariant)
                         else pids)
     busy1, idle1 = cpu_ticks()
+    segs1 = tcp_segments()
     if wakeups or blame:
         tracing(False)
     failed = [l for l in p.stdout_text.splitlines()
@@ -362,7 +373,8 @@ def one_run(server, work, wakeups=False, blame=False):
          "client": ((ru1.ru_utime - ru0.ru_utime) +
                     (ru1.ru_stime - ru0.ru_stime)) * ms,
          "server": (srv1 - srv0) * ms / HZ,
-         "waiting": waited / 1e6 / n}
+         "waiting": waited / 1e6 / n,
+         "segs": (segs1 - segs0) / n}
     if wakeups:
         r["wakeups"] = wakeups_traced() / n
     if blame:
@@ -412,9 +424,10 @@ def main():
                     rows.setdefault((w, s.name), []).append(r)
                     print("%d %-15s %-28s %7.0f req/s  client %.3f  server "
                           "%.3f  busy %.3f  idle %.3f  client waiting %.3f "
-                          "ms/request%s" %
+                          "ms/request  %.1f segments/request%s" %
                           (rep, w, s.name, r["rps"], r["client"],
                            r["server"], r["busy"], r["idle"], r["waiting"],
+                           r["segs"],
                            "  %.2f wake-ups/request" % r["wakeups"]
                            if "wakeups" in r else ""), flush=True)
                     if "blame" in r:
@@ -427,9 +440,9 @@ def main():
             s.stop()
     print("\nmedians of %d repetitions, ms of CPU per request (busy, idle:"
           " all CPUs)" % args.reps)
-    print("%-15s %-28s %8s %7s %7s %7s %7s %7s%s" %
+    print("%-15s %-28s %8s %7s %7s %7s %7s %7s %5s%s" %
           ("workload", "server", "req/s", "client", "server", "busy",
-           "idle", "waiting", " wakeups" if args.wakeups else ""))
+           "idle", "waiting", "segs", " wakeups" if args.wakeups else ""))
     for w in works:
         for s in servers:
             rs = rows.get((w, s.name))
@@ -437,9 +450,9 @@ def main():
                 continue
             m = {k: statistics.median(r[k] for r in rs) for k in rs[0]
                  if k != "blame"}
-            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f%s" %
+            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f %5.1f%s" %
                   (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
-                   m["idle"], m["waiting"],
+                   m["idle"], m["waiting"], m["segs"],
                    " %7.2f" % m["wakeups"] if "wakeups" in m else ""))
 
 
