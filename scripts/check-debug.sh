@@ -127,7 +127,9 @@ judged=$LOGDIR/console-judged.log
 again=$(grep -an 'running the guest once more$' "$LOGDIR/console.log" |
 	tail -n 1 | cut -d: -f1)
 tail -n +$((${again:-0} + 1)) "$LOGDIR/console.log" >"$judged"
-[ -z "$again" ] || say "the guest ran twice (QEMU's false int3 in the first; build/vm/console-tcg-int3.log): judging the second"
+[ -z "$again" ] ||
+	say "the guest ran twice (QEMU's false int3 in the first;" \
+		"build/vm/console-tcg-int3.log): judging the second"
 if grep -qaE "$REPORT" "$judged"; then
 	say "FAIL: the kernel reported problems:"
 	grep -aE "$REPORT" "$judged" | sed 's/^/  /'

@@ -67,8 +67,8 @@ std::shared_ptr<const blob> file_cache::insert(std::string_view rel, int fd,
 	if (size > cfg.cache_file_max || size > cfg.cache_max)
 		return nullptr;
 	/* A large file only takes free room, as in the module (cache.c). */
-	while (size <= KHTTPD_CACHE_EVICTING_MAX && *live_ + size > cfg.cache_max &&
-	       !map_.empty())
+	while (size <= KHTTPD_CACHE_EVICTING_MAX &&
+	       *live_ + size > cfg.cache_max && !map_.empty())
 		map_.erase(map_.begin());
 	if (*live_ + size > cfg.cache_max)
 		return nullptr;	/* pinned by responses: send uncached */
