@@ -28,22 +28,36 @@ since() {
 	printf '%d.%d' $((ms / 1000)) $((ms % 1000 / 100))
 }
 
+# Each stage's output is also kept in build/check/<n>.log, so that the
+# lines saying why a stage failed can be repeated after the summary: a CI
+# log is often read from its end.
+LOGS=build/check
+rm -rf "$LOGS"
+mkdir -p "$LOGS"
+why=()
+# Python flushes each line, so the output still comes as it is made.
+export PYTHONUNBUFFERED=1
+
 # stage NAME CMD...: run CMD, record PASS/FAIL and its duration.
 stage() {
-	local name=$1 t0 rc
+	local name=$1 t0 rc log=$LOGS/${#summary[@]}.log
 	shift
 	echo
 	echo "==> $name: $*"
 	t0=$(date +%s%N)
-	"$@"
-	rc=$?
-	if [ $rc -eq 0 ]; then
+	"$@" 2>&1 | tee "$log"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" -eq 0 ]; then
 		summary+=("$(printf '%-36s PASS  %7ss' "$name" "$(since "$t0")")")
 	else
-		summary+=("$(printf '%-36s FAIL  %7ss  (exit status %d)' "$name" "$(since "$t0")" $rc)")
+		summary+=("$(printf '%-36s FAIL  %7ss  (exit status %d)' "$name" "$(since "$t0")" "$rc")")
 		failed=1
+		# vm.sh's verdict, pytest's failed tests, the guest's findings.
+		mapfile -t -O "${#why[@]}" why < <(tr -d '\r' <"$log" |
+			grep -aE '^(vm\.sh: FAIL|FAILED |ERROR |guest-integration: FAIL|make(\[[0-9]+\])?: \*\*\*)' |
+			tail -n 8 | cut -c1-200 | sed "s|^|$name: |")
 	fi
-	return $rc
+	return "$rc"
 }
 
 skip() { # NAME REASON
@@ -128,4 +142,8 @@ echo
 echo "==> summary"
 printf '  %s\n' "${summary[@]}"
 printf '  %-36s %s  %7ss\n' total "$([ $failed -eq 0 ] && echo PASS || echo FAIL)" "$(since "$t_start")"
+if [ ${#why[@]} -gt 0 ]; then
+	echo "==> why (each stage's whole output: $LOGS/)"
+	printf '  %s\n' "${why[@]}"
+fi
 exit $failed

@@ -21,6 +21,10 @@
 #       from the repo root; stay up until Ctrl-C or 'scripts/vm.sh stop'.
 #   scripts/vm.sh stop
 #       Stop the guest started by 'serve'.
+#   scripts/vm.sh judge CONSOLE-LOG
+#       How run judges a guest's console log: "clean", "kernel failure:
+#       LINE", or "qemu stale int3: LINE" (a failure that run answers by
+#       booting the guest once more).
 #
 # Environment: KVER (kernel version to boot), PORT (serve), VM_ENV (extra
 # variable names to pass through), VM_APPEND (extra kernel command line).
@@ -181,22 +185,64 @@ write_guest_files() {
 # panicked. Kernel lines carry a "[ seconds]" timestamp; requiring it keeps
 # CMD output that merely mentions "WARNING:" from counting.
 kernel_trouble() {
-	grep -aE '\[ *[0-9]+\.[0-9]+\] (\[ *[CT][0-9]+\] )?(Kernel panic|BUG:|WARNING:|Oops|general protection fault|kernel BUG at)' "$1" |
+	grep -aE '\[ *[0-9]+\.[0-9]+\] (\[ *[CT][0-9]+\] )?(Kernel panic|(watchdog: )?BUG:|WARNING:|Oops|general protection fault|kernel BUG at|rcu: INFO: )' "$1" |
 		tr -d '\r' || true
 }
 
 # Whether the guest whose console log is $1 died of QEMU's TCG rather than
-# of its own code: an int3 oops whose code bytes show no int3 before RIP.
-# The kernel patches its text (a static branch when a trace event is
-# switched, say) int3 first, then the rest, then the int3 away; a vCPU
-# still running its stale translation of the int3 traps after the patch
-# is finished, and the handler, finding no patch in progress, oopses. A
-# real stray int3 would still be in memory. Seen about once in twenty CI
-# runs: in __schedule when a test enabled a trace event, and at boot.
+# of its own code. The kernel patches its text (a static branch or call
+# when a trace event is switched, say) int3 first, then the rest, then the
+# int3 away, and waits for every CPU to answer an IPI between the steps.
+# A vCPU still running its stale translation of the int3 traps after the
+# patch is finished, at a byte that is no longer an int3. Two endings are
+# seen, at the scheduler's tracepoints (in __schedule and
+# trace_sched_wakeup, while a test switched an event, and at boot):
+# - the int3 handler, finding no patch in progress, oopses ("Oops: int3"),
+#   and the code bytes show no int3 before RIP;
+# - the vCPU traps over and over with interrupts off and never answers
+#   the patching CPU's IPI: a lockup (RCU stall or soft lockup, which the
+#   guest's command line turns into a panic) with a CPU waiting in
+#   text_poke_bp and another one caught in the int3 handler with no int3
+#   at or before the RIP it trapped at, or caught at that RIP itself, a
+#   5-byte NOP (what a switched-off static branch is).
+# A real stray int3 (or a kprobe) would still be in memory.
 tcg_stale_int3() {
-	local code
-	code=$(tr -d '\r' <"$1" | sed -n '/Oops: int3/,$p' | grep -a -m1 'Code:') || return 1
-	[[ $code =~ \ ([0-9a-f]{2})\ \<[0-9a-f]{2}\> ]] && [ "${BASH_REMATCH[1]}" != cc ]
+	tr -d '\r' <"$1" | awk '
+		# A "Code:" line gives the bytes around RIP, the one at RIP in <>;
+		# at_rip(line, 0) is that byte, at_rip(line, -1) the one before, and
+		# at_rip(line, 1) the four after it.
+		function at_rip(line, off,   f, n, i) {
+			n = split(line, f, " ")
+			for (i = 2; i <= n; i++)
+				if (f[i] ~ /^<[0-9a-f][0-9a-f]>$/) {
+					if (off < 0) return f[i - 1]
+					if (off == 0) return substr(f[i], 2, 2)
+					return f[i + 1] " " f[i + 2] " " f[i + 3] " " f[i + 4]
+				}
+			return "cc"
+		}
+		/Oops: int3/ { oops = 1; next }
+		oops && /Code: / {
+			if (at_rip($0, -1) != "cc") found = 1
+			oops = 0
+		}
+		/text_poke_bp/ { patching = 1 }
+		# In the int3 handler: the next RIP outside it is where it trapped.
+		/exc_int3/ { trapped = 1; rip = 0; next }
+		trapped && /RIP: / { rip = 1; next }
+		trapped && rip && /Code: / {
+			if (at_rip($0, -1) != "cc" && at_rip($0, 0) != "cc")
+				stuck = 1
+			trapped = rip = 0
+			next
+		}
+		/RIP: 0010:/ { kernel_rip = 1; next }
+		kernel_rip && /Code: / {
+			if (at_rip($0, 0) == "0f" && at_rip($0, 1) == "1f 44 00 00")
+				stuck = 1
+			kernel_rip = 0
+		}
+		END { exit !(found || (patching && stuck)) }'
 }
 
 QEMU_PID=
@@ -221,13 +267,17 @@ boot() {
 	# no_timer_check: under emulation on a loaded host, the boot-time check
 	# that the IO-APIC timer ticks can miss its window and panic ("IO-APIC
 	# + timer doesn't work"; seen with three guests on 2 host cores).
+	# softlockup_panic, panic_on_rcu_stall: a CPU that stops scheduling
+	# ends the run within half a minute, with every CPU's backtrace,
+	# instead of at the timeout; a lockup fails the run either way
+	# (guest-integration.sh's kernel log check).
 	# shellcheck disable=SC2054 # the commas are qemu's option syntax
 	qemu_args=(
 		-accel tcg,thread=multi -cpu max -smp "$SMP" -m "$MEM"
 		-nodefaults -no-user-config -display none -monitor none -no-reboot
 		-serial "file:$dir/console.log"
 		-kernel "$kernel" -initrd "$INITRAMFS"
-		-append "console=ttyS0 loglevel=5 printk.time=1 panic_on_warn=1 oops=panic panic=-1 no_timer_check rdinit=/init ${VM_APPEND:-}"
+		-append "console=ttyS0 loglevel=5 printk.time=1 panic_on_warn=1 oops=panic panic=-1 softlockup_panic=1 softlockup_all_cpu_backtrace=1 sysctl.kernel.panic_on_rcu_stall=1 no_timer_check rdinit=/init ${VM_APPEND:-}"
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
 		-virtfs "local,path=$dir/out,mount_tag=results,security_model=none,multidevs=remap"
 		# The repository again on its own, so it is reachable in the guest
@@ -428,8 +478,22 @@ cmd_stop() {
 	say "stopped the guest (pid $pid)"
 }
 
+cmd_judge() {
+	if [ $# -ne 1 ] || ! [ -r "$1" ]; then usage; fi
+	local trouble
+	trouble=$(kernel_trouble "$1" | head -n 1)
+	if [ -z "$trouble" ]; then
+		echo clean
+	elif tcg_stale_int3 "$1"; then
+		echo "qemu stale int3: ${trouble#*] }"
+	else
+		echo "kernel failure: ${trouble#*] }"
+	fi
+}
+
 case ${1:-} in
 run) shift; cmd_run "$@" ;;
+judge) shift; cmd_judge "$@" ;;
 serve) shift; cmd_serve "$@" ;;
 stop) shift; cmd_stop ;;
 *) usage ;;
