@@ -163,6 +163,18 @@ static inline int khttpd_compat_send_pages(struct socket *sock,
 #endif
 
 /*
+ * Whether khttpd_compat_send_pages() hands all its pages to TCP in one
+ * call (6.5+). Only then is it worth sending memory of our own (a copy of
+ * a response head in a page fragment) in the same call, instead of in a
+ * copying send of its own: before, every page is a ->sendpage call anyway.
+ */
+#ifdef KHTTPD_HAVE_SPLICE_PAGES_SENDMSG
+#define KHTTPD_SEND_PAGES_IN_ONE_CALL true
+#else
+#define KHTTPD_SEND_PAGES_IN_ONE_CALL false
+#endif
+
+/*
  * Push out what sends with MSG_MORE held back, once it is known that no
  * more follows: a partial TCP segment, or kTLS's open record. From 6.5
  * a socket's ->splice_eof does that (splice calls it at its end, through

@@ -16,6 +16,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/net.h>
+#include <linux/skbuff.h>
 #include <linux/splice.h>
 #include <linux/uio.h>
 #include <net/sock.h>
@@ -158,16 +159,16 @@ static void khttpd_tx_release_file(struct khttpd_tx *tx)
  */
 #define KHTTPD_TX_PAGES 16
 
-/* A cached file's pages go to TCP as they are, up to 64 KiB in a call. */
-static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
-							struct socket *sock)
+/*
+ * The next of a cached file's pages, from bv[n] on, up to 64 KiB in all;
+ * adds their length to *total and returns the new n.
+ */
+static unsigned int khttpd_tx_cached_pages(const struct khttpd_tx *tx,
+					   struct bio_vec *bv, unsigned int n,
+					   size_t *total)
 {
-	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
-	struct bio_vec bv[KHTTPD_TX_PAGES];
 	u64 pos = tx->cached.pos;
-	unsigned int n = 0, off;
-	size_t total = 0;
-	int ret;
+	unsigned int off;
 
 	while (n < KHTTPD_TX_PAGES && pos < tx->cached.end) {
 		struct page *page = khttpd_cache_page(tx->cached.entry, pos,
@@ -177,19 +178,89 @@ static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
 		bv[n++] = (struct bio_vec){ .bv_page = page, .bv_len = len,
 					    .bv_offset = off };
 		pos += len;
-		total += len;
+		*total += len;
 	}
-	if (pos < tx->cached.end || khttpd_tx_fin_follows(tx))
+	return n;
+}
+
+/*
+ * Hand n pages (head bytes of them first, none but in the first send) to
+ * TCP, and account for what it took.
+ */
+static enum kengine_step khttpd_tx_splice_cached(struct khttpd_tx *tx,
+						 struct socket *sock,
+						 struct bio_vec *bv,
+						 unsigned int n, size_t head,
+						 size_t total)
+{
+	int flags = MSG_DONTWAIT | MSG_NOSIGNAL;
+	int ret;
+
+	if (tx->cached.pos + (total - head) < tx->cached.end ||
+	    khttpd_tx_fin_follows(tx))
 		flags |= MSG_MORE;
 	ret = khttpd_compat_send_pages(sock, bv, n, total, flags);
 	if (ret == -EAGAIN)
 		return KENGINE_STEP_WAIT;
 	if (ret <= 0)
 		return KENGINE_STEP_CLOSE;
-	tx->cached.pos += ret;
-	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret);
 	khttpd_tx_count_tls(tx, ret);
+	if (ret < head) {
+		tx->head_off += ret;
+		return KENGINE_STEP_PROGRESS;
+	}
+	tx->head_off += head;
+	tx->cached.pos += ret - head;
+	khttpd_stat_add(KHTTPD_STAT_MEMORY_BYTES, ret - head);
 	return KENGINE_STEP_PROGRESS;
+}
+
+/* A cached file's pages go to TCP as they are, up to 64 KiB in a call. */
+static noinline enum kengine_step khttpd_tx_send_cached(struct khttpd_tx *tx,
+							struct socket *sock)
+{
+	struct bio_vec bv[KHTTPD_TX_PAGES];
+	size_t total = 0;
+	unsigned int n = khttpd_tx_cached_pages(tx, bv, 0, &total);
+
+	return khttpd_tx_splice_cached(tx, sock, bv, n, 0, total);
+}
+
+/*
+ * The head and a cached file's first pages in one send, where TCP takes
+ * pages in one call: the head is copied into a page fragment, which goes
+ * by reference like the pages (TCP holds its own reference on it until
+ * the bytes are acknowledged), instead of a copying send of its own
+ * before them. One tcp_sendmsg less for each response of more than a
+ * page. A fragment may straddle a page of its (compound) page, so the
+ * head takes one or two bio_vecs. No fragment: the head goes the usual
+ * way.
+ */
+static noinline enum kengine_step
+khttpd_tx_send_head_cached(struct khttpd_tx *tx, struct socket *sock)
+{
+	struct bio_vec bv[KHTTPD_TX_PAGES + 2];
+	size_t head = tx->head_len, total = 0, len;
+	enum kengine_step step;
+	unsigned int n = 0;
+	char *frag, *p;
+
+	frag = netdev_alloc_frag(head);
+	if (!frag)
+		return khttpd_tx_send_mem(tx, sock);
+	memcpy(frag, tx->head, head);
+	for (p = frag; p < frag + head; p += len) {
+		len = min_t(size_t, frag + head - p,
+			    PAGE_SIZE - offset_in_page(p));
+		bv[n++] = (struct bio_vec){ .bv_page = virt_to_page(p),
+					    .bv_len = len,
+					    .bv_offset = offset_in_page(p) };
+	}
+	total = head;
+	n = khttpd_tx_cached_pages(tx, bv, n, &total);
+	step = khttpd_tx_splice_cached(tx, sock, bv, n, head, total);
+	skb_free_frag(frag);
+	return step;
 }
 
 static void khttpd_tx_release_cached(struct khttpd_tx *tx)
@@ -229,6 +300,10 @@ static void khttpd_tx_release_listing(struct khttpd_tx *tx)
 enum kengine_step khttpd_tx_send(struct khttpd_tx *tx,
 				struct kengine_conn *conn)
 {
+	if (KHTTPD_SEND_PAGES_IN_ONE_CALL && tx->body == KHTTPD_BODY_CACHED &&
+	    tx->head_len && !tx->head_off && tx->piece_off == tx->piece_len &&
+	    khttpd_tx_body_left(tx))
+		return khttpd_tx_send_head_cached(tx, conn->sock);
 	if (khttpd_tx_mem_left(tx))
 		return khttpd_tx_send_mem(tx, conn->sock);
 	switch (tx->body) {
