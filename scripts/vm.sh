@@ -181,8 +181,8 @@ write_guest_files() {
 	} >"$out/cmd.sh"
 }
 
-# Lines in console log $1 that mean the guest kernel warned, oopsed or
-# panicked. Kernel lines carry a "[ seconds]" timestamp; requiring it keeps
+# Lines in console log $1 that mean the guest kernel warned, oopsed,
+# locked up or panicked. Kernel lines carry a "[ seconds]" timestamp; requiring it keeps
 # CMD output that merely mentions "WARNING:" from counting.
 kernel_trouble() {
 	grep -aE '\[ *[0-9]+\.[0-9]+\] (\[ *[CT][0-9]+\] )?(Kernel panic|(watchdog: )?BUG:|WARNING:|Oops|general protection fault|kernel BUG at|rcu: INFO: )' "$1" |
@@ -404,7 +404,7 @@ cmd_run() {
 			break
 		fi
 		cp "$dir/console.log" "$VMDIR/console-tcg-int3.log"
-		say "$VM_REASON: QEMU ran a stale translation of patched kernel text (no int3 before RIP; build/vm/console-tcg-int3.log); running the guest once more"
+		say "$VM_REASON: QEMU ran a stale translation of patched kernel text (a CPU trapped on an int3 that is not in memory; build/vm/console-tcg-int3.log); running the guest once more"
 	done
 
 	mv -f "$dir/console.log" "$VMDIR/console.log"
