@@ -33,6 +33,7 @@ BUGs and oopses at the very end; the twin must exit with status 0 on
 SIGTERM every time it is stopped.
 """
 
+import contextlib
 import errno
 import os
 import random
@@ -313,6 +314,18 @@ def tracefs_write(name, value, append=False):
         os.write(fd, value.encode())
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def kprobe_event(name, probe):
+    """The kprobe event name ("group/event") at probe (a function and
+    what to fetch) for the body, removed after it; yields the event's
+    directory under TRACEFS. OSError when the kernel refuses the probe."""
+    tracefs_write("kprobe_events", "p:%s %s\n" % (name, probe), True)
+    try:
+        yield "events/" + name
+    finally:
+        tracefs_write("kprobe_events", "-:%s\n" % name, True)
 
 
 def traced_stacks(triggers, action):

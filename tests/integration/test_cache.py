@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from conftest import TRACEFS, stats_once, tracefs_write
+from conftest import TRACEFS, kprobe_event, stats_once, tracefs_write
 from khttp_client import Conn
 
 
@@ -108,7 +108,7 @@ def test_large_file_cached_by_default(srv):
     assert after["body_bytes_spliced"] == before["body_bytes_spliced"]
 
 
-SENDMSG_PROBE = "khttpd_test_tcp_sendmsg"
+SENDMSG_PROBE = "khttpd_test/tcp_sendmsg"
 
 
 def kernel_has(symbol):
@@ -134,18 +134,16 @@ def test_cached_response_leaves_in_one_sendmsg(srv):
     put(srv, "cache-onesend.bin", data)
     settle()
     requests = 40
-    with Conn("127.0.0.1", srv.port, timeout=20) as c:
+    with Conn("127.0.0.1", srv.port, timeout=20) as c, \
+            kprobe_event(SENDMSG_PROBE, "tcp_sendmsg") as event:
         c.request("GET", "/cache-onesend.bin")           # fills
         assert c.read_response().body == data
-        tracefs_write("kprobe_events", "p:%s tcp_sendmsg\n" % SENDMSG_PROBE,
-                      True)
-        event = "events/kprobes/%s/" % SENDMSG_PROBE
         try:
             # Not the suite's own sends (its requests).
-            tracefs_write(event + "filter", "common_pid != %d" % os.getpid())
+            tracefs_write(event + "/filter", "common_pid != %d" % os.getpid())
             tracefs_write("tracing_on", "0")
             tracefs_write("trace", "")
-            tracefs_write(event + "enable", "1")
+            tracefs_write(event + "/enable", "1")
             tracefs_write("tracing_on", "1")
             before = stats(srv)
             for _ in range(requests):
@@ -155,12 +153,11 @@ def test_cached_response_leaves_in_one_sendmsg(srv):
                        requests * len(data))
             tracefs_write("tracing_on", "0")
             with open(os.path.join(TRACEFS, "trace")) as f:
-                sends = [ln for ln in f if SENDMSG_PROBE in ln]
+                sends = [ln for ln in f if ": tcp_sendmsg:" in ln]
         finally:
-            tracefs_write(event + "enable", "0")
+            tracefs_write(event + "/enable", "0")
             tracefs_write("trace", "")
             tracefs_write("tracing_on", "1")
-            tracefs_write("kprobe_events", "-:%s\n" % SENDMSG_PROBE, True)
     after = stats(srv)
     assert after["cache_hits"] - before["cache_hits"] == requests
     assert len(sends) == requests, (len(sends), sends[-6:])

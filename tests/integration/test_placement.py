@@ -22,7 +22,7 @@ import pytest
 
 from khttp_client import Conn
 
-from conftest import TRACEFS, traced_stacks, tracefs_write
+from conftest import TRACEFS, kprobe_event, traced_stacks, tracefs_write
 
 from test_lifecycle import expect_insmod_fails
 
@@ -376,20 +376,16 @@ def test_accept_thread_gets_a_plain_wake_up(srv):
     if not os.path.isdir(os.path.join(TRACEFS, waking)):
         pytest.skip("no %s event at %s" % (waking, TRACEFS))
     conns = 50
-    tracefs_write("kprobe_events", "p:%s autoremove_wake_function "
-                  "flags=%%dx:u32\n" % WAKE_PROBE, True)
-
     def clients():
         for _ in range(conns):
             with Conn("127.0.0.1", srv.port, timeout=20) as c:
                 c.request("GET", "/hello.txt", version="HTTP/1.0")
                 assert c.read_response().status == 200
 
-    try:
-        traced = traced_stacks({"events/%s" % WAKE_PROBE: "flags != 0",
+    with kprobe_event(WAKE_PROBE,
+                      "autoremove_wake_function flags=%dx:u32") as probe:
+        traced = traced_stacks({probe: "flags != 0",
                                 waking: 'comm == "khttpd-accept"'}, clients)
-    finally:
-        tracefs_write("kprobe_events", "-:%s\n" % WAKE_PROBE, True)
     # sched_waking's stacks include try_to_wake_up; the probe's end above
     # it, in the waiter's wake function.
     stacks = [st for st in traced if "tcp_child_process" in st]

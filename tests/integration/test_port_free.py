@@ -9,6 +9,7 @@ work all the same (its listener sets SO_REUSEADDR). drop_tcp_socket.ko
 behind on a port: /proc/net/drop_tcp_socket takes ADDR:PORT,
 [ADDR6]:PORT or :PORT. See README, "Freeing a stuck port"."""
 
+import contextlib
 import errno
 import os
 import re
@@ -19,8 +20,8 @@ import pytest
 
 from khttp_client import build_request
 
-from conftest import (TRACEFS, env_flag, ko_path, module_loaded, run_cmd,
-                      tcp_sockets, tracefs_write)
+from conftest import (TRACEFS, env_flag, kprobe_event, ko_path,
+                      module_loaded, run_cmd, tcp_sockets, tracefs_write)
 
 PROC = "/proc/net/drop_tcp_socket"
 
@@ -303,41 +304,42 @@ def test_released_sockets_keep_no_pointer_into_the_module(srv):
     sk->sk_data_ready through BTF (6.12; skipped where probe events cannot
     read struct fields). The module before: kengine_listener_data_ready
     [khttpd] on every server socket."""
+    probe = contextlib.ExitStack()
     try:
-        tracefs_write("kprobe_events", "p:%s tcp_close "
-                      "dr=sk->sk_data_ready:symbol\n" % CLOSE_PROBE, True)
+        event = probe.enter_context(kprobe_event(
+            CLOSE_PROBE, "tcp_close dr=sk->sk_data_ready:symbol"))
     except OSError as e:
         pytest.skip("probe events cannot read sk->sk_data_ready here: %s"
                     % e)
-    try:
-        tracefs_write("trace", "")
-        tracefs_write("events/%s/enable" % CLOSE_PROBE, "1")
-        # Closed by the server at once, and by the client first.
-        with srv.conn() as c:
-            c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")
-            assert c.read_response().status == 200
-            assert c.wait_closed(10) == ("eof", b"")
-        with srv.conn() as c:
-            c.request("GET", "/hello.txt")
-            assert c.read_response().status == 200
-        # A worker's fput() is deferred: wait for the server's two closes
-        # (the ones not made by this process). A trace line names the
-        # task as "comm-pid", comm "<...>" when task names are not
-        # recorded (guest-integration.sh turns that off).
-        me = re.compile(r"-%d\s+\[" % os.getpid())
-        deadline = time.monotonic() + 10
-        while True:
-            with open(os.path.join(TRACEFS, "trace")) as f:
-                closes = [ln for ln in f if "dr=" in ln]
-            if len([ln for ln in closes if not me.search(ln)]) >= 2 or \
-                    time.monotonic() > deadline:
-                break
-            time.sleep(0.1)
-        tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
-    finally:
-        tracefs_write("events/%s/enable" % CLOSE_PROBE, "0")
-        tracefs_write("trace", "")
-        tracefs_write("kprobe_events", "-:%s\n" % CLOSE_PROBE, True)
+    with probe:
+        try:
+            tracefs_write("trace", "")
+            tracefs_write(event + "/enable", "1")
+            # Closed by the server at once, and by the client first.
+            with srv.conn() as c:
+                c.send(b"GET /hello.txt HTTP/1.0\r\n\r\n")
+                assert c.read_response().status == 200
+                assert c.wait_closed(10) == ("eof", b"")
+            with srv.conn() as c:
+                c.request("GET", "/hello.txt")
+                assert c.read_response().status == 200
+            # A worker's fput() is deferred: wait for the server's two closes
+            # (the ones not made by this process). A trace line names the
+            # task as "comm-pid", comm "<...>" when task names are not
+            # recorded (guest-integration.sh turns that off).
+            me = re.compile(r"-%d\s+\[" % os.getpid())
+            deadline = time.monotonic() + 10
+            while True:
+                with open(os.path.join(TRACEFS, "trace")) as f:
+                    closes = [ln for ln in f if "dr=" in ln]
+                if len([ln for ln in closes if not me.search(ln)]) >= 2 or \
+                        time.monotonic() > deadline:
+                    break
+                time.sleep(0.1)
+            tracefs_write(event + "/enable", "0")
+        finally:
+            tracefs_write(event + "/enable", "0")
+            tracefs_write("trace", "")
     # Two client sockets and two server sockets.
     assert len(closes) >= 4, closes
     assert not [ln for ln in closes if "[khttpd]" in ln], closes

@@ -11,7 +11,7 @@ import pytest
 from khttp_client import ConnectionClosed, exchange
 
 from conftest import (OUTSIDE_CONTENT, SECRET_CONTENT, TRACEFS,
-                      traced_stacks, tracefs_write)
+                      kprobe_event, traced_stacks)
 
 
 def passwd_needle():
@@ -190,16 +190,12 @@ def test_plain_paths_skip_the_walk_and_symlinks_take_it(srv):
     def ours(stacks):
         return [st for st in stacks if "khttpd_vfs_lookup" in st]
 
-    tracefs_write("kprobe_events", "p:%s getname_kernel\n" % GETNAME_PROBE,
-                  True)
-    try:
-        event = {"events/%s" % GETNAME_PROBE: "common_pid >= 0"}
+    with kprobe_event(GETNAME_PROBE, "getname_kernel") as probe:
+        event = {probe: "common_pid >= 0"}
         plain = ours(traced_stacks(event, get_all([
             ("/hello.txt", "/hello.txt"),
             ("/sub/page.txt", "/sub/page.txt")])))
         linked = ours(traced_stacks(event, get_all([
             ("/link-inside.bin", "/b4k.bin")])))
-    finally:
-        tracefs_write("kprobe_events", "-:%s\n" % GETNAME_PROBE, True)
     assert not plain, "a plain path walked by the VFS:" + plain[0]
     assert len(linked) >= n, len(linked)
