@@ -16,7 +16,10 @@
 # request), so that figure bounds what any server can get out of it; and
 # the client's time runnable but waiting for a CPU (its schedstat), which
 # is what server tasks placed on its CPU take from it; and the TCP segments
-# sent per request, by both sides (/proc/net/snmp's OutSegs). --wakeups also
+# sent per request, by both sides (/proc/net/snmp's OutSegs); and the
+# client's context switches per request (its rusage): voluntary, when it
+# slept for want of work, and involuntary, when a task woken on its CPU
+# (a worker its own send queued) took the CPU from it. --wakeups also
 # counts the scheduler's wake-ups per request (sched_wakeup events, all
 # tasks), which unlike throughput barely move with the host's load.
 # --blame traces the scheduler (sched_switch, sched_wakeup,
@@ -103,6 +106,11 @@ WORKLOADS = {
                                          URL % (p, "/f1m")]),
     "hs-ka-c64-1m": (3000, lambda p: [HT, "-k", "-n", "3000", "-c", "32",
                                       "-t", "2", "--json", URL % (p, "/f1m")]),
+    # wrk runs for a time; None: the count is read from what it prints.
+    "wrk-ka-c32-16k": (None, lambda p: ["wrk", "-t", "2", "-c", "32", "-d",
+                                        "3s", URL % (p, "/f16k")]),
+    "wrk-ka-c32": (None, lambda p: ["wrk", "-t", "2", "-c", "32", "-d", "3s",
+                                    URL % (p, "/f1k")]),
     "tls-ab-close-c1": (100, lambda p: ["ab", "-l", "-q", "-n", "100", "-c",
                                         "1", "https://127.0.0.1:%d/f1k" % p]),
     "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
@@ -360,6 +368,10 @@ def one_run(server, work, wakeups=False, blame=False):
         tracing(False)
     failed = [l for l in p.stdout_text.splitlines()
               if l.startswith("Failed requests") and l.split()[-1] != "0"]
+    if n is None:
+        got, problems = bg.parse_wrk(p.stdout_text, p.returncode)
+        failed += problems
+        n = got["requests"] or 1
     if p.returncode or failed:
         print("bench-cpu: %s on %s failed (%d): %s" %
               (work, server.name, p.returncode,
@@ -374,7 +386,11 @@ def one_run(server, work, wakeups=False, blame=False):
                     (ru1.ru_stime - ru0.ru_stime)) * ms,
          "server": (srv1 - srv0) * ms / HZ,
          "waiting": waited / 1e6 / n,
-         "segs": (segs1 - segs0) / n}
+         "segs": (segs1 - segs0) / n,
+         # The client's context switches: it slept (voluntary) or a task
+         # woken on its CPU took it (involuntary).
+         "vcsw": (ru1.ru_nvcsw - ru0.ru_nvcsw) / n,
+         "ivcsw": (ru1.ru_nivcsw - ru0.ru_nivcsw) / n}
     if wakeups:
         r["wakeups"] = wakeups_traced() / n
     if blame:
@@ -424,10 +440,11 @@ def main():
                     rows.setdefault((w, s.name), []).append(r)
                     print("%d %-15s %-28s %7.0f req/s  client %.3f  server "
                           "%.3f  busy %.3f  idle %.3f  client waiting %.3f "
-                          "ms/request  %.1f segments/request%s" %
+                          "ms/request  %.1f segments/request  client "
+                          "switches %.2f + %.2f involuntary/request%s" %
                           (rep, w, s.name, r["rps"], r["client"],
                            r["server"], r["busy"], r["idle"], r["waiting"],
-                           r["segs"],
+                           r["segs"], r["vcsw"], r["ivcsw"],
                            "  %.2f wake-ups/request" % r["wakeups"]
                            if "wakeups" in r else ""), flush=True)
                     if "blame" in r:
@@ -440,9 +457,10 @@ def main():
             s.stop()
     print("\nmedians of %d repetitions, ms of CPU per request (busy, idle:"
           " all CPUs)" % args.reps)
-    print("%-15s %-28s %8s %7s %7s %7s %7s %7s %5s%s" %
+    print("%-15s %-28s %8s %7s %7s %7s %7s %7s %5s %5s %5s%s" %
           ("workload", "server", "req/s", "client", "server", "busy",
-           "idle", "waiting", "segs", " wakeups" if args.wakeups else ""))
+           "idle", "waiting", "segs", "vcsw", "ivcsw",
+           " wakeups" if args.wakeups else ""))
     for w in works:
         for s in servers:
             rs = rows.get((w, s.name))
@@ -450,9 +468,10 @@ def main():
                 continue
             m = {k: statistics.median(r[k] for r in rs) for k in rs[0]
                  if k != "blame"}
-            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f %5.1f%s" %
+            print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f %5.1f "
+                  "%5.2f %5.2f%s" %
                   (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
-                   m["idle"], m["waiting"], m["segs"],
+                   m["idle"], m["waiting"], m["segs"], m["vcsw"], m["ivcsw"],
                    " %7.2f" % m["wakeups"] if "wakeups" in m else ""))
 
 
