@@ -182,8 +182,9 @@ write_guest_files() {
 }
 
 # Lines in console log $1 that mean the guest kernel warned, oopsed,
-# locked up or panicked. Kernel lines carry a "[ seconds]" timestamp; requiring it keeps
-# CMD output that merely mentions "WARNING:" from counting.
+# locked up or panicked. Kernel lines carry a "[ seconds]" timestamp;
+# requiring it keeps CMD output that merely mentions "WARNING:" from
+# counting.
 kernel_trouble() {
 	grep -aE '\[ *[0-9]+\.[0-9]+\] (\[ *[CT][0-9]+\] )?(Kernel panic|(watchdog: )?BUG:|WARNING:|Oops|general protection fault|kernel BUG at|rcu: INFO: )' "$1" |
 		tr -d '\r' || true

@@ -240,7 +240,7 @@ static noinline enum kengine_step
 khttpd_tx_send_head_cached(struct khttpd_tx *tx, struct socket *sock)
 {
 	struct bio_vec bv[KHTTPD_TX_PAGES + 2];
-	size_t head = tx->head_len, total = 0, len;
+	size_t head = tx->head_len, total = head, len;
 	enum kengine_step step;
 	unsigned int n = 0;
 	char *frag, *p;
@@ -256,7 +256,6 @@ khttpd_tx_send_head_cached(struct khttpd_tx *tx, struct socket *sock)
 					    .bv_len = len,
 					    .bv_offset = offset_in_page(p) };
 	}
-	total = head;
 	n = khttpd_tx_cached_pages(tx, bv, n, &total);
 	step = khttpd_tx_splice_cached(tx, sock, bv, n, head, total);
 	skb_free_frag(frag);
