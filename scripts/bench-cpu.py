@@ -3,7 +3,7 @@
 #
 # Where the CPU goes per request, server by server, inside the QEMU guest:
 #     scripts/vm.sh run -- /usr/bin/python3 scripts/bench-cpu.py \
-#         [--reps N] [--workloads a,b] [--servers x,y] [--wakeups]
+#         [--reps N] [--workloads a,b] [--servers x,y] [--wakeups] [--tcp]
 #
 # Throughput on this host moves by tens of percent between runs; CPU time
 # per request splits it into parts that say why. For each run: the client
@@ -25,6 +25,9 @@
 # --blame traces the scheduler (sched_switch, sched_wakeup,
 # sched_migrate_task) and names what ran on the CPU the client was queued
 # on while it waited, in ms per request, by task name (digits dropped).
+# --tcp prints, per run and in the medians, every TCP counter of
+# /proc/net/snmp and /proc/net/netstat that moved, per request (delayed
+# ACKs, listen queue overflows, retransmissions, TIME-WAIT sockets...).
 #
 # tls-ab-close-c16 is the HTTPS handshake per request (ab -l) on the TLS
 # port: khttpd with tls_port= and its agent build/khttpd-tlsd (or
@@ -144,6 +147,26 @@ def tcp_segments():
     with open("/proc/net/snmp") as f:
         rows = [l.split() for l in f if l.startswith("Tcp:")]
     return int(rows[1][rows[0].index("OutSegs")])
+
+
+def tcp_counters():
+    """Every Tcp: and TcpExt: counter of the guest, by "Group.Name"."""
+    out = {}
+    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+        with open(path) as f:
+            lines = [l.split() for l in f]
+        for names, values in zip(lines[::2], lines[1::2]):
+            if names[0] in ("Tcp:", "TcpExt:"):
+                for k, v in zip(names[1:], values[1:]):
+                    out[names[0][:-1] + "." + k] = int(v)
+    return out
+
+
+# Counters that are not events (Tcp.CurrEstab is a gauge, the RTO ones
+# are settings) or that every request moves (the segments, reported
+# already).
+TCP_SKIP = {"Tcp.RtoAlgorithm", "Tcp.RtoMin", "Tcp.RtoMax", "Tcp.MaxConn",
+            "Tcp.CurrEstab", "Tcp.InSegs", "Tcp.OutSegs"}
 
 
 def thread_ticks(pids):
@@ -329,7 +352,7 @@ def blame_traced(client_pid):
     return blame
 
 
-def one_run(server, work, wakeups=False, blame=False):
+def one_run(server, work, wakeups=False, blame=False, tcp=False):
     n, argv_of = WORKLOADS[work]
     tls = is_tls(work)
     server.load(tls)
@@ -345,6 +368,7 @@ def one_run(server, work, wakeups=False, blame=False):
         tracing(True, BLAME_EVENTS if blame else ("sched_wakeup",))
     busy0, idle0 = cpu_ticks()
     segs0 = tcp_segments()
+    tcp0 = tcp_counters() if tcp else {}
     srv0 = thread_ticks(pids)
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
     t0 = time.monotonic()
@@ -364,6 +388,7 @@ def one_run(server, work, wakeups=False, blame=False):
                         else pids)
     busy1, idle1 = cpu_ticks()
     segs1 = tcp_segments()
+    tcp1 = tcp_counters() if tcp else {}
     if wakeups or blame:
         tracing(False)
     failed = [l for l in p.stdout_text.splitlines()
@@ -396,7 +421,17 @@ def one_run(server, work, wakeups=False, blame=False):
     if blame:
         r["blame"] = {k: v * 1000 / n for k, v in
                       blame_traced(p.pid).most_common(6)}
+    if tcp:
+        r["tcp"] = {k: (v - tcp0.get(k, 0)) / n for k, v in tcp1.items()
+                    if k not in TCP_SKIP and v != tcp0.get(k, 0)}
     return r
+
+
+def tcp_line(counters):
+    """The counters, largest first, those under 0.005 per request left out."""
+    return ", ".join("%s %.2f" % (k, v) for k, v in
+                     sorted(counters.items(), key=lambda kv: -kv[1])
+                     if v >= 0.005) or "-"
 
 
 def main():
@@ -409,6 +444,8 @@ def main():
                     help="count sched_wakeup events per request")
     ap.add_argument("--blame", action="store_true",
                     help="name what ran on the client's CPU while it waited")
+    ap.add_argument("--tcp", action="store_true",
+                    help="print the TCP counters that moved, per request")
     args = ap.parse_args()
     works = args.workloads.split(",")
     for w in works:
@@ -434,7 +471,7 @@ def main():
                 for s in servers:
                     if ("tls" if is_tls(w) else "plain") not in s.serves:
                         continue
-                    r = one_run(s, w, args.wakeups, args.blame)
+                    r = one_run(s, w, args.wakeups, args.blame, args.tcp)
                     if not r:
                         continue
                     rows.setdefault((w, s.name), []).append(r)
@@ -452,6 +489,9 @@ def main():
                               ", ".join("%s %.3f" % kv
                                         for kv in r["blame"].items()),
                               flush=True)
+                    if "tcp" in r:
+                        print("    TCP per request: " + tcp_line(r["tcp"]),
+                              flush=True)
     finally:
         for s in servers:
             s.stop()
@@ -467,12 +507,23 @@ def main():
             if not rs:
                 continue
             m = {k: statistics.median(r[k] for r in rs) for k in rs[0]
-                 if k != "blame"}
+                 if k not in ("blame", "tcp")}
             print("%-15s %-28s %8.0f %7.3f %7.3f %7.3f %7.3f %7.3f %5.1f "
                   "%5.2f %5.2f%s" %
                   (w, s.name, m["rps"], m["client"], m["server"], m["busy"],
                    m["idle"], m["waiting"], m["segs"], m["vcsw"], m["ivcsw"],
                    " %7.2f" % m["wakeups"] if "wakeups" in m else ""))
+    if args.tcp:
+        print("\nTCP counters that moved, per request (medians; a run "
+              "where one did not move counts 0)")
+        for w in works:
+            for s in servers:
+                rs = rows.get((w, s.name))
+                if rs:
+                    names = set().union(*(r["tcp"] for r in rs))
+                    print("%-15s %-28s %s" % (w, s.name, tcp_line(
+                        {k: statistics.median(r["tcp"].get(k, 0) for r in rs)
+                         for k in names})))
 
 
 if __name__ == "__main__":
