@@ -214,6 +214,9 @@ $(BUILD)/fuzz/%.o: tests/fuzz/%.cpp
 $(BUILD)/fuzz/%: $(BUILD)/fuzz/%.o $(CORE_FUZZ_OBJS)
 	$(FUZZ_CXX) -fsanitize=fuzzer $(FUZZ_SAN) -o $@ $^
 
+# fuzz_serve is a transport: it implements the khttpd_fs_* functions.
+$(BUILD)/fuzz/fuzz_serve: $(BUILD)/core-fuzz/serve.o
+
 fuzz-build: $(FUZZ_BINS)
 
 # Each target first replays its past crashers (tests/fuzz/crashers/), then

@@ -10,16 +10,9 @@
 #include <memory>
 
 #include "khttpd/core.h"
+#include "check.h"
 
 namespace {
-
-void Check(bool ok, const char *what)
-{
-	if (!ok) {
-		__builtin_printf("fuzz_parser: %s\n", what);
-		std::abort();
-	}
-}
 
 // A view lies within buf[0..len) (or is empty).
 bool Inside(khttpd_str s, const char *buf, size_t len)

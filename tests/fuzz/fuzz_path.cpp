@@ -9,16 +9,9 @@
 #include <string>
 
 #include "khttpd/core.h"
+#include "check.h"
 
 namespace {
-
-void Check(bool ok, const char *what)
-{
-	if (!ok) {
-		__builtin_printf("fuzz_path: %s\n", what);
-		std::abort();
-	}
-}
 
 long Normalize(const char *path, size_t len, char *out, size_t cap, int *dir)
 {

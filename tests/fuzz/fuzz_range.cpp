@@ -14,16 +14,9 @@
 #include <vector>
 
 #include "khttpd/core.h"
+#include "check.h"
 
 namespace {
-
-void Check(bool ok, const char *what)
-{
-	if (!ok) {
-		__builtin_printf("fuzz_range: %s\n", what);
-		std::abort();
-	}
-}
 
 uint64_t Take64(const uint8_t *&p, size_t &n)
 {

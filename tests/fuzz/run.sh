@@ -28,7 +28,7 @@ crashers=$here/crashers/$target
 # Per-target libFuzzer options.
 opts=(-timeout=20 -rss_limit_mb=2048 -print_final_stats=1)
 case $target in
-fuzz_parser) opts+=(-max_len=16384) ;;
+fuzz_parser | fuzz_serve) opts+=(-max_len=16384) ;;
 fuzz_path) opts+=(-max_len=8192) ;;
 *) opts+=(-max_len=4096) ;;
 esac

@@ -1,0 +1,428 @@
+// SPDX-License-Identifier: GPL-2.0
+// libFuzzer target: khttpd_serve_next(), the decision the module and the
+// twin both act on, over a fake file system whose shape the input chooses,
+// then the directory listing it may plan, streamed to the end.
+//
+// Input: one byte of flags (bit 0: list directories; bit 1: the receive
+// buffer is full, cap == len), four bytes of seed, a count of directory
+// entry names and each name (a length byte, then the bytes), then the
+// received bytes, which may hold several pipelined requests.
+//
+// What a transport relies on and is checked here:
+//  - every path the core looks up is relative and normalised: no leading
+//    '/', no empty, "." or ".." component (the kernel's LOOKUP_BENEATH is
+//    the second line, not the first);
+//  - every looked-up slot is released on every path, none used twice;
+//  - the head fits its buffer, its status line says plan.status, and the
+//    bytes after it are exactly what Content-Length says (an error page),
+//    or none when a body follows or the method is HEAD;
+//  - a file body's range lies within the file and matches Content-Length;
+//  - "Connection: close" in the head and close_after agree;
+//  - a listing ends, in pieces that fit the buffer, framed as chunks when
+//    chunked;
+//  - no buffer is read or written past its end (each is heap-allocated to
+//    its exact size, under ASan).
+#include <cctype>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "khttpd/serve.h"
+#include "check.h"
+
+namespace {
+
+uint32_t seed;
+
+uint64_t Hash(const char *s, size_t n, uint64_t salt)
+{
+	uint64_t h = 0xcbf29ce484222325ull ^ seed ^ (salt << 32);
+	for (size_t i = 0; i < n; i++)
+		h = (h ^ static_cast<unsigned char>(s[i])) * 0x100000001b3ull;
+	// MurmurHash3's finaliser: every bit of the name reaches the low ones.
+	h = (h ^ (h >> 33)) * 0xff51afd7ed558ccdull;
+	h = (h ^ (h >> 33)) * 0xc4ceb9fe1a85ec53ull;
+	return h ^ (h >> 33);
+}
+
+// What a path is, decided by its hash: the same answer every time it is
+// asked within one input. 0 or a negative errno.
+int NodeFor(const char *rel, khttpd_node *node)
+{
+	const size_t n = std::strlen(rel);
+	const uint64_t h = Hash(rel, n, 1);
+	static const int errors[] = {
+		-KHTTPD_EACCES, -KHTTPD_EXDEV, -KHTTPD_ELOOP, -KHTTPD_ENOTDIR,
+		-KHTTPD_ENAMETOOLONG, -KHTTPD_ENOMEM, -5 /* EIO: a 500 */,
+	};
+	static const uint64_t sizes[] = {
+		0, 1, 1023, 1024, 16384, 1 << 20, (1ull << 63) - 1,
+	};
+	static const int64_t mtimes[] = {
+		784111777, 0, -1, 4102444800, (1ll << 40),
+	};
+
+	*node = khttpd_node{};
+	// Of 16: 4 missing, 7 files, 2 directories, 1 FIFO or the like, 2
+	// errors. The root is a directory.
+	int kind = n ? static_cast<int>(h % 16) : 11;
+	if (kind < 4)
+		return -KHTTPD_ENOENT;
+	if (kind >= 14)
+		return errors[(h >> 4) % (sizeof(errors) / sizeof(errors[0]))];
+	node->type = kind >= 11 && kind < 13 ? KHTTPD_NODE_DIR :
+		     kind == 13 ? KHTTPD_NODE_OTHER : KHTTPD_NODE_FILE;
+	node->readable = (h >> 8) % 8 != 0;
+	node->fs_magic = (h >> 11) % 6 == 0 ? 0x9fa0 /* procfs */ : 0xef53;
+	node->ino = h >> 40;
+	node->size = sizes[(h >> 14) % (sizeof(sizes) / sizeof(sizes[0]))];
+	node->mtime_sec = mtimes[(h >> 18) % (sizeof(mtimes) / sizeof(mtimes[0]))];
+	node->mtime_nsec = static_cast<uint32_t>((h >> 21) % 1000000000);
+	return 0;
+}
+
+void CheckRelative(const char *rel)
+{
+	const size_t n = std::strlen(rel);
+	Check(n < KHTTPD_PATH_MAX, "looked-up path too long");
+	if (n == 0)
+		return;
+	Check(rel[0] != '/', "looked-up path is absolute");
+	size_t start = 0;
+	for (size_t i = 0; i <= n; i++) {
+		if (i < n && rel[i] != '/')
+			continue;
+		const size_t len = i - start;
+		Check(len != 0, "looked-up path has an empty component");
+		Check(!(len == 1 && rel[start] == '.'), "looked-up path has .");
+		Check(!(len == 2 && rel[start] == '.' && rel[start + 1] == '.'),
+		      "looked-up path has ..");
+		start = i + 1;
+	}
+}
+
+} // namespace
+
+struct khttpd_fs {
+	int held[KHTTPD_FS_SLOTS];
+	bool opened;
+	khttpd_node node;	// what was opened, and the range asked for
+	khttpd_range range;
+};
+
+struct khttpd_fs_dir {
+	std::vector<std::string> names;
+	size_t cursor;
+	std::string name;	// the entry peek handed out last
+};
+
+extern "C" int khttpd_fs_lookup(struct khttpd_fs *fs, int slot,
+				const char *rel, struct khttpd_node *node)
+{
+	Check(slot >= 0 && slot < KHTTPD_FS_SLOTS, "slot out of range");
+	Check(fs->held[slot] == 0, "lookup into a held slot");
+	CheckRelative(rel);
+	int err = NodeFor(rel, node);
+	if (!err)
+		fs->held[slot] = 1;
+	return err;
+}
+
+extern "C" void khttpd_fs_put(struct khttpd_fs *fs, int slot)
+{
+	Check(slot >= 0 && slot < KHTTPD_FS_SLOTS, "slot out of range");
+	Check(fs->held[slot] == 1, "put of an empty slot");
+	fs->held[slot] = 0;
+}
+
+extern "C" int khttpd_fs_open(struct khttpd_fs *fs, int slot, const char *key,
+			      size_t key_len, const struct khttpd_node *node,
+			      const struct khttpd_range *range)
+{
+	khttpd_fs_put(fs, slot);
+	Check(std::strlen(key) == key_len, "cache key length");
+	Check(node->type == KHTTPD_NODE_FILE && node->readable,
+	      "opened what may not be served");
+	Check(range->first <= range->last && range->last < node->size,
+	      "range outside the file");
+	fs->opened = true;
+	fs->node = *node;
+	fs->range = *range;
+	// Sometimes the open itself fails, as a real one can.
+	if (Hash(key, key_len, 2) % 16 == 0)
+		return -KHTTPD_ENOMEM;
+	return Hash(key, key_len, 3) % 2 ? KHTTPD_BODY_CACHED : KHTTPD_BODY_FILE;
+}
+
+extern "C" int khttpd_fs_opendir(struct khttpd_fs *fs, int slot,
+				 const char *rel)
+{
+	khttpd_fs_put(fs, slot);
+	CheckRelative(rel);
+	return Hash(rel, std::strlen(rel), 4) % 16 == 0 ? -KHTTPD_ENOMEM : 0;
+}
+
+extern "C" int khttpd_fs_dir_peek(struct khttpd_fs_dir *dir,
+				  struct khttpd_listing_entry *entry)
+{
+	if (dir->cursor == dir->names.size())
+		return 0;
+	dir->name = dir->names[dir->cursor];
+	const uint64_t h = Hash(dir->name.data(), dir->name.size(), 5);
+	*entry = {};
+	entry->name = khttpd_str{ dir->name.data(), dir->name.size() };
+	entry->is_dir = h % 3 == 0;
+	entry->size = h >> 20;
+	entry->mtime = static_cast<int64_t>(h >> 30) - (1ll << 32);
+	return 1;
+}
+
+extern "C" void khttpd_fs_dir_advance(struct khttpd_fs_dir *dir)
+{
+	Check(dir->cursor < dir->names.size(), "advance past the end");
+	dir->cursor++;
+}
+
+extern "C" int khttpd_fs_dir_lookup(struct khttpd_fs_dir *, const char *rel,
+				    struct khttpd_node *node)
+{
+	CheckRelative(rel);
+	return NodeFor(rel, node);
+}
+
+namespace {
+
+// Finds "\r\n<name>: " (name in the case the core writes) in the header
+// block; its value's digits, or -1 when absent.
+long long HeaderNumber(const std::string &headers, const char *name)
+{
+	const std::string key = std::string("\r\n") + name + ": ";
+	size_t at = headers.find(key);
+	if (at == std::string::npos)
+		return -1;
+	long long v = 0;
+	for (size_t i = at + key.size(); i < headers.size() &&
+	     headers[i] >= '0' && headers[i] <= '9'; i++)
+		v = v * 10 + (headers[i] - '0');
+	return v;
+}
+
+void CheckListing(khttpd_plan *plan, khttpd_fs_dir *dir)
+{
+	std::unique_ptr<char[]> buf(new char[KHTTPD_LISTING_BUF]);
+	const size_t most = dir->names.size() + 4;
+	bool last_chunk = false;
+
+	for (size_t calls = 0;; calls++) {
+		Check(calls <= most, "listing does not end");
+		const char *piece = nullptr;
+		size_t n = khttpd_listing_write(&plan->listing, dir, buf.get(),
+						&piece);
+		if (n == 0)
+			break;
+		Check(!last_chunk, "a piece after the last chunk");
+		Check(piece >= buf.get() &&
+		      n <= KHTTPD_LISTING_BUF - static_cast<size_t>(piece - buf.get()),
+		      "listing piece outside the buffer");
+		if (!plan->listing.chunked)
+			continue;
+		// "<hex>\r\n<data>\r\n", and "0\r\n\r\n" after the last.
+		size_t i = 0, len = 0;
+		while (i < n && std::isxdigit(static_cast<unsigned char>(piece[i]))) {
+			char c = piece[i++];
+			len = len * 16 + (c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+		}
+		Check(i > 0 && i + 2 <= n && piece[i] == '\r' && piece[i + 1] == '\n',
+		      "chunk size line");
+		i += 2;
+		Check(len > 0 && i + len + 2 <= n, "chunk longer than its piece");
+		i += len;
+		Check(piece[i] == '\r' && piece[i + 1] == '\n', "chunk end");
+		i += 2;
+		if (i < n) {
+			Check(n - i == 5 && std::memcmp(piece + i, "0\r\n\r\n", 5) == 0,
+			      "bytes after a chunk");
+			last_chunk = true;
+		}
+	}
+	Check(!plan->listing.chunked || last_chunk, "chunked listing without its end");
+}
+
+// The plan and the head agree, for one request (method as parsed).
+void CheckPlan(const khttpd_plan &plan, const khttpd_request &req,
+	       const char *head, const khttpd_fs &fs)
+{
+	static const int statuses[] = { 200, 206, 301, 304, 400, 403, 404, 405,
+					412, 414, 416, 431, 500, 501, 503, 505 };
+	bool known = false;
+	for (int s : statuses)
+		known |= s == plan.status;
+	Check(known, "unexpected status");
+	Check(plan.head_len <= KHTTPD_HEAD_SIZE, "head longer than its buffer");
+	if (plan.head_len == 0) {
+		Check(plan.close_after, "no head, yet the connection stays");
+		return;
+	}
+	const std::string h(head, plan.head_len);
+	Check(h.size() > 13 && (h.compare(0, 9, "HTTP/1.1 ") == 0 ||
+				h.compare(0, 9, "HTTP/1.0 ") == 0),
+	      "status line");
+	Check(std::atoi(h.substr(9, 3).c_str()) == plan.status,
+	      "status line and plan disagree");
+	const size_t end = h.find("\r\n\r\n");
+	Check(end != std::string::npos, "head without its blank line");
+	const std::string headers = h.substr(0, end + 2);
+	const size_t after = h.size() - (end + 4);
+	const long long length = HeaderNumber(headers, "Content-Length");
+	const bool head_only = req.method == KHTTPD_METHOD_HEAD;
+
+	const bool says_close = headers.find("\r\nConnection: close\r\n") !=
+				std::string::npos;
+	Check(says_close == (plan.close_after != 0),
+	      "Connection: close and close_after disagree");
+
+	switch (plan.body) {
+	case KHTTPD_BODY_NONE:
+		if (head_only || plan.status == 304) {
+			Check(after == 0, "bytes after a bodiless head");
+		} else {
+			Check(length >= 0, "a page without Content-Length");
+			Check(static_cast<unsigned long long>(length) == after,
+			      "Content-Length is not the page's length");
+		}
+		break;
+	case KHTTPD_BODY_FILE:
+	case KHTTPD_BODY_CACHED:
+		Check(!head_only, "a body for HEAD");
+		Check(fs.opened, "a file body never opened");
+		Check(after == 0, "bytes after a file's head");
+		Check(plan.range.first == fs.range.first &&
+		      plan.range.last == fs.range.last, "range differs from open");
+		Check(length >= 0 && static_cast<unsigned long long>(length) ==
+		      plan.range.last - plan.range.first + 1,
+		      "Content-Length is not the range's length");
+		Check(plan.status == 206 || (plan.status == 200 &&
+		      plan.range.first == 0 && plan.range.last + 1 == fs.node.size),
+		      "a file answered 200 with part of it");
+		break;
+	case KHTTPD_BODY_LISTING:
+		Check(!head_only, "a listing for HEAD");
+		Check(plan.status == 200 && after == 0, "listing head");
+		Check(length < 0, "a listing with Content-Length");
+		Check(plan.listing.chunked ==
+		      (headers.find("\r\nTransfer-Encoding: chunked\r\n") !=
+		       std::string::npos), "chunked and its header disagree");
+		Check(plan.listing.chunked || plan.close_after,
+		      "an unchunked listing on a kept connection");
+		break;
+	default:
+		Check(false, "unknown body kind");
+	}
+	if (plan.bad_request)
+		Check(plan.close_after, "a bad request on a kept connection");
+	if (!req.keep_alive)
+		Check(plan.close_after, "kept a connection the client closes");
+}
+
+// The listing's order is a total order on the items it sorts.
+void CheckItemOrder(khttpd_fs_dir *dir, char *path)
+{
+	std::vector<khttpd_dir_item> items(dir->names.size());
+	for (size_t i = 0; i < items.size(); i++) {
+		items[i] = {};
+		items[i].entry.name = khttpd_str{ dir->names[i].data(),
+						  dir->names[i].size() };
+		path[0] = '\0';
+		khttpd_dir_item_look_up(dir, path, 0, &items[i]);
+		Check(path[0] == '\0', "look-up left the path changed");
+	}
+	for (auto &a : items) {
+		Check(khttpd_dir_item_cmp(&a, &a) == 0, "an item unequal to itself");
+		for (auto &b : items) {
+			int x = khttpd_dir_item_cmp(&a, &b);
+			int y = khttpd_dir_item_cmp(&b, &a);
+			Check((x < 0) == (y > 0) && (x == 0) == (y == 0),
+			      "order not antisymmetric");
+		}
+	}
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 6)
+		return 0;
+	const int flags = data[0];
+	std::memcpy(&seed, data + 1, 4);
+	size_t at = 6;
+	khttpd_fs_dir dir{};
+	for (int i = 0; i < data[5] % 8 && at < size; i++) {
+		size_t n = data[at++];
+		if (n > size - at)
+			n = size - at;
+		std::string name(reinterpret_cast<const char *>(data + at), n);
+		at += n;
+		// What readdir can return and the transport passes on: no '/',
+		// no NUL, nothing hidden, not empty.
+		for (char &c : name)
+			if (c == '/' || c == '\0')
+				c = '_';
+		if (!name.empty() && name[0] != '.')
+			dir.names.push_back(name);
+	}
+	const size_t len = size - at;
+	if (len == 0 || len > KHTTPD_RX_SIZE)
+		return 0;
+
+	// Each buffer exactly its size, so ASan sees a byte past it.
+	std::unique_ptr<char[]> rx(new char[len ? len : 1]);
+	std::memcpy(rx.get(), data + at, len);
+	std::unique_ptr<char[]> head(new char[KHTTPD_HEAD_SIZE]);
+	std::unique_ptr<char[]> path(new char[KHTTPD_PATH_MAX]);
+	static const char date[KHTTPD_DATE_LEN + 1] = "Sun, 06 Nov 1994 08:49:37 GMT";
+	khttpd_fs fs{};
+	const khttpd_serve_env env = {
+		.fs = &fs,
+		.head = head.get(),
+		.path = path.get(),
+		.date = date,
+		.listing = flags & 1,
+	};
+	// The transport's buffer: full (every byte received is there and no
+	// room is left), or the usual one with room.
+	const size_t cap = flags & 2 ? len : KHTTPD_RX_SIZE;
+
+	CheckItemOrder(&dir, path.get());
+
+	// Requests one after another, as a connection's runs take them.
+	size_t off = 0;
+	for (int i = 0; i < 8; i++) {
+		khttpd_request req;
+		khttpd_plan plan;
+		fs = khttpd_fs{};
+		dir.cursor = 0;
+		size_t used = khttpd_serve_next(&env, rx.get() + off, len - off,
+						cap - off, &req, &plan);
+		for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
+			Check(fs.held[s] == 0, "a slot still held");
+		if (used == 0) {
+			Check(len - off < cap - off, "incomplete with a full buffer");
+			break;
+		}
+		Check(used <= len - off, "used more than was received");
+		CheckPlan(plan, req, head.get(), fs);
+		if (plan.body == KHTTPD_BODY_LISTING)
+			CheckListing(&plan, &dir);
+		if (plan.close_after)
+			break;
+		off += used;
+		off += plan.discard < len - off ? plan.discard : len - off;
+		if (off == len)
+			break;
+	}
+	return 0;
+}
