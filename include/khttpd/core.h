@@ -217,8 +217,10 @@ long khttpd_response_head(char *buf, size_t cap,
  * by this function; with head_only the body is left out but
  * Content-Length still describes it (HEAD). The page is neither chunked
  * nor encoded (chunked, content_encoding cleared), and etag and, except
- * for 416, content_range are cleared for statuses with a body. Returns
- * the length or -1.
+ * for 416, content_range are cleared for statuses with a body. When the
+ * page does not fit in cap (a long Location) the head goes without it,
+ * with "Content-Length: 0" and no Content-Type, for HEAD too. Returns the
+ * length or -1.
  */
 long khttpd_response_error(char *buf, size_t cap,
 			   struct khttpd_response *resp, int head_only);

@@ -182,6 +182,17 @@ extern "C" long khttpd_response_error(char *buf, size_t cap,
 	}
 
 	long n = khttpd_response_head(buf, cap, resp);
+	/*
+	 * The page is a courtesy (a redirect needs none). When a long Location
+	 * leaves it no room, the head goes alone and says so; decided from the
+	 * sizes, not from head_only, so that HEAD gets the head GET gets.
+	 */
+	if (!no_content &&
+	    (n < 0 || static_cast<size_t>(n) + resp->content_length > cap)) {
+		resp->content_type = make_str(nullptr, 0);
+		resp->content_length = 0;
+		return khttpd_response_head(buf, cap, resp);
+	}
 	if (n < 0 || no_content || head_only)
 		return n;
 

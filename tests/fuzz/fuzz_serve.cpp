@@ -350,6 +350,43 @@ void CheckItemOrder(khttpd_fs_dir *dir, char *path)
 	}
 }
 
+/*
+ * HEAD gets the head GET got (RFC 9110 9.3.2), byte for byte up to its
+ * blank line. Not after a 503: the fake's open can fail that way, and HEAD
+ * never opens. Nor for a range (206, 416): ranges are GET's alone (RFC 9110
+ * 14.2), and HEAD gets the whole file's 200.
+ */
+void CheckHeadLikeGet(const khttpd_serve_env &env, const char *get_rx,
+		      size_t used, const khttpd_request &get_req,
+		      const khttpd_plan &get)
+{
+	const std::string got(env.head, get.head_len);
+	const std::string get_head = got.substr(0, got.find("\r\n\r\n"));
+	// The same bytes with "HEAD" for "GET" (empty lines may come first).
+	const size_t m = static_cast<size_t>(get_req.method_name.ptr - get_rx);
+	Check(get_req.method_name.len == 3 && m + 3 <= used, "GET's name");
+	std::unique_ptr<char[]> rx(new char[used + 1]);
+	std::memcpy(rx.get(), get_rx, m);
+	std::memcpy(rx.get() + m, "HEAD", 4);
+	std::memcpy(rx.get() + m + 4, get_rx + m + 3, used - m - 3);
+	khttpd_fs &fs = *env.fs;
+	fs = khttpd_fs{};
+	khttpd_request req;
+	khttpd_plan plan;
+	size_t n = khttpd_serve_next(&env, rx.get(), used + 1, used + 1, &req,
+				     &plan);
+	for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
+		Check(fs.held[s] == 0, "a slot still held after HEAD");
+	Check(n == used + 1 && req.method == KHTTPD_METHOD_HEAD,
+	      "the HEAD twin of a GET did not parse alike");
+	Check(plan.status == get.status, "HEAD and GET differ in status");
+	const std::string head(env.head, plan.head_len);
+	Check(head.size() == head.find("\r\n\r\n") + 4,
+	      "bytes after the head of HEAD");
+	Check(head.substr(0, head.find("\r\n\r\n")) == get_head,
+	      "HEAD and GET differ in their heads");
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -417,6 +454,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CheckPlan(plan, req, head.get(), fs);
 		if (plan.body == KHTTPD_BODY_LISTING)
 			CheckListing(&plan, &dir);
+		if (req.method == KHTTPD_METHOD_GET && plan.status != 503 &&
+		    plan.status != 206 && plan.status != 416)
+			CheckHeadLikeGet(env, rx.get() + off, used, req, plan);
 		if (plan.close_after)
 			break;
 		off += used;

@@ -210,30 +210,55 @@ TEST(Response, ErrorNoContentStatuses)
 	}
 }
 
-TEST(Response, ErrorTooSmall)
+/*
+ * The page is a courtesy. With room for the head but not for the page (a
+ * long Location), the head goes alone, "Content-Length: 0", and HEAD gets
+ * that same head, so that both answers agree; with no room for even that,
+ * -1. Each cap is an exact-size buffer, so a byte written past it shows.
+ */
+TEST(Response, ErrorWithoutRoomForItsPage)
 {
-	for (int head_only = 0; head_only < 2; head_only++) {
+	auto make = [] {
 		khttpd_response r = Base(503);
 		r.keep_alive = 0;
-		char big[1024];
-		long want = khttpd_response_error(big, sizeof(big), &r, head_only);
-		ASSERT_GT(want, 0);
-		for (long cap = 0; cap < want; cap++) {
-			khttpd_response r2 = Base(503);
-			r2.keep_alive = 0;
+		return r;
+	};
+	char big[1024];
+	khttpd_response r = make();
+	const long full = khttpd_response_error(big, sizeof(big), &r, 0);
+	ASSERT_GT(full, 0);
+	const std::string page_len = std::to_string(r.content_length);
+	r = make();
+	const long head = khttpd_response_error(big, sizeof(big), &r, 1);
+	ASSERT_EQ(static_cast<size_t>(head), full - r.content_length);
+	r = make();
+	const long bare = khttpd_response_error(big, static_cast<size_t>(full - 1),
+						&r, 0);
+	ASSERT_GT(bare, 0);
+	const std::string bare_head(big, static_cast<size_t>(bare));
+	EXPECT_NE(bare_head.find("\r\nContent-Length: 0\r\n"), std::string::npos)
+		<< bare_head;
+	EXPECT_EQ(bare_head.find("Content-Type:"), std::string::npos);
+	EXPECT_EQ(bare_head.substr(bare_head.size() - 4), "\r\n\r\n");
+	EXPECT_EQ(r.content_length, 0u);
+
+	for (int head_only = 0; head_only < 2; head_only++) {
+		for (long cap = 0; cap <= full; cap++) {
+			khttpd_response r2 = make();
 			ExactBuf b(static_cast<size_t>(cap));
-			EXPECT_EQ(khttpd_response_error(b.data(),
-							static_cast<size_t>(cap),
-							&r2, head_only),
-				  -1) << cap;
+			long n = khttpd_response_error(b.data(),
+						       static_cast<size_t>(cap),
+						       &r2, head_only);
+			if (cap == full) {
+				EXPECT_EQ(n, head_only ? head : full);
+				EXPECT_EQ(std::to_string(r2.content_length), page_len);
+			} else if (cap >= bare) {
+				ASSERT_EQ(n, bare) << cap << " " << head_only;
+				EXPECT_EQ(b.str(static_cast<size_t>(n)), bare_head);
+			} else {
+				EXPECT_EQ(n, -1) << cap << " " << head_only;
+			}
 		}
-		ExactBuf b(static_cast<size_t>(want));
-		khttpd_response r3 = Base(503);
-		r3.keep_alive = 0;
-		EXPECT_EQ(khttpd_response_error(b.data(), static_cast<size_t>(want),
-						&r3, head_only), want);
-		EXPECT_EQ(b.str(static_cast<size_t>(want)),
-			  std::string(big, static_cast<size_t>(want)));
 	}
 }
 

@@ -243,6 +243,35 @@ TEST_F(Serving, DirectoryWithoutSlashRedirectsKeepingTheQuery)
 	EXPECT_TRUE(s.has("Location: /d/?x=1\r\n")) << s.head;
 }
 
+/*
+ * A Location long enough to leave the error page no room in the head's
+ * buffer: the redirect goes without its page, alike for GET and HEAD (it
+ * was a 500 for GET and a 301 for HEAD; found by fuzz_serve).
+ */
+TEST_F(Serving, LongRedirectGoesWithoutItsPageForGetAndHead)
+{
+	const std::string name(1900, 'n');
+	tree[name] = { Dir(), 0 };
+	Served get = Serve(Get("/" + name));
+	Served head = Serve("HEAD /" + name + " HTTP/1.1\r\nHost: h\r\n\r\n");
+	for (const Served *s : {&get, &head}) {
+		EXPECT_EQ(s->plan.status, 301);
+		EXPECT_TRUE(s->has("\r\nLocation: /" + name + "/\r\n"));
+		EXPECT_TRUE(s->has("\r\nContent-Length: 0\r\n")) << s->head;
+		EXPECT_FALSE(s->has("Content-Type:")) << s->head;
+		EXPECT_EQ(s->head.substr(s->head.size() - 4), "\r\n\r\n");
+	}
+	EXPECT_EQ(get.head, head.head);
+	EXPECT_EQ(get.plan.close_after, 0);
+
+	// Too long for even the head: a 500, alike.
+	const std::string longer(2100, 'n');
+	tree[longer] = { Dir(), 0 };
+	EXPECT_EQ(Serve(Get("/" + longer)).plan.status, 500);
+	EXPECT_EQ(Serve("HEAD /" + longer + " HTTP/1.1\r\nHost: h\r\n\r\n")
+			  .plan.status, 500);
+}
+
 TEST_F(Serving, IndexHtmlListingOrForbidden)
 {
 	Served s = Serve(Get("/d/"));
