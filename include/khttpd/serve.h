@@ -212,6 +212,12 @@ struct khttpd_serve_env {
 	 */
 	char *path;
 	const char *date;	/* KHTTPD_DATE_LEN bytes, the current Date */
+	/*
+	 * The Date's time in seconds: a file modified later (its clock ahead
+	 * of ours, or touched into the future) is sent with this as its
+	 * Last-Modified, which RFC 9110 8.8.2.1 requires.
+	 */
+	int64_t now;
 	int listing;		/* list directories without index.html */
 };
 

@@ -208,7 +208,8 @@ void serve_file(const call &c, int slot, khttpd_node node, char *rel,
 		.mtime_nsec = node.mtime_nsec,
 	};
 	resp.etag = make_str(etag, khttpd_etag_format(&meta, etag));
-	resp.last_modified = node.mtime_sec;
+	resp.last_modified = node.mtime_sec < c.env->now ? node.mtime_sec
+							  : c.env->now;
 
 	int status = khttpd_conditional(req, resp.etag, resp.last_modified);
 	if (status == 304) {

@@ -139,13 +139,13 @@ static noinline void khttpd_conn_parse(struct khttpd_conn *hc)
 		.head = tx->head,
 		.path = tx->path,
 		.date = tx->date,
+		.now = khttpd_date_now(tx->date),
 		.listing = srv->cfg.listing,
 	};
 	struct khttpd_request req;
 	struct khttpd_plan plan;
 	size_t n;
 
-	khttpd_date_now(tx->date);
 	n = khttpd_serve_next(&env, hc->buf->rx, hc->rx_len, KHTTPD_RX_SIZE,
 			      &req, &plan);
 	if (!n) {

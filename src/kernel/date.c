@@ -18,7 +18,7 @@ struct khttpd_date {
 
 static DEFINE_PER_CPU(struct khttpd_date, khttpd_date) = { .sec = -1 };
 
-void khttpd_date_now(char out[KHTTPD_DATE_LEN])
+time64_t khttpd_date_now(char out[KHTTPD_DATE_LEN])
 {
 	time64_t now = ktime_get_real_seconds();
 	struct khttpd_date *d = get_cpu_ptr(&khttpd_date);
@@ -29,4 +29,5 @@ void khttpd_date_now(char out[KHTTPD_DATE_LEN])
 	}
 	memcpy(out, d->str, KHTTPD_DATE_LEN);
 	put_cpu_ptr(&khttpd_date);
+	return now;
 }

@@ -214,6 +214,6 @@ static inline void khttpd_stat_inc(enum khttpd_stat stat)
 
 
 /* date.c */
-void khttpd_date_now(char out[KHTTPD_DATE_LEN]);
+time64_t khttpd_date_now(char out[KHTTPD_DATE_LEN]);
 
 #endif /* KHTTPD_H */

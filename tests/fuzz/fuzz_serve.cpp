@@ -28,6 +28,7 @@
 #include <cstring>
 #include <memory>
 #include <string>
+#include <strings.h>
 #include <vector>
 
 #include "khttpd/serve.h"
@@ -387,6 +388,91 @@ void CheckHeadLikeGet(const khttpd_serve_env &env, const char *get_rx,
 	      "HEAD and GET differ in their heads");
 }
 
+// The value of a header field the core wrote, or "".
+std::string HeaderValue(const std::string &head, const char *name)
+{
+	const std::string key = std::string("\r\n") + name + ": ";
+	size_t at = head.find(key);
+	if (at == std::string::npos)
+		return "";
+	at += key.size();
+	return head.substr(at, head.find("\r\n", at) - at);
+}
+
+bool Mentions(const char *p, size_t n, const char *word)
+{
+	const size_t w = std::strlen(word);
+	for (size_t i = 0; i + w <= n; i++)
+		if (strncasecmp(p + i, word, w) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * What a cache does with a 200: revalidate with the validators it got,
+ * and ask for a range. The same request with If-None-Match: <its ETag>
+ * and, alone, If-Modified-Since: <its Last-Modified> must get a 304 with
+ * the same ETag, and with Range: bytes=0-0 a 206 of one byte: the core
+ * must read back what it wrote (for every mtime, ino and size). Only for
+ * a request that sent no conditional or range field of its own.
+ */
+void CheckRevalidation(const khttpd_serve_env &env, const char *get_rx,
+		       size_t used, const khttpd_request &get_req,
+		       const khttpd_plan &get)
+{
+	const std::string got(env.head, get.head_len);
+	if (Mentions(get_rx, used, "if-") || Mentions(get_rx, used, "range") ||
+	    get_req.num_headers >= KHTTPD_MAX_HEADERS)	// no room for one more
+		return;
+	const size_t m = static_cast<size_t>(get_req.method_name.ptr - get_rx);
+	const char *nl = static_cast<const char *>(
+		std::memchr(get_rx + m, '\n', used - m));
+	Check(nl != nullptr, "no end to the request line");
+	const size_t line = static_cast<size_t>(nl - get_rx) + 1;
+	const std::string etag = HeaderValue(got, "ETag");
+	const std::string modified = HeaderValue(got, "Last-Modified");
+	const std::string size = HeaderValue(got, "Content-Length");
+	Check(!etag.empty(), "a file's 200 without an ETag");
+
+	const std::string asks[] = {
+		"If-None-Match: " + etag,
+		modified.empty() ? "" : "If-Modified-Since: " + modified,
+		"Range: bytes=0-0",
+	};
+	for (const std::string &ask : asks) {
+		if (ask.empty())
+			continue;
+		std::string req = std::string(get_rx, line) + ask + "\r\n" +
+				  std::string(get_rx + line, used - line);
+		if (req.size() > KHTTPD_RX_SIZE)
+			return;
+		std::unique_ptr<char[]> rx(new char[req.size()]);
+		std::memcpy(rx.get(), req.data(), req.size());
+		khttpd_fs &fs = *env.fs;
+		fs = khttpd_fs{};
+		khttpd_request r;
+		khttpd_plan plan;
+		size_t n = khttpd_serve_next(&env, rx.get(), req.size(),
+					     req.size(), &r, &plan);
+		for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
+			Check(fs.held[s] == 0, "a slot still held on revalidation");
+		Check(n == req.size(), "a revalidation did not parse");
+		const std::string head(env.head, plan.head_len);
+		if (ask[0] == 'R') {
+			if (plan.status == 503)	// the fake's open failed
+				continue;
+			Check(plan.status == 206, "bytes=0-0 of a file not a 206");
+			Check(HeaderValue(head, "Content-Length") == "1",
+			      "bytes=0-0 not one byte");
+			Check(HeaderValue(head, "Content-Range") ==
+			      "bytes 0-0/" + size, "bytes=0-0's Content-Range");
+		} else {
+			Check(plan.status == 304, "its own validator did not match");
+			Check(HeaderValue(head, "ETag") == etag, "a 304's ETag");
+		}
+	}
+}
+
 } // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -427,6 +513,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		.head = head.get(),
 		.path = path.get(),
 		.date = date,
+		.now = 784111777,
 		.listing = flags & 1,
 	};
 	// The transport's buffer: full (every byte received is there and no
@@ -454,9 +541,20 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CheckPlan(plan, req, head.get(), fs);
 		if (plan.body == KHTTPD_BODY_LISTING)
 			CheckListing(&plan, &dir);
+		const bool file = plan.status == 200 &&
+				  (plan.body == KHTTPD_BODY_FILE ||
+				   plan.body == KHTTPD_BODY_CACHED);
 		if (req.method == KHTTPD_METHOD_GET && plan.status != 503 &&
 		    plan.status != 206 && plan.status != 416)
 			CheckHeadLikeGet(env, rx.get() + off, used, req, plan);
+		// (CheckHeadLikeGet wrote its own answer over the head.)
+		if (req.method == KHTTPD_METHOD_GET && file) {
+			fs = khttpd_fs{};
+			khttpd_request again;
+			khttpd_serve_next(&env, rx.get() + off, used, used,
+					  &again, &plan);
+			CheckRevalidation(env, rx.get() + off, used, again, plan);
+		}
 		if (plan.close_after)
 			break;
 		off += used;

@@ -116,6 +116,28 @@ def test_etag_strong_and_last_modified(srv, http_tree):
     assert r2.header("ETag") != etag
 
 
+def test_future_mtime_is_sent_as_the_date(srv):
+    """A file modified "later" than now (a clock ahead, touch -d) is sent
+    with the Date as its Last-Modified (RFC 9110 8.8.2.1: never later
+    than the Date), and revalidating with that value gets a 304."""
+    url = "/future-mtime.txt"
+    p = srv.path(url)
+    with open(p, "wb") as f:
+        f.write(b"from the future\n")
+    os.utime(p, (4102444800, 4102444800))      # 2100-01-01
+    try:
+        r = srv.get(url)
+        assert r.status == 200, r
+        lm, date = r.header("Last-Modified"), r.header("Date")
+        assert lm is not None and date is not None, r.raw_head
+        assert parse_date(lm) <= parse_date(date), (lm, date)
+        assert parse_date(lm) > time.time() - 3600, lm
+        r = cond(srv, url, {"If-Modified-Since": lm})
+        assert r.status == 304, r
+    finally:
+        os.unlink(p)
+
+
 def test_etag_changes_when_file_changes(srv, http_tree):
     url = "/cond/mutable.txt"
     p = srv.path(url)

@@ -154,8 +154,12 @@ Served Serve(const std::string &raw, int listing = 1, int opendir_err = 0,
 	s.fs.opendir_err = opendir_err;
 	s.fs.open_err = open_err;
 	const khttpd_serve_env env = {
-		&s.fs, head_buf, path_buf, "Sun, 06 Nov 1994 08:49:37 GMT",
-		listing,
+		.fs = &s.fs,
+		.head = head_buf,
+		.path = path_buf,
+		.date = "Sun, 06 Nov 1994 08:49:37 GMT",
+		.now = 784111777,
+		.listing = listing,
 	};
 	s.used = khttpd_serve_next(&env, raw.data(), raw.size(),
 				   KHTTPD_RX_SIZE, &s.req, &s.plan);
@@ -234,6 +238,32 @@ TEST_F(Serving, StatusesFromTheFileSystem)
 	s = Serve(Get("/a.txt"), 1, 0, -KHTTPD_ENOMEM);
 	EXPECT_EQ(s.plan.status, 503);
 	EXPECT_EQ(s.plan.close_after, 1);
+}
+
+/*
+ * A file modified after the Date (its clock ahead, or touched into the
+ * future) says the Date as its Last-Modified (RFC 9110 8.8.2.1), and a
+ * client revalidating with that gets its 304; the ETag still tells the
+ * file's own time.
+ */
+TEST_F(Serving, FutureMtimeIsSentAsTheDate)
+{
+	khttpd_node n = File(10);
+	n.mtime_sec = 4102444800;	/* 2100 */
+	tree["future"] = { n, 0 };
+	Served s = Serve(Get("/future"));
+	EXPECT_EQ(s.plan.status, 200);
+	EXPECT_TRUE(s.has("\r\nLast-Modified: Sun, 06 Nov 1994 08:49:37 GMT\r\n"))
+		<< s.head;
+	s = Serve(Get("/future",
+		      "If-Modified-Since: Sun, 06 Nov 1994 08:49:37 GMT\r\n"));
+	EXPECT_EQ(s.plan.status, 304) << s.head;
+
+	n.mtime_sec = 784111776;	/* a second before the Date: its own */
+	tree["past"] = { n, 0 };
+	s = Serve(Get("/past"));
+	EXPECT_TRUE(s.has("\r\nLast-Modified: Sun, 06 Nov 1994 08:49:36 GMT\r\n"))
+		<< s.head;
 }
 
 TEST_F(Serving, DirectoryWithoutSlashRedirectsKeepingTheQuery)

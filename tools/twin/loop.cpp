@@ -41,17 +41,21 @@ void touch(conn *c, unsigned secs)
 	c->expires = now_ms() + int64_t(secs) * 1000;
 }
 
-/* The Date, formatted at most once a second per thread (date.c). */
-const char *date_now()
+/*
+ * The Date, formatted at most once a second per thread (date.c); *now gets
+ * its time.
+ */
+const char *date_now(int64_t *now)
 {
 	static thread_local char buf[KHTTPD_DATE_LEN];
 	static thread_local time_t formatted = -1;
-	time_t now = time(nullptr);
+	time_t t = time(nullptr);
 
-	if (now != formatted) {
-		khttpd_format_date(now, buf);
-		formatted = now;
+	if (t != formatted) {
+		khttpd_format_date(t, buf);
+		formatted = t;
 	}
+	*now = t;
 	return buf;
 }
 
@@ -229,8 +233,15 @@ void conn_parse(conn *c)
 {
 	tx *t = &c->tx;
 	khttpd_fs fs = { c, { -1, -1 }, {} };
+	int64_t now;
+	const char *date = date_now(&now);
 	const khttpd_serve_env env = {
-		&fs, c->head, c->path, date_now(), cfg.listing,
+		.fs = &fs,
+		.head = c->head,
+		.path = c->path,
+		.date = date,
+		.now = now,
+		.listing = cfg.listing,
 	};
 	khttpd_request req;
 	khttpd_plan plan;
