@@ -13,8 +13,6 @@ import socket
 import threading
 import time
 
-import pytest
-
 from conftest import stats_once
 
 SEED = 20261126

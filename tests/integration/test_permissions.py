@@ -13,7 +13,7 @@ import shutil
 
 import pytest
 
-from conftest import module_loaded, run_cmd
+from conftest import module_loaded
 from test_lifecycle import expect_insmod_fails
 
 pytestmark = pytest.mark.needs_root("files owned by other users")
