@@ -19,7 +19,10 @@
 //  - a file body's range lies within the file and matches Content-Length;
 //  - "Connection: close" in the head and close_after agree;
 //  - a listing ends, in pieces that fit the buffer, framed as chunks when
-//    chunked;
+//    chunked, and no byte of a name or of the path becomes markup;
+//  - HEAD gets the head GET gets; a file's 200 revalidates to a 304 with
+//    its own ETag or Last-Modified, and bytes=0-0 of it is a 206 of one
+//    byte; a 405 says Allow, a 301 Location, a 206 or 416 Content-Range;
 //  - no buffer is read or written past its end (each is heap-allocated to
 //    its exact size, under ASan).
 #include <cctype>
@@ -196,6 +199,17 @@ extern "C" int khttpd_fs_dir_lookup(struct khttpd_fs_dir *, const char *rel,
 
 namespace {
 
+// The value of a header field the core wrote, or "".
+std::string HeaderValue(const std::string &head, const char *name)
+{
+	const std::string key = std::string("\r\n") + name + ": ";
+	size_t at = head.find(key);
+	if (at == std::string::npos)
+		return "";
+	at += key.size();
+	return head.substr(at, head.find("\r\n", at) - at);
+}
+
 // Finds "\r\n<name>: " (name in the case the core writes) in the header
 // block; its value's digits, or -1 when absent.
 long long HeaderNumber(const std::string &headers, const char *name)
@@ -211,8 +225,70 @@ long long HeaderNumber(const std::string &headers, const char *name)
 	return v;
 }
 
+/*
+ * A listing's page carries names and a path that clients chose: no byte of
+ * them may become markup. Every '<' opens one of the page's own tags, every
+ * '&' one of the five entities the escaping writes, no '>' stands alone,
+ * and a link's target holds only unreserved bytes, '/' and %XX.
+ */
+void CheckHtml(const std::string &page)
+{
+	static const char *const tags[] = {
+		"!DOCTYPE html", "html lang=\"en\"", "/html", "head", "/head",
+		"meta charset=\"utf-8\"",
+		"meta name=\"viewport\" content=\"width=device-width\"",
+		"title", "/title", "body", "/body", "h1", "/h1", "table",
+		"/table", "thead", "/thead", "tbody", "/tbody", "tr", "/tr",
+		"th", "/th", "td", "/td", "/a",
+	};
+	static const char *const entities[] = {
+		"&amp;", "&lt;", "&gt;", "&quot;", "&#39;",
+	};
+	for (size_t i = 0; i < page.size(); i++) {
+		const char c = page[i];
+		Check(c != '>', "a '>' outside a tag in a listing");
+		if (c == '&') {
+			bool known = false;
+			for (const char *e : entities)
+				known |= page.compare(i, std::strlen(e), e) == 0;
+			Check(known, "a bare '&' in a listing");
+			continue;
+		}
+		if (c != '<')
+			continue;
+		const size_t end = page.find('>', i);
+		Check(end != std::string::npos, "an unclosed tag in a listing");
+		const std::string tag = page.substr(i + 1, end - i - 1);
+		bool known = false;
+		for (const char *t : tags)
+			known |= tag == t;
+		if (!known) {
+			static const char a[] = "a href=\"";
+			Check(tag.compare(0, sizeof(a) - 1, a) == 0 &&
+			      tag.size() > sizeof(a) - 1 && tag.back() == '"',
+			      "a tag the listing does not write");
+			const std::string href =
+				tag.substr(sizeof(a) - 1, tag.size() - sizeof(a));
+			for (size_t k = 0; k < href.size(); k++) {
+				const auto h = static_cast<unsigned char>(href[k]);
+				if (h == '%') {
+					Check(k + 2 < href.size() &&
+					      std::isxdigit(static_cast<unsigned char>(href[k + 1])) &&
+					      std::isxdigit(static_cast<unsigned char>(href[k + 2])),
+					      "a bad escape in a link");
+					continue;
+				}
+				Check(std::isalnum(h) || h == '-' || h == '.' || h == '_' ||
+				      h == '~' || h == '/', "a raw byte in a link");
+			}
+		}
+		i = end;
+	}
+}
+
 void CheckListing(khttpd_plan *plan, khttpd_fs_dir *dir)
 {
+	std::string page;
 	std::unique_ptr<char[]> buf(new char[KHTTPD_LISTING_BUF]);
 	const size_t most = dir->names.size() + 4;
 	bool last_chunk = false;
@@ -228,8 +304,10 @@ void CheckListing(khttpd_plan *plan, khttpd_fs_dir *dir)
 		Check(piece >= buf.get() &&
 		      n <= KHTTPD_LISTING_BUF - static_cast<size_t>(piece - buf.get()),
 		      "listing piece outside the buffer");
-		if (!plan->listing.chunked)
+		if (!plan->listing.chunked) {
+			page.append(piece, n);
 			continue;
+		}
 		// "<hex>\r\n<data>\r\n", and "0\r\n\r\n" after the last.
 		size_t i = 0, len = 0;
 		while (i < n && std::isxdigit(static_cast<unsigned char>(piece[i]))) {
@@ -240,6 +318,7 @@ void CheckListing(khttpd_plan *plan, khttpd_fs_dir *dir)
 		      "chunk size line");
 		i += 2;
 		Check(len > 0 && i + len + 2 <= n, "chunk longer than its piece");
+		page.append(piece + i, len);
 		i += len;
 		Check(piece[i] == '\r' && piece[i + 1] == '\n', "chunk end");
 		i += 2;
@@ -250,6 +329,7 @@ void CheckListing(khttpd_plan *plan, khttpd_fs_dir *dir)
 		}
 	}
 	Check(!plan->listing.chunked || last_chunk, "chunked listing without its end");
+	CheckHtml(page);
 }
 
 // The plan and the head agree, for one request (method as parsed).
@@ -322,6 +402,23 @@ void CheckPlan(const khttpd_plan &plan, const khttpd_request &req,
 	default:
 		Check(false, "unknown body kind");
 	}
+	// What RFC 9110 asks of particular statuses.
+	Check(!HeaderValue(h, "Date").empty(), "no Date");
+	if (plan.status == 405)
+		Check(!HeaderValue(h, "Allow").empty(), "a 405 without Allow");
+	if (plan.status == 301)
+		Check(HeaderValue(h, "Location").compare(0, 1, "/") == 0,
+		      "a 301 without its Location");
+	if (plan.status == 416)
+		Check(HeaderValue(h, "Content-Range").compare(0, 8, "bytes */") == 0,
+		      "a 416 without Content-Range: bytes */size");
+	if (plan.status == 206)
+		Check(HeaderValue(h, "Content-Range") ==
+		      "bytes " + std::to_string(plan.range.first) + "-" +
+		      std::to_string(plan.range.last) + "/" +
+		      std::to_string(fs.node.size), "a 206's Content-Range");
+	if (plan.linger)
+		Check(plan.close_after, "lingering on a kept connection");
 	if (plan.bad_request)
 		Check(plan.close_after, "a bad request on a kept connection");
 	if (!req.keep_alive)
@@ -386,17 +483,6 @@ void CheckHeadLikeGet(const khttpd_serve_env &env, const char *get_rx,
 	      "bytes after the head of HEAD");
 	Check(head.substr(0, head.find("\r\n\r\n")) == get_head,
 	      "HEAD and GET differ in their heads");
-}
-
-// The value of a header field the core wrote, or "".
-std::string HeaderValue(const std::string &head, const char *name)
-{
-	const std::string key = std::string("\r\n") + name + ": ";
-	size_t at = head.find(key);
-	if (at == std::string::npos)
-		return "";
-	at += key.size();
-	return head.substr(at, head.find("\r\n", at) - at);
 }
 
 bool Mentions(const char *p, size_t n, const char *word)
