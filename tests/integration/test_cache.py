@@ -19,6 +19,7 @@ import pytest
 
 from conftest import TRACEFS, kprobe_event, stats_once, tracefs_write
 from khttp_client import Conn
+from tls_agent import kernel_has
 
 
 def put(srv, name, data, mtime_ns=None):
@@ -109,11 +110,6 @@ def test_large_file_cached_by_default(srv):
 
 
 SENDMSG_PROBE = "khttpd_test/tcp_sendmsg"
-
-
-def kernel_has(symbol):
-    with open("/proc/kallsyms") as f:
-        return any(line.split()[2] == symbol for line in f)
 
 
 @pytest.mark.module_only("counts the module's own sends")

@@ -25,14 +25,20 @@ def agent_path():
         "KHTTPD_TLSD", os.path.join(REPO, "build", "khttpd-tlsd")))
 
 
-def kernel_has_upcall():
-    """Whether this kernel has net/handshake's server hello."""
+def kernel_has(symbol):
+    """Whether the running kernel has symbol (/proc/kallsyms). Also for
+    the suite's other tests: this file must stay importable on its own
+    (tests/echo loads it by path), so the helper lives here."""
     try:
         with open("/proc/kallsyms") as f:
-            return any(line.rstrip().endswith(" tls_server_hello_x509")
-                       for line in f)
+            return any(line.split()[2:3] == [symbol] for line in f)
     except OSError:
         return False
+
+
+def kernel_has_upcall():
+    """Whether this kernel has net/handshake's server hello."""
+    return kernel_has("tls_server_hello_x509")
 
 
 # What kTLS needs for the ciphers the agent offers (AES-GCM, ChaCha20-
