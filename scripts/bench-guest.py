@@ -248,14 +248,14 @@ def workloads(duration, threads, scale):
         "tls-ab-close-c16": Workload(
             "ab", "HTTPS, one connection (a full handshake) per request, ab, "
             "16 connections", "tls", one_k,
-            lambda url: ["ab", "-l"] + ab(150, 16, False)(url)[1:], 12),
+            lambda url: ["ab", "-l"] + ab(400, 16, False)(url)[1:], 8),
         # One handshake at a time: what a client waits for per connection
         # (ab writes its request without TCP_NODELAY, so an ACK the server
         # holds back holds the request).
         "tls-ab-close-c1": Workload(
             "ab", "HTTPS, one connection (a full handshake) per request, ab, "
             "1 at a time", "tls", one_k,
-            lambda url: ["ab", "-l"] + ab(100, 1, False)(url)[1:], 5),
+            lambda url: ["ab", "-l"] + ab(200, 1, False)(url)[1:], 6),
     }
 
 
