@@ -18,6 +18,7 @@ struct khttpd_date {
 
 static DEFINE_PER_CPU(struct khttpd_date, khttpd_date) = { .sec = -1 };
 
+/* The Date into out; returns the second it stands for. */
 time64_t khttpd_date_now(char out[KHTTPD_DATE_LEN])
 {
 	time64_t now = ktime_get_real_seconds();
