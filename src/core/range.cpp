@@ -9,8 +9,8 @@
  *    even when the range would be unsatisfiable. An entity-tag must be
  *    strong and equal the current (strong) one; a date must equal
  *    last_modified to the second. (RFC 9110 13.1.5 also asks to distrust
- *    a Last-Modified within a second of the Date it was sent with; the
- *    core does not know that Date, and a file rewritten within the same
+ *    a Last-Modified within a second of the Date it was sent with; this
+ *    evaluation is not given that Date, and a file rewritten within the same
  *    second with the same size still changes the mtime nanoseconds, hence
  *    the ETag, which clients prefer.)
  *  - Unit "bytes" case-insensitively, OWS allowed around '=' and around
