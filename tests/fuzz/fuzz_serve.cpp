@@ -199,30 +199,54 @@ extern "C" int khttpd_fs_dir_lookup(struct khttpd_fs_dir *, const char *rel,
 
 namespace {
 
-// The value of a header field the core wrote, or "".
-std::string HeaderValue(const std::string &head, const char *name)
+// Where the value of "\r\n<name>: " (name in the case the core writes)
+// starts in head, or npos.
+size_t HeaderAt(const std::string &head, const char *name)
 {
 	const std::string key = std::string("\r\n") + name + ": ";
 	size_t at = head.find(key);
+	return at == std::string::npos ? at : at + key.size();
+}
+
+// The value of a header field the core wrote, or "".
+std::string HeaderValue(const std::string &head, const char *name)
+{
+	size_t at = HeaderAt(head, name);
 	if (at == std::string::npos)
 		return "";
-	at += key.size();
 	return head.substr(at, head.find("\r\n", at) - at);
 }
 
-// Finds "\r\n<name>: " (name in the case the core writes) in the header
-// block; its value's digits, or -1 when absent.
-long long HeaderNumber(const std::string &headers, const char *name)
+// The digits a header field's value starts with, or -1 when absent.
+long long HeaderNumber(const std::string &head, const char *name)
 {
-	const std::string key = std::string("\r\n") + name + ": ";
-	size_t at = headers.find(key);
+	size_t at = HeaderAt(head, name);
 	if (at == std::string::npos)
 		return -1;
 	long long v = 0;
-	for (size_t i = at + key.size(); i < headers.size() &&
-	     headers[i] >= '0' && headers[i] <= '9'; i++)
-		v = v * 10 + (headers[i] - '0');
+	for (size_t i = at; i < head.size() && head[i] >= '0' && head[i] <= '9';
+	     i++)
+		v = v * 10 + (head[i] - '0');
 	return v;
+}
+
+/*
+ * bytes, a whole request, served on its own (in an exact-size buffer, as
+ * full as the transport's could be): every slot released, every byte used.
+ * Returns the head written.
+ */
+std::string ServeAlone(const khttpd_serve_env &env, const std::string &bytes,
+		       khttpd_request *req, khttpd_plan *plan)
+{
+	std::unique_ptr<char[]> rx(new char[bytes.size()]);
+	std::memcpy(rx.get(), bytes.data(), bytes.size());
+	*env.fs = khttpd_fs{};
+	size_t n = khttpd_serve_next(&env, rx.get(), bytes.size(), bytes.size(),
+				     req, plan);
+	for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
+		Check(env.fs->held[s] == 0, "a slot still held, served again");
+	Check(n == bytes.size(), "a request served again did not parse whole");
+	return std::string(env.head, plan->head_len);
 }
 
 /*
@@ -456,29 +480,21 @@ void CheckItemOrder(khttpd_fs_dir *dir, char *path)
  */
 void CheckHeadLikeGet(const khttpd_serve_env &env, const char *get_rx,
 		      size_t used, const khttpd_request &get_req,
-		      const khttpd_plan &get)
+		      const khttpd_plan &get, const std::string &got)
 {
-	const std::string got(env.head, get.head_len);
 	const std::string get_head = got.substr(0, got.find("\r\n\r\n"));
 	// The same bytes with "HEAD" for "GET" (empty lines may come first).
 	const size_t m = static_cast<size_t>(get_req.method_name.ptr - get_rx);
 	Check(get_req.method_name.len == 3 && m + 3 <= used, "GET's name");
-	std::unique_ptr<char[]> rx(new char[used + 1]);
-	std::memcpy(rx.get(), get_rx, m);
-	std::memcpy(rx.get() + m, "HEAD", 4);
-	std::memcpy(rx.get() + m + 4, get_rx + m + 3, used - m - 3);
-	khttpd_fs &fs = *env.fs;
-	fs = khttpd_fs{};
 	khttpd_request req;
 	khttpd_plan plan;
-	size_t n = khttpd_serve_next(&env, rx.get(), used + 1, used + 1, &req,
-				     &plan);
-	for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
-		Check(fs.held[s] == 0, "a slot still held after HEAD");
-	Check(n == used + 1 && req.method == KHTTPD_METHOD_HEAD,
+	const std::string head = ServeAlone(
+		env, std::string(get_rx, m) + "HEAD" +
+			     std::string(get_rx + m + 3, used - m - 3),
+		&req, &plan);
+	Check(req.method == KHTTPD_METHOD_HEAD,
 	      "the HEAD twin of a GET did not parse alike");
 	Check(plan.status == get.status, "HEAD and GET differ in status");
-	const std::string head(env.head, plan.head_len);
 	Check(head.size() == head.find("\r\n\r\n") + 4,
 	      "bytes after the head of HEAD");
 	Check(head.substr(0, head.find("\r\n\r\n")) == get_head,
@@ -504,9 +520,8 @@ bool Mentions(const char *p, size_t n, const char *word)
  */
 void CheckRevalidation(const khttpd_serve_env &env, const char *get_rx,
 		       size_t used, const khttpd_request &get_req,
-		       const khttpd_plan &get)
+		       const std::string &got)
 {
-	const std::string got(env.head, get.head_len);
 	if (Mentions(get_rx, used, "if-") || Mentions(get_rx, used, "range") ||
 	    get_req.num_headers >= KHTTPD_MAX_HEADERS)	// no room for one more
 		return;
@@ -532,18 +547,9 @@ void CheckRevalidation(const khttpd_serve_env &env, const char *get_rx,
 				  std::string(get_rx + line, used - line);
 		if (req.size() > KHTTPD_RX_SIZE)
 			return;
-		std::unique_ptr<char[]> rx(new char[req.size()]);
-		std::memcpy(rx.get(), req.data(), req.size());
-		khttpd_fs &fs = *env.fs;
-		fs = khttpd_fs{};
 		khttpd_request r;
 		khttpd_plan plan;
-		size_t n = khttpd_serve_next(&env, rx.get(), req.size(),
-					     req.size(), &r, &plan);
-		for (int s = 0; s < KHTTPD_FS_SLOTS; s++)
-			Check(fs.held[s] == 0, "a slot still held on revalidation");
-		Check(n == req.size(), "a revalidation did not parse");
-		const std::string head(env.head, plan.head_len);
+		const std::string head = ServeAlone(env, req, &r, &plan);
 		if (ask[0] == 'R') {
 			if (plan.status == 503)	// the fake's open failed
 				continue;
@@ -627,20 +633,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CheckPlan(plan, req, head.get(), fs);
 		if (plan.body == KHTTPD_BODY_LISTING)
 			CheckListing(&plan, &dir);
+		// The checks below serve again, over the head: keep this one.
+		const std::string got(head.get(), plan.head_len);
 		const bool file = plan.status == 200 &&
 				  (plan.body == KHTTPD_BODY_FILE ||
 				   plan.body == KHTTPD_BODY_CACHED);
 		if (req.method == KHTTPD_METHOD_GET && plan.status != 503 &&
 		    plan.status != 206 && plan.status != 416)
-			CheckHeadLikeGet(env, rx.get() + off, used, req, plan);
-		// (CheckHeadLikeGet wrote its own answer over the head.)
-		if (req.method == KHTTPD_METHOD_GET && file) {
-			fs = khttpd_fs{};
-			khttpd_request again;
-			khttpd_serve_next(&env, rx.get() + off, used, used,
-					  &again, &plan);
-			CheckRevalidation(env, rx.get() + off, used, again, plan);
-		}
+			CheckHeadLikeGet(env, rx.get() + off, used, req, plan, got);
+		if (req.method == KHTTPD_METHOD_GET && file)
+			CheckRevalidation(env, rx.get() + off, used, req, got);
 		if (plan.close_after)
 			break;
 		off += used;

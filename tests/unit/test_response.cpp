@@ -227,6 +227,7 @@ TEST(Response, ErrorWithoutRoomForItsPage)
 	khttpd_response r = make();
 	const long full = khttpd_response_error(big, sizeof(big), &r, 0);
 	ASSERT_GT(full, 0);
+	const std::string full_bytes(big, static_cast<size_t>(full));
 	const std::string page_len = std::to_string(r.content_length);
 	r = make();
 	const long head = khttpd_response_error(big, sizeof(big), &r, 1);
@@ -250,8 +251,11 @@ TEST(Response, ErrorWithoutRoomForItsPage)
 						       static_cast<size_t>(cap),
 						       &r2, head_only);
 			if (cap == full) {
-				EXPECT_EQ(n, head_only ? head : full);
+				ASSERT_EQ(n, head_only ? head : full);
 				EXPECT_EQ(std::to_string(r2.content_length), page_len);
+				// In an exact buffer, the bytes a big one gets.
+				EXPECT_EQ(b.str(static_cast<size_t>(n)),
+					  full_bytes.substr(0, static_cast<size_t>(n)));
 			} else if (cap >= bare) {
 				ASSERT_EQ(n, bare) << cap << " " << head_only;
 				EXPECT_EQ(b.str(static_cast<size_t>(n)), bare_head);
