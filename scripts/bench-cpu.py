@@ -141,18 +141,10 @@ def cpu_ticks():
         return busy_idle(f.readline().split()[1:])
 
 
-def tcp_segments():
-    """TCP segments sent so far by every socket of the guest: on loopback
-    each is also one received, so per request this counts both sides'."""
-    with open("/proc/net/snmp") as f:
-        rows = [l.split() for l in f if l.startswith("Tcp:")]
-    return int(rows[1][rows[0].index("OutSegs")])
-
-
-def tcp_counters():
+def tcp_counters(paths=("/proc/net/snmp", "/proc/net/netstat")):
     """Every Tcp: and TcpExt: counter of the guest, by "Group.Name"."""
     out = {}
-    for path in ("/proc/net/snmp", "/proc/net/netstat"):
+    for path in paths:
         with open(path) as f:
             lines = [l.split() for l in f]
         for names, values in zip(lines[::2], lines[1::2]):
@@ -160,6 +152,12 @@ def tcp_counters():
                 for k, v in zip(names[1:], values[1:]):
                     out[names[0][:-1] + "." + k] = int(v)
     return out
+
+
+def tcp_segments():
+    """TCP segments sent so far by every socket of the guest: on loopback
+    each is also one received, so per request this counts both sides'."""
+    return tcp_counters(("/proc/net/snmp",))["Tcp.OutSegs"]
 
 
 # Counters that are not events (Tcp.CurrEstab is a gauge, the RTO ones
