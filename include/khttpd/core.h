@@ -164,7 +164,8 @@ struct khttpd_range {
  * satisfiable range; 416 when no range is satisfiable; 200 when the whole
  * representation is to be sent: no Range, a Range that is not
  * bytes=..., invalid syntax, an If-Range that does not match (strong
- * comparison; a date must equal last_modified exactly), or more than one
+ * comparison; a date must equal last_modified exactly, and never matches
+ * when last_modified is -1: none, or too weak to compare), or more than one
  * range (khttpd answers multiple ranges with the whole file).
  */
 int khttpd_range_evaluate(const struct khttpd_request *req, uint64_t size,

@@ -215,7 +215,8 @@ struct khttpd_serve_env {
 	/*
 	 * The Date's time in seconds: a file modified later (its clock ahead
 	 * of ours, or touched into the future) is sent with this as its
-	 * Last-Modified, which RFC 9110 8.8.2.1 requires.
+	 * Last-Modified, which RFC 9110 8.8.2.1 requires; and a Last-Modified
+	 * of the current second is too weak for an If-Range date to match.
 	 */
 	int64_t now;
 	int listing;		/* list directories without index.html */

@@ -8,11 +8,10 @@
  *  - If-Range is evaluated first, so a non-matching If-Range gives 200
  *    even when the range would be unsatisfiable. An entity-tag must be
  *    strong and equal the current (strong) one; a date must equal
- *    last_modified to the second. (RFC 9110 13.1.5 also asks to distrust
- *    a Last-Modified within a second of the Date it was sent with; this
- *    evaluation is not given that Date, and a file rewritten within the same
- *    second with the same size still changes the mtime nanoseconds, hence
- *    the ETag, which clients prefer.)
+ *    last_modified to the second. Whether a date is strong enough to
+ *    compare at all (RFC 9110 13.1.5) is the caller's to say: it passes
+ *    last_modified = -1 for a Last-Modified that is not, and the
+ *    condition is then false.
  *  - Unit "bytes" case-insensitively, OWS allowed around '=' and around
  *    the commas of the range-set; empty list elements are skipped.
  *  - Any syntax error in any range-spec, a first-pos above last-pos, or a

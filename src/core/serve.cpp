@@ -226,8 +226,17 @@ void serve_file(const call &c, int slot, khttpd_node node, char *rel,
 
 	resp.accept_ranges = 1;
 	resp.has_body_length = 1;
-	status = khttpd_range_evaluate(req, node.size, resp.etag,
-				       resp.last_modified, &range);
+	/*
+	 * An If-Range date is only a validator when strong (RFC 9110 13.1.5):
+	 * while the second of the last change is not over, the file can
+	 * change again with the same Last-Modified (8.8.2.2), so the date
+	 * then matches nothing and the whole file goes.
+	 */
+	const int64_t strong_date = resp.last_modified < c.env->now
+					    ? resp.last_modified
+					    : -1;
+	status = khttpd_range_evaluate(req, node.size, resp.etag, strong_date,
+				       &range);
 	if (status == 416) {
 		khttpd_fs_put(fs, slot);
 		plan_file_error(c, 416, node.size);

@@ -3,6 +3,8 @@
 single ranges, suffixes, clamping, 416, If-Range, and the documented policy
 of answering a multi-range request with the whole file."""
 
+import os
+
 import pytest
 
 from khttp_client import sha256
@@ -162,6 +164,36 @@ def test_if_range_last_modified_206(srv, http_tree):
                   "Sat, 03 Feb 2001 04:05:07 GMT"):
         r = rng(srv, "bytes=100-199", url=url, extra=[("If-Range", other)])
         check_full(r, data)
+
+
+def test_if_range_weak_date_200_full(srv):
+    """A Last-Modified of the current second is not a strong validator
+    (RFC 9110 8.8.2.2: the file can change again within that second), so
+    If-Range with it must not select a range (13.1.5). A file modified in
+    the future is sent with the Date as its Last-Modified: the same second
+    as the Date every time, however slow the run."""
+    url = "/future-range.bin"
+    data = bytes(range(256)) * 4
+    p = srv.path(url)
+    with open(p, "wb") as f:
+        f.write(data)
+    os.utime(p, (4102444800, 4102444800))      # 2100-01-01
+    try:
+        for _ in range(5):
+            r = srv.get(url, method="HEAD")
+            lm, date = r.header("Last-Modified"), r.header("Date")
+            assert lm is not None and lm == date, r.raw_head
+            r = rng(srv, "bytes=100-199", url=url, extra=[("If-Range", lm)])
+            if r.header("Date") == lm:      # not a second later
+                break
+        assert r.header("Last-Modified") == lm, r.raw_head
+        check_full(r, data)
+        # the ETag is strong whenever the file was written
+        r = rng(srv, "bytes=100-199", url=url,
+                extra=[("If-Range", r.header("ETag"))])
+        check_206(r, data, 100, 199)
+    finally:
+        os.unlink(p)
 
 
 def test_multiple_ranges_whole_file(srv):

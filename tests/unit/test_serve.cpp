@@ -266,6 +266,30 @@ TEST_F(Serving, FutureMtimeIsSentAsTheDate)
 		<< s.head;
 }
 
+/*
+ * If-Range with a date asks for a strong validator (RFC 9110 13.1.5): a
+ * Last-Modified of the Date's own second is not one (the file can change
+ * again within it), so it gets the whole file; a second earlier, the range.
+ */
+TEST_F(Serving, IfRangeDateOfTheCurrentSecondSendsTheWholeFile)
+{
+	const std::string date = "If-Range: Sun, 06 Nov 1994 08:49:37 GMT\r\n";
+	khttpd_node n = File(10);
+	for (int64_t mtime : {784111777LL, 4102444800LL}) {	/* now; 2100 */
+		n.mtime_sec = mtime;
+		tree["f"] = { n, 0 };
+		Served s = Serve(Get("/f", "Range: bytes=2-5\r\n" + date));
+		EXPECT_EQ(s.plan.status, 200) << mtime;
+		EXPECT_TRUE(s.has("\r\nContent-Length: 10\r\n")) << s.head;
+	}
+	n.mtime_sec = 784111776;
+	tree["f"] = { n, 0 };
+	Served s = Serve(Get("/f", "Range: bytes=2-5\r\n"
+				   "If-Range: Sun, 06 Nov 1994 08:49:36 GMT\r\n"));
+	EXPECT_EQ(s.plan.status, 206) << s.head;
+	EXPECT_TRUE(s.has("\r\nContent-Range: bytes 2-5/10\r\n")) << s.head;
+}
+
 TEST_F(Serving, DirectoryWithoutSlashRedirectsKeepingTheQuery)
 {
 	Served s = Serve(Get("/d?x=1"));
