@@ -63,8 +63,13 @@ void plan_error_response(const call &c, khttpd_response *resp)
 				       head_only);
 
 	if (n < 0) {
-		/* Only a huge Location can overflow; give up on it. */
-		response_init(c, resp, 500);
+		/*
+		 * Only a Location can overflow the head, and a Location is
+		 * the request's own target and a little more: the target is
+		 * longer than this server will redirect, which is a 414 (as
+		 * redirect_dir answers past KHTTPD_PATH_MAX), not a fault.
+		 */
+		response_init(c, resp, 414);
 		n = khttpd_response_error(c.env->head, KHTTPD_HEAD_SIZE, resp,
 					  head_only);
 	}

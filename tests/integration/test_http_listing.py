@@ -99,6 +99,20 @@ def test_long_redirect_goes_without_its_page(srv):
         assert r.body == b""
 
 
+def test_redirect_too_long_for_the_head_is_414(srv):
+    """A Location longer than the response head can hold: 414 URI Too Long
+    for GET and HEAD (it was a 500), and the connection goes on."""
+    rel = "/".join(["q" * 255] * 8)
+    os.makedirs(srv.path("/" + rel), mode=0o755, exist_ok=True)
+    assert 2000 < len(rel) < 4000
+    for method in ("GET", "HEAD"):
+        r = srv.get("/" + rel, method=method)
+        assert r.status == 414, (method, r)
+        assert r.header("Location") is None, r.raw_head
+    r = srv.get("/" + rel + "/")
+    assert r.status == 200, r
+
+
 def test_dir_with_index_serves_index(srv, http_tree):
     r = srv.get("/withindex/")
     assert r.status == 200, r
