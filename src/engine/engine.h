@@ -73,6 +73,22 @@ struct kengine_listener {
 	bool deferring;
 };
 
+/*
+ * Per CPU, what kengine_conn_queue() learns of the local clients sending
+ * from it. Each CPU writes only its own, from softirq.
+ */
+struct kengine_cpu_clients {
+	/*
+	 * The jiffy in which a local client last sent from this CPU. The
+	 * other CPUs read it racily, as a hint, so it has its line to itself.
+	 */
+	unsigned long seen;
+	/* This CPU's only: the last sender, and the last jiffy it slept. */
+	pid_t task ____cacheline_aligned_in_smp;
+	unsigned long nvcsw;		/* its voluntary switches then */
+	unsigned long slept;
+};
+
 struct kengine {
 	struct kengine_config cfg;
 	/* Every connection's work runs as this, if set (see kengine_conn_io_work). */
@@ -85,12 +101,7 @@ struct kengine {
 	/* Resubmits handshakes the kernel's full queue refused (tls.c). */
 	struct delayed_work tls_retry_work;
 	int next_cpu;			/* home of the next local connection */
-	/*
-	 * Per CPU, the jiffy in which a local client last sent from it
-	 * (kengine_conn_queue()). Each CPU writes only its own, from softirq;
-	 * the others read it racily, as a hint.
-	 */
-	unsigned long __percpu *client_seen;
+	struct kengine_cpu_clients __percpu *clients;
 
 	/*
 	 * conns_lock protects conns and nconns. Taken only in process context
@@ -260,6 +271,8 @@ enum kengine_stat {
 	KENGINE_STAT_TLS_NO_AGENT,
 	KENGINE_STAT_TLS_QUEUE_FULL,
 	KENGINE_STAT_TLS_BYTES_RECEIVED,
+	KENGINE_STAT_STEERED,
+	KENGINE_STAT_STAYED,
 	KENGINE_STAT_MAX
 };
 

@@ -24,6 +24,8 @@ static const char *const kengine_stat_names[KENGINE_STAT_MAX] = {
 	[KENGINE_STAT_TLS_NO_AGENT] = "tls_no_agent",
 	[KENGINE_STAT_TLS_QUEUE_FULL] = "tls_queue_full",
 	[KENGINE_STAT_TLS_BYTES_RECEIVED] = "tls_bytes_received",
+	[KENGINE_STAT_STEERED] = "work_steered",
+	[KENGINE_STAT_STAYED] = "work_on_waiting_client_cpu",
 };
 
 DEFINE_PER_CPU(u64, kengine_stats[KENGINE_STAT_MAX]);

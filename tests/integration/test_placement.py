@@ -5,8 +5,10 @@ A client on the same machine runs the loopback softirq that delivers its
 request on its own CPU, in its own context. With steer=1 (the default) the
 connection's work is queued on another CPU, so a single-threaded client
 does not share its CPU with the server, unless a client of the server runs
-on that CPU too (then the work stays with its client); steer=0 leaves it
-on the CPU that received the packets. Read from the workqueue_queue_work
+on that CPU too (then the work stays with its client), or the client is
+one that sleeps until each answer is there, over one connection (then its
+CPU is free for the work); steer=0 leaves it on the CPU that received the
+packets. Read from the workqueue_queue_work
 tracepoint, which says on which CPU each queued io_work will run.
 
 Marked `lifecycle`: these tests restart the module with other parameters
@@ -75,17 +77,57 @@ def count_cpus(lines, pattern):
     return cpus
 
 
-def io_work_cpus(srv, requests=200):
-    """CPUs the connection's io_work was queued on while a client pinned
-    to CPU 0 made `requests` keep-alive requests: {cpu: count}."""
-    with traced_on_cpu0("events/workqueue/workqueue_queue_work",
-                        'workqueue == "khttpd"') as (switch, lines):
-        with Conn("127.0.0.1", srv.port, timeout=20) as c:
-            switch(True)
-            for _ in range(requests):
+REQUEST = b"GET /hello.txt HTTP/1.1\r\nHost: placement\r\n\r\n"
+
+
+def polled_request(sock):
+    """One request on a non-blocking socket, its response awaited by
+    polling (recv until it has all of it, never sleeping), as httperf
+    does; returns the status."""
+    # Non-blocking, not a timeout: Python waits for a socket with a timeout
+    # in poll() before each recv(), which would sleep.
+    sock.setblocking(False)
+    sock.sendall(REQUEST)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except BlockingIOError:
+            continue
+        assert chunk, "closed after %r" % data
+        data += chunk
+        head, sep, body = data.partition(b"\r\n\r\n")
+        if not sep:
+            continue
+        m = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.I)
+        if m and len(body) >= int(m.group(1)):
+            return int(head.split()[1])
+
+
+def make_requests(srv, requests, conns=1, poll=False):
+    """`requests` keep-alive requests round-robin over `conns` connections,
+    each response awaited in a blocking recv() (the client sleeps until
+    answered) or, with poll, by polling."""
+    with contextlib.ExitStack() as stack:
+        cs = [stack.enter_context(Conn("127.0.0.1", srv.port, timeout=20))
+              for _ in range(conns)]
+        for i in range(requests):
+            c = cs[i % conns]
+            if poll:
+                assert polled_request(c.sock) == 200
+            else:
                 c.request("GET", "/hello.txt")
                 assert c.read_response().status == 200
-            switch(False)
+
+
+def io_work_cpus(srv, requests=200, conns=1, poll=False):
+    """CPUs the connections' io_work was queued on while a client pinned
+    to CPU 0 made `requests` requests (make_requests()): {cpu: count}."""
+    with traced_on_cpu0("events/workqueue/workqueue_queue_work",
+                        'workqueue == "khttpd"') as (switch, lines):
+        switch(True)
+        make_requests(srv, requests, conns, poll)
+        switch(False)
         trace = lines()
     cpus = count_cpus(trace, r"function=kengine_conn_io_work .* cpu=(\d+)")
     # About one queueing per request (a wake-up finding the work already
@@ -94,21 +136,59 @@ def io_work_cpus(srv, requests=200):
     return cpus
 
 
-def test_local_client_work_is_steered_off_its_cpu(srv):
+def steered_io_work_cpus(srv, **kw):
+    """io_work_cpus() with steer=1, and how much the two counters of where
+    work was queued, work_steered and work_on_waiting_client_cpu, grew."""
     srv.restart(steer=1)
     try:
-        cpus = io_work_cpus(srv)
+        before = srv.stats()
+        cpus = io_work_cpus(srv, **kw)
+        after = srv.stats()
     finally:
         srv.restore()
+    grew = {k: after[k] - before[k]
+            for k in ("work_steered", "work_on_waiting_client_cpu")}
+    return cpus, grew
+
+
+def test_local_client_work_is_steered_off_its_cpu(srv):
+    """A client that polls for its answers (httperf does) is never seen to
+    sleep: its work goes to another CPU, where it need not wait for the
+    scheduler to preempt the client."""
+    cpus, grew = steered_io_work_cpus(srv, poll=True)
     total = sum(cpus.values())
     assert cpus.get(0, 0) < total * 0.2, cpus
+    assert grew["work_steered"] >= total * 0.8, (grew, cpus)
+
+
+def test_a_client_that_waits_keeps_its_work_on_its_cpu(srv):
+    """One connection whose client sleeps until each answer is there (ab -c
+    1, ab -k -c 1): its CPU would idle while the work ran elsewhere, so
+    the work stays on it, without a wake-up of another CPU."""
+    cpus, grew = steered_io_work_cpus(srv)
+    total = sum(cpus.values())
+    assert cpus.get(0, 0) > total * 0.8, cpus
+    assert grew["work_on_waiting_client_cpu"] >= total * 0.8, (grew, cpus)
+
+
+def test_a_waiting_client_with_several_connections_is_steered(srv):
+    """The same client over four connections in turn: to the server it may
+    as well be a client with four requests in flight, whose CPU has other
+    work than waiting, and its work is steered."""
+    cpus, grew = steered_io_work_cpus(srv, conns=4)
+    total = sum(cpus.values())
+    assert cpus.get(0, 0) < total * 0.2, cpus
+    assert grew["work_on_waiting_client_cpu"] < total * 0.2, (grew, cpus)
 
 
 def pinned_clients_work(srv, cpus, secs=2.0):
     """One keep-alive client pinned to each CPU of `cpus`, each making
     requests for the same `secs`, with steer=1: (from, to) for each io_work
     queueing made in a client's own context (the softirq of its send),
-    `from` the CPU it was made on and `to` the one the work will run on."""
+    `from` the CPU it was made on and `to` the one the work will run on.
+    The clients poll for their answers, as a client that does not wait for
+    them (test_a_client_that_waits_keeps_its_work_on_its_cpu) keeps its
+    work on its CPU anyway."""
     srv.restart(steer=1)
     try:
         with traced_on_cpu0("events/workqueue/workqueue_queue_work",
@@ -124,8 +204,7 @@ def pinned_clients_work(srv, cpus, secs=2.0):
                         os.sched_setaffinity(0, {cpu})
                         with Conn("127.0.0.1", srv.port, timeout=20) as c:
                             while time.monotonic() < deadline:
-                                c.request("GET", "/hello.txt")
-                                assert c.read_response().status == 200
+                                assert polled_request(c.sock) == 200
                         status = 0
                     finally:
                         os._exit(status)
