@@ -45,7 +45,7 @@ MODULE_PARM_DESC(unbound_wq, "run connections on an unbound workqueue instead of
 
 static bool steer = true;
 module_param(steer, bool, 0444);
-MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on, on one where no client of ours runs (default 1; 0: on the CPU that received its packets; for measurement)");
+MODULE_PARM_DESC(steer, "run a local client's work off the CPU the client runs on, on one where no client of ours runs, unless the client waits for each answer over one connection (default 1; 0: on the CPU that received its packets; for measurement)");
 
 /*
  * HTTP clients speak first, so khttpd defers while it is busy (its accept
