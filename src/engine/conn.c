@@ -21,6 +21,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/lockdep.h>
 #include <linux/net.h>
 #include <linux/percpu.h>
 #include <linux/uio.h>
@@ -105,9 +106,13 @@ void kengine_conn_schedule_release(struct kengine_conn *conn)
  */
 static bool kengine_client_waits(struct kengine *eng, unsigned long now)
 {
-	struct kengine_cpu_clients *c = this_cpu_ptr(eng->clients);
-	const unsigned long nvcsw = READ_ONCE(current->nvcsw);
+	struct kengine_cpu_clients *c;
+	unsigned long nvcsw;
 
+	/* Softirqs on one CPU do not nest: c is ours alone here. */
+	lockdep_assert_in_softirq();
+	c = this_cpu_ptr(eng->clients);
+	nvcsw = READ_ONCE(current->nvcsw);
 	if (c->task != current->pid) {
 		c->task = current->pid;
 		c->nvcsw = nvcsw;

@@ -75,7 +75,8 @@ struct kengine_listener {
 
 /*
  * Per CPU, what kengine_conn_queue() learns of the local clients sending
- * from it. Each CPU writes only its own, from softirq.
+ * from it. Each CPU writes only its own, from softirq, which does not nest
+ * on one CPU (asserted in kengine_client_waits()).
  */
 struct kengine_cpu_clients {
 	/*
