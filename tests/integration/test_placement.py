@@ -8,8 +8,8 @@ does not share its CPU with the server, unless a client of the server runs
 on that CPU too (then the work stays with its client), or the client is
 one that sleeps until each answer is there, over one connection (then its
 CPU is free for the work); steer=0 leaves it on the CPU that received the
-packets. Read from the workqueue_queue_work
-tracepoint, which says on which CPU each queued io_work will run.
+packets. Read from the workqueue_queue_work tracepoint, which says on
+which CPU each queued io_work will run.
 
 Marked `lifecycle`: these tests restart the module with other parameters
 and leave it as they found it."""
@@ -186,9 +186,9 @@ def pinned_clients_work(srv, cpus, secs=2.0):
     requests for the same `secs`, with steer=1: (from, to) for each io_work
     queueing made in a client's own context (the softirq of its send),
     `from` the CPU it was made on and `to` the one the work will run on.
-    The clients poll for their answers, as a client that does not wait for
-    them (test_a_client_that_waits_keeps_its_work_on_its_cpu) keeps its
-    work on its CPU anyway."""
+    The clients poll for their answers: a client that sleeps until each
+    one comes keeps its work on its CPU whatever the others do
+    (test_a_client_that_waits_keeps_its_work_on_its_cpu)."""
     srv.restart(steer=1)
     try:
         with traced_on_cpu0("events/workqueue/workqueue_queue_work",
