@@ -33,7 +33,8 @@
 # port: khttpd with tls_port= and its agent build/khttpd-tlsd (or
 # build/cpu/khttpd-tlsd-NAME with "+tlsd=NAME"), against "nginx-tls"
 # (bench-guest.py's nginx with OpenSSL). Plain workloads skip nginx-tls,
-# TLS ones the plain peers.
+# TLS ones the plain peers. tls-ab-close-c16-1200 is the same with four
+# times the count: longer runs, for pairs a few percent apart.
 #
 # Servers: nginx, lighttpd, h2o (bench-guest.py's configurations, started
 # once), and khttpd variants loaded for each of their runs:
@@ -127,6 +128,9 @@ WORKLOADS = {
                                         "1", "https://127.0.0.1:%d/f1k" % p]),
     "tls-ab-close-c16": (300, lambda p: ["ab", "-l", "-q", "-n", "300", "-c",
                                          "16", "https://127.0.0.1:%d/f1k" % p]),
+    "tls-ab-close-c16-1200": (1200, lambda p: ["ab", "-l", "-q", "-n", "1200",
+                                               "-c", "16",
+                                               "https://127.0.0.1:%d/f1k" % p]),
 }
 PEERS = {"nginx": bg.Nginx, "lighttpd": bg.Lighttpd, "h2o": bg.H2o,
          "nginx-tls": lambda name: bg.NginxTls("nginx")}
