@@ -199,16 +199,16 @@ static int kengine_listener_socket(const struct kengine_config *cfg,
 /*
  * The TLS accept thread only hands each connection to the handshake agent
  * (tls.c). It is woken from the softirq of the client's send, on loopback
- * on the client's CPU, and as a normal task it preempted the client
- * there when the client was busy with other connections (a waiting client
- * has given up its CPU already). A SCHED_BATCH task does
- * not preempt the task it is woken beside: it goes to an idle CPU if there
- * is one, as a normal task would, and otherwise runs when a CPU frees up.
- * Under ab -l -c 16 that was 4% more handshakes per second, one
- * connection at a time level (docs/bench/changes.md). The plain thread
- * stays normal: it answers each connection's first request itself, and a
- * client with a thread on every CPU then waited for it (htstress -t 2, 6%
- * fewer connections per second).
+ * on the client's CPU, and as a normal task it preempted the client there
+ * when the client was busy with other connections (a waiting client has
+ * given up its CPU already). A SCHED_BATCH task does not preempt the task
+ * it is woken beside: it goes to an idle CPU if there is one, as a normal
+ * task would, and otherwise runs when a CPU frees up. Under ab -l -c 16
+ * that was 3-4% more handshakes per second, one connection at a time
+ * level (docs/bench/changes.md). The plain thread stays normal: it
+ * answers each connection's first request itself, and a client with a
+ * thread on every CPU then waited for it (htstress -t 2, 6% fewer
+ * connections per second).
  */
 static void kengine_listener_yield_to_clients(struct task_struct *thread)
 {
