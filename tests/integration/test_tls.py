@@ -201,29 +201,20 @@ def test_accept_threads_have_whole_names(live):
         sorted(n for n in names if n.startswith("khttpd"))
 
 
-def sched_policies():
-    """The scheduling policy of each task, by name (/proc/PID/stat's 41st
-    field: 0 SCHED_NORMAL, 3 SCHED_BATCH)."""
-    policies = {}
-    for pid in filter(str.isdigit, os.listdir("/proc")):
-        try:
-            with open("/proc/%s/stat" % pid) as f:
-                stat = f.read()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        policies.setdefault(name, set()).add(
-            int(stat[stat.rindex(")") + 2:].split()[38]))
-    return policies
+def policy_of(name):
+    """The scheduling policy of the one task called `name`."""
+    pids = subprocess.run(["pgrep", "-x", name], capture_output=True,
+                          text=True).stdout.split()
+    assert len(pids) == 1, "%s tasks: %r" % (name, pids)
+    return os.sched_getscheduler(int(pids[0]))
 
 
 def test_tls_accept_thread_does_not_preempt_clients(live):
     """The TLS port's accept thread only hands connections to the agent:
     SCHED_BATCH, so its wake-up does not take the CPU from a busy client
     beside it. The plain port's answers first requests and stays normal."""
-    policies = sched_policies()
-    assert policies.get("khttpd-tls") == {3}, policies.get("khttpd-tls")
-    assert policies.get("khttpd-accept") == {0}, policies.get("khttpd-accept")
+    assert policy_of("khttpd-tls") == os.SCHED_BATCH
+    assert policy_of("khttpd-accept") == os.SCHED_OTHER
 
 
 def test_curl_site_root_and_plain_http_alongside(live):
