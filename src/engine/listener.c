@@ -266,22 +266,6 @@ int kengine_listener_start(struct kengine *eng, struct kengine_listener *l,
 		pr_err("cannot listen on %pISpc: %d\n", &addr, err);
 		goto err_release;
 	}
-	/*
-	 * A connection starts in TCP's quick-ACK mode, in which its first
-	 * request draws a bare ACK at once, in the softirq of the client's
-	 * send, though the answer follows within microseconds and could carry
-	 * it: on loopback one segment in nine of a connection per request,
-	 * sent and received on the client's CPU. Quick ACKs off on the
-	 * listener (after listen(), which clears them) are inherited by every
-	 * connection; a protocol that waits for the rest of a message turns
-	 * them back on for its connection (khttpd's kengine_proto_wait()).
-	 * htstress -t 2 made 4-11% more connections per second, the other
-	 * connection-per-request clients level (docs/bench/changes.md). The
-	 * TLS listener's first bytes go to the handshake agent, which answers
-	 * them in its own time: it keeps TCP's default.
-	 */
-	if (!tls)
-		tcp_sock_set_quickack(sock->sk, 0);
 	l->sock = sock;
 	l->addr = addr;
 

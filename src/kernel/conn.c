@@ -16,7 +16,6 @@
 
 #include <linux/fs.h>
 #include <linux/net.h>
-#include <linux/tcp.h>
 #include <net/sock.h>
 
 #include "khttpd.h"
@@ -226,16 +225,6 @@ bool kengine_proto_wait(struct kengine_conn *conn)
 {
 	struct khttpd_conn *hc = khttpd_conn(conn);
 
-	/*
-	 * Part of a request is here and the rest is awaited: ACK what came,
-	 * now. The listener turned quick ACKs off, so that a request's ACK
-	 * rides on its answer (listener.c), and a client that holds the rest
-	 * of its request until the first part is ACKed (Nagle, without
-	 * TCP_NODELAY) would wait for the delayed-ACK timer, 40 ms. TCP turns
-	 * them off again by itself once an answer follows a request promptly.
-	 */
-	if (!hc->tx_busy && (hc->rx_len || hc->discard))
-		tcp_sock_set_quickack(conn->sk, 1);
 	khttpd_conn_buf_put(hc);
 	/* Between requests: what a full server may close to make room. */
 	return hc->requests && !hc->rx_len && !hc->tx_busy && !hc->discard;

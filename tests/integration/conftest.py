@@ -376,19 +376,7 @@ def server_end_held(srv_port, client_port):
                if (local, remote) == (srv_port, client_port))
 
 
-def delayed_acks():
-    """TcpExtDelayedACKs: ACKs TCP sent because its delayed-ACK timer ran
-    out with one pending."""
-    with open("/proc/net/netstat") as f:
-        rows = [line.split() for line in f]
-    for names, values in zip(rows[::2], rows[1::2]):
-        if names[0] == "TcpExt:":
-            return int(values[names.index("DelayedACKs")])
-    raise AssertionError("no TcpExt in /proc/net/netstat")
-
-
 TCP_FIN = 0x01
-TCP_SYN = 0x02
 
 
 class LoSniffer:

@@ -7,8 +7,7 @@ import time
 
 from khttp_client import build_request, sha256
 
-from conftest import (TCP_FIN, TCP_SYN, LoSniffer, delayed_acks,
-                      server_end_held)
+from conftest import TCP_FIN, LoSniffer, server_end_held
 
 SMALL = ["/b0.bin", "/b1.bin", "/b4k.bin", "/hello.txt", "/index.html",
          "/sub/index.html", "/noext", "/blob.qqq", "/sub/page.txt"]
@@ -194,46 +193,6 @@ def test_the_fin_rides_on_the_end_of_the_last_response(srv):
         with_fin = [s for s in segs if s[0] & TCP_FIN]
         assert len(with_fin) == 1, (case, segs)
         assert with_fin[0][1] > 0, ("the FIN came alone", case, segs)
-
-
-def test_a_request_is_acked_by_its_answer(srv):
-    """TCP starts a connection in quick-ACK mode, in which its first
-    request drew a bare ACK at once, in the softirq of the client's send,
-    and the answer followed microseconds later: one segment in nine of a
-    connection per request, sent and received on the client's CPU. The
-    listener has quick ACKs off, which its connections inherit, and the
-    answer carries the ACK. The server's segments before its answer: the
-    SYN-ACK alone (before, the SYN-ACK and an ACK)."""
-    cases = [("GET", "/hello.txt", "HTTP/1.1"),
-             ("GET", "/b0.bin", "HTTP/1.0"),
-             ("GET", "/no-such-file", "HTTP/1.1")]
-    for case, segs in closing_exchanges(srv, cases):
-        first_data = next(i for i, s in enumerate(segs) if s[1] > 0)
-        before = segs[:first_data]
-        assert len(before) == 1 and before[0][0] & TCP_SYN, (case, segs)
-
-
-def test_part_of_a_request_is_acked_at_once(srv):
-    """With quick ACKs off, the ACK of a request waits for the answer, or
-    for the delayed-ACK timer (40 ms or more). A client that writes its
-    request in two pieces without TCP_NODELAY has Nagle hold the second
-    until the first is ACKed: it would wait for that timer on every such
-    request. The server ACKs part of a request at once when it has looked
-    at it and waits for the rest (HAProxy does the same). Here the client
-    writes the request line, waits, then the rest: the timer sent no ACK
-    (TcpExtDelayedACKs; it rose by one per request without this)."""
-    before = delayed_acks()
-    for _ in range(5):
-        with srv.conn(nodelay=False) as c:
-            c.send(b"GET /hello.txt HTTP/1.1\r\n")
-            time.sleep(0.15)
-            c.send(b"Host: x\r\nConnection: close\r\n\r\n")
-            r = c.read_response()
-            assert r.status == 200 and r.body == srv.expected("/hello.txt")
-            assert c.wait_closed(10) == ("eof", b"")
-    timer_acks = delayed_acks() - before
-    assert timer_acks < 3, \
-        "%d of 5 partial requests ACKed by the timer" % timer_acks
 
 
 def test_a_close_with_a_body_behind_it_lingers(srv):

@@ -30,8 +30,8 @@ import time
 import pytest
 
 from khttp_client import Conn, build_request
-from conftest import (TCP_FIN, LoSniffer, delayed_acks, module_loaded,
-                      port_is_free, server_end_held)
+from conftest import (TCP_FIN, LoSniffer, module_loaded, port_is_free,
+                      server_end_held)
 from tls_agent import (Agent, agent_path, kernel_has_upcall, load_ktls,
                        make_certs, tls_stat)
 
@@ -664,6 +664,17 @@ def test_a_client_that_asked_to_close_is_let_go_at_once(live):
         assert not server_end_held(live.port, client_port)
     # The client's close_notify is reset from the orphan; nothing else is.
     assert live.get("/hello.txt").status == 200
+
+
+def delayed_acks():
+    """TcpExtDelayedACKs: ACKs TCP sent because its delayed-ACK timer ran
+    out with one pending."""
+    with open("/proc/net/netstat") as f:
+        rows = [line.split() for line in f]
+    for names, values in zip(rows[::2], rows[1::2]):
+        if names[0] == "TcpExt:":
+            return int(values[names.index("DelayedACKs")])
+    raise AssertionError("no TcpExt in /proc/net/netstat")
 
 
 def test_the_clients_finished_is_acked_at_once(live):

@@ -329,17 +329,6 @@ void conn_io(conn *c)
 		case step::STAGED:
 			continue;
 		case step::WAIT:
-			/*
-			 * As the module: part of a request is here, the rest
-			 * awaited; ACK it now, or a client under Nagle would
-			 * wait for the delayed-ACK timer (main.cpp).
-			 */
-			if (!c->tx.busy && (c->rx_len || c->discard)) {
-				int one = 1;
-
-				setsockopt(c->fd, IPPROTO_TCP, TCP_QUICKACK,
-					   &one, sizeof(one));
-			}
 			return;
 		case step::CLOSE:
 			conn_close(c);

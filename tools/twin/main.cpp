@@ -8,8 +8,6 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <grp.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -226,13 +224,6 @@ int main(int argc, char **argv)
 					     &listeners);
 	if (err)
 		die_bind(err);
-	/*
-	 * As the module's listener: quick ACKs off, inherited by each
-	 * connection, so that a request's ACK rides on its answer.
-	 */
-	int zero = 0;
-	for (int fd : listeners)
-		setsockopt(fd, IPPROTO_TCP, TCP_QUICKACK, &zero, sizeof(zero));
 
 	int sig = tools::run_workers("twin", listeners, worker_run,
 				     print_banner);
