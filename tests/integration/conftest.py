@@ -369,6 +369,15 @@ def tcp_sockets(tables=("/proc/net/tcp", "/proc/net/tcp6")):
                    int(f[2].rsplit(":", 1)[1], 16), int(f[3], 16), int(f[9]))
 
 
+def task_pid(name):
+    """The pid of the one task called `name` (a kernel thread of the
+    module, say); fails if there is none or more than one."""
+    pids = subprocess.run(["pgrep", "-x", name], capture_output=True,
+                          text=True).stdout.split()
+    assert len(pids) == 1, "%s tasks: %r" % (name, pids)
+    return int(pids[0])
+
+
 def server_end_held(srv_port, client_port):
     """Whether the server still holds its end of the connection from
     client_port as an open socket (one with an inode)."""

@@ -37,7 +37,7 @@ import time
 
 import pytest
 
-from conftest import TRACEFS, stuck_report, tracefs_write
+from conftest import TRACEFS, stuck_report, task_pid, tracefs_write
 from khttp_client import Conn
 
 pytestmark = [pytest.mark.lifecycle,
@@ -107,13 +107,6 @@ def traced_life(client_port):
             any("conn=%s " % c in ln for c in conns)][-30:]
 
 
-def accept_thread_pid():
-    out = subprocess.run(["pgrep", "-x", "khttpd-accept"],
-                         capture_output=True, text=True).stdout.split()
-    assert len(out) == 1, "khttpd-accept threads: %r" % out
-    return int(out[0])
-
-
 def client(port, seed, secs, results):
     """One connection per request, on CPU 1, each request sent after a
     pause of up to 4 ms; each must be answered, then closed. Puts
@@ -160,7 +153,7 @@ def test_a_connection_released_before_the_accept_thread_looks(srv,
     staller = None
     traced = trace_events(srv.port, True)
     try:
-        os.sched_setaffinity(accept_thread_pid(), {0})
+        os.sched_setaffinity(task_pid("khttpd-accept"), {0})
         staller = subprocess.Popen([sys.executable, "-c", STALLER],
                                    stdout=subprocess.PIPE, text=True)
         assert staller.stdout.readline() == "ready\n"

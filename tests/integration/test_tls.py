@@ -31,7 +31,7 @@ import pytest
 
 from khttp_client import Conn, build_request
 from conftest import (TCP_FIN, LoSniffer, module_loaded, port_is_free,
-                      server_end_held)
+                      server_end_held, task_pid)
 from tls_agent import (Agent, agent_path, kernel_has_upcall, load_ktls,
                        make_certs, tls_stat)
 
@@ -201,20 +201,13 @@ def test_accept_threads_have_whole_names(live):
         sorted(n for n in names if n.startswith("khttpd"))
 
 
-def policy_of(name):
-    """The scheduling policy of the one task called `name`."""
-    pids = subprocess.run(["pgrep", "-x", name], capture_output=True,
-                          text=True).stdout.split()
-    assert len(pids) == 1, "%s tasks: %r" % (name, pids)
-    return os.sched_getscheduler(int(pids[0]))
-
-
 def test_tls_accept_thread_does_not_preempt_clients(live):
     """The TLS port's accept thread only hands connections to the agent:
     SCHED_BATCH, so its wake-up does not take the CPU from a busy client
     beside it. The plain port's answers first requests and stays normal."""
-    assert policy_of("khttpd-tls") == os.SCHED_BATCH
-    assert policy_of("khttpd-accept") == os.SCHED_OTHER
+    assert os.sched_getscheduler(task_pid("khttpd-tls")) == os.SCHED_BATCH
+    assert os.sched_getscheduler(task_pid("khttpd-accept")) == \
+        os.SCHED_OTHER
 
 
 def test_curl_site_root_and_plain_http_alongside(live):
