@@ -510,13 +510,10 @@ def stuck_report(port, client_port=None):
             pass
     # TCP's nonzero counters: drops, prunes, memory pressure, aborts.
     try:
-        with open("/proc/net/netstat") as f:
-            rows = [r.split() for r in f]
-        for names, values in zip(rows[::2], rows[1::2]):
-            lines.append(names[0] + " " + " ".join(
-                "%s=%s" % nv for nv in zip(names[1:], values[1:])
-                if nv[1] != "0"))
-    except (OSError, IndexError):
+        for group, counters in netstat_counters().items():
+            lines.append(group + ": " + " ".join(
+                "%s=%d" % nv for nv in counters.items() if nv[1]))
+    except (OSError, ValueError):
         pass
     for pid, comm, state, frames in task_stacks(
             lambda t, c, s: c.startswith(("kworker", "khttpd", "kecho",
@@ -527,6 +524,15 @@ def stuck_report(port, client_port=None):
         lines.append("%s %s %s: %s" % (pid, comm, state,
                                        " < ".join(frames[:12])))
     return "\n".join(lines)
+
+
+def netstat_counters():
+    """/proc/net/netstat as {group: {counter: value}} ("TcpExt",
+    "IpExt", ...): each group is a row of names over a row of values."""
+    with open("/proc/net/netstat") as f:
+        rows = [line.split() for line in f]
+    return {names[0].rstrip(":"): dict(zip(names[1:], map(int, values[1:])))
+            for names, values in zip(rows[::2], rows[1::2])}
 
 
 def module_loaded(name=MODULE):

@@ -30,8 +30,8 @@ import time
 import pytest
 
 from khttp_client import Conn, build_request
-from conftest import (TCP_FIN, LoSniffer, module_loaded, port_is_free,
-                      server_end_held, task_pid)
+from conftest import (TCP_FIN, LoSniffer, module_loaded, netstat_counters,
+                      port_is_free, server_end_held, task_pid)
 from tls_agent import (Agent, agent_path, kernel_has_upcall, load_ktls,
                        make_certs, tls_stat)
 
@@ -662,12 +662,7 @@ def test_a_client_that_asked_to_close_is_let_go_at_once(live):
 def delayed_acks():
     """TcpExtDelayedACKs: ACKs TCP sent because its delayed-ACK timer ran
     out with one pending."""
-    with open("/proc/net/netstat") as f:
-        rows = [line.split() for line in f]
-    for names, values in zip(rows[::2], rows[1::2]):
-        if names[0] == "TcpExt:":
-            return int(values[names.index("DelayedACKs")])
-    raise AssertionError("no TcpExt in /proc/net/netstat")
+    return netstat_counters()["TcpExt"]["DelayedACKs"]
 
 
 def test_the_clients_finished_is_acked_at_once(live):
