@@ -14,6 +14,7 @@ which CPU each queued io_work will run.
 Marked `lifecycle`: these tests restart the module with other parameters
 and leave it as they found it."""
 
+import collections
 import contextlib
 import os
 import re
@@ -67,17 +68,6 @@ def traced_on_cpu0(event, filt):
         switch(True)
 
 
-def count_cpus(lines, pattern):
-    """{cpu: count} over the trace lines `pattern` (one group: the CPU)
-    matches."""
-    cpus = {}
-    for ln in lines:
-        m = re.search(pattern, ln)
-        if m:
-            cpus[int(m.group(1))] = cpus.get(int(m.group(1)), 0) + 1
-    return cpus
-
-
 REQUEST = b"GET /hello.txt HTTP/1.1\r\nHost: placement\r\n\r\n"
 
 
@@ -121,20 +111,28 @@ def make_requests(srv, requests, conns=1, poll=False):
                 assert c.read_response().status == 200
 
 
-def io_work_cpus(srv, requests=200, conns=1, poll=False):
-    """CPUs the connections' io_work was queued on while a client pinned
-    to CPU 0 made `requests` requests (make_requests()): {cpu: count}."""
+def io_work_queueings(srv, requests=200, conns=1, poll=False):
+    """(from, to) for each queueing of the connections' io_work while a
+    client pinned to CPU 0 made `requests` requests (make_requests()):
+    `from` the CPU it was made on, `to` the one the work will run on."""
     with traced_on_cpu0("events/workqueue/workqueue_queue_work",
                         'workqueue == "khttpd"') as (switch, lines):
         switch(True)
         make_requests(srv, requests, conns, poll)
         switch(False)
         trace = lines()
-    cpus = count_cpus(trace, r"function=kengine_conn_io_work .* cpu=(\d+)")
+    moves = [(int(m.group(1)), int(m.group(2))) for m in (
+        re.search(r"\[(\d+)\].*function=kengine_conn_io_work .* cpu=(\d+)",
+                  ln) for ln in trace) if m]
     # About one queueing per request (a wake-up finding the work already
     # queued is not traced).
-    assert sum(cpus.values()) >= requests // 2, (cpus, trace[-20:])
-    return cpus
+    assert len(moves) >= requests // 2, (len(moves), trace[-20:])
+    return moves
+
+
+def io_work_cpus(srv, **kw):
+    """io_work_queueings() as {cpu the work runs on: count}."""
+    return collections.Counter(dst for _, dst in io_work_queueings(srv, **kw))
 
 
 def steered_io_work_cpus(srv, **kw):
@@ -184,11 +182,12 @@ def test_a_waiting_client_with_several_connections_is_steered(srv):
 
 def pinned_clients_work(srv, cpus, secs=2.0):
     """One keep-alive client pinned to each CPU of `cpus`, each making
-    requests for the same `secs`, with steer=1: (from, to) for each io_work
-    queueing made in a client's own context (the softirq of its send),
-    `from` the CPU it was made on and `to` the one the work will run on.
-    The clients poll for their answers: a client that sleeps until each
-    one comes keeps its work on its CPU whatever the others do
+    requests for the same `secs`, with steer=1: (time, from, to) for each
+    io_work queueing made in a client's own context (the softirq of its
+    send), in trace order: `time` in seconds, `from` the CPU it was made
+    on and `to` the one the work will run on. The clients poll for their
+    answers: a client that sleeps until each one comes keeps its work on
+    its CPU whatever the others do
     (test_a_client_that_waits_keeps_its_work_on_its_cpu)."""
     srv.restart(steer=1)
     try:
@@ -216,28 +215,67 @@ def pinned_clients_work(srv, cpus, secs=2.0):
             trace = lines()
     finally:
         srv.restore()
-    # "python3-PID [CPU] ... function=kengine_conn_io_work ... cpu=TARGET"
+    # "python3-PID [CPU] FLAGS SECS.USECS: ... function=kengine_conn_io_work
+    # ... cpu=TARGET"
     moves = []
     for ln in trace:
-        m = re.search(r"-(\d+)\s+\[(\d+)\].*function=kengine_conn_io_work"
-                      r" .* cpu=(\d+)", ln)
+        m = re.search(r"-(\d+)\s+\[(\d+)\].*?\s(\d+\.\d+): .*"
+                      r"function=kengine_conn_io_work .* cpu=(\d+)", ln)
         if m and int(m.group(1)) in pids:
-            moves.append((int(m.group(2)), int(m.group(3))))
+            moves.append((float(m.group(3)), int(m.group(2)),
+                          int(m.group(4))))
     assert len(moves) >= 100, trace[-20:]
     return moves
+
+
+# A CPU whose client sent this recently (seconds) is one the server must
+# see as having a client: its quiet time (KENGINE_CLIENT_QUIET) is 8 ms.
+CLIENT_RECENT = 0.006
+
+
+def crossings_to_busy_cpus(moves):
+    """(crossings, chances) over pinned_clients_work's moves: chances are
+    the queueings made while some other client's CPU had sent within
+    CLIENT_RECENT (a CPU the work must not go to), crossings those whose
+    work went to such a CPU. Only the clients' own sends say when a CPU
+    had a client: under a loaded host a vCPU can stop for longer than the
+    quiet time, its client with it, and then its CPU is quiet, as the
+    server sees it, and work may go there. Nor can they say it exactly:
+    the server counts in jiffies, and a guest's jiffies catch up in
+    bursts after its vCPUs were stopped, so that a CPU can be quiet by
+    them a millisecond after its client sent."""
+    last, crossings, chances = {}, 0, 0
+    for t, src, dst in moves:
+        busy = {c for c, seen in last.items()
+                if c != src and t - seen < CLIENT_RECENT}
+        if busy:
+            chances += 1
+            crossings += dst in busy
+        last[src] = t
+    return crossings, chances
 
 
 def test_work_stays_with_its_client_when_every_cpu_has_one(srv):
     """A client pinned to each CPU: steering a client's work to another
     CPU would make every request cross CPUs both ways (and share a CPU
     with another client all the same), so each connection's work is
-    queued on the CPU its client sent from."""
+    queued on the CPU its client sent from, not on one whose client sent
+    within the quiet time. 4-CPU guest, 2-core host: stays 95% of the
+    queueings on a quiet host, but 65-85% with a second guest spinning two
+    hogs beside it, the rest gone to CPUs whose vCPU, and client, the host
+    had stopped; so what is counted is the work that went to a CPU whose
+    client had sent within 6 ms: 0.8% quiet, 5-10% loaded (jiffies'
+    bursts), and 70% (loaded; 100% with 2 CPUs) for a build that finds
+    every CPU quiet."""
     cpus = sorted(os.sched_getaffinity(0))
     if len(cpus) < 2:
         pytest.skip("one CPU: nowhere else to run")
     moves = pinned_clients_work(srv, cpus)
-    stays = sum(1 for src, dst in moves if src == dst)
-    assert stays > len(moves) * 0.8, (stays, len(moves))
+    crossings, chances = crossings_to_busy_cpus(moves)
+    stays = sum(1 for _, src, dst in moves if src == dst)
+    assert chances >= 100, (chances, len(moves))
+    assert crossings <= chances * 0.25, (crossings, chances, stays,
+                                         len(moves))
 
 
 def test_work_goes_to_a_cpu_without_a_client(srv):
@@ -250,19 +288,27 @@ def test_work_goes_to_a_cpu_without_a_client(srv):
                     "this file in a 4-CPU guest too)" % len(cpus))
     clients = cpus[:2]
     moves = pinned_clients_work(srv, clients)
-    away = sum(1 for src, dst in moves if dst not in clients)
+    away = sum(1 for _, src, dst in moves if dst not in clients)
     assert away > len(moves) * 0.8, (away, len(moves),
-                                     sorted(set(moves)))
+                                     sorted({m[1:] for m in moves}))
 
 
 def test_steer_0_keeps_work_on_the_receiving_cpu(srv):
+    """Every queueing on the CPU it was made on, for a polling client,
+    whose work steer=1 sends away (a build that steers anyway fails it).
+    Not "on the client's CPU", as this test once had it: once, with a
+    second guest spinning two hogs on the 2-core host, the blocking
+    client's work was queued on CPU 1 in 38 of 187 queueings; with steer=0
+    io_work is only ever queued on the CPU queueing it, so those were
+    made there, but what made them was not recorded (seven runs that
+    recorded it saw none)."""
     srv.restart(steer=0)
     try:
-        cpus = io_work_cpus(srv)
+        moves = io_work_queueings(srv, poll=True)
     finally:
         srv.restore()
-    total = sum(cpus.values())
-    assert cpus.get(0, 0) > total * 0.8, cpus
+    assert all(src == dst for src, dst in moves), \
+        collections.Counter(moves)
 
 
 # Open connections beside a new one from which the listener defers.
@@ -525,3 +571,4 @@ def test_bad_defer_accept_fails_insmod(srv):
                    for ln in srv.kmsg.lines), srv.kmsg.lines[-5:]
     finally:
         srv.restore()
+
