@@ -163,11 +163,16 @@ def test_local_client_work_is_steered_off_its_cpu(srv):
 def test_a_client_that_waits_keeps_its_work_on_its_cpu(srv):
     """One connection whose client sleeps until each answer is there (ab -c
     1, ab -k -c 1): its CPU would idle while the work ran elsewhere, so
-    the work stays on it, without a wake-up of another CPU."""
+    the work stays on it, without a wake-up of another CPU. The bar is
+    half: with two other guests spinning hogs on the 2-core host, 16-30%
+    of the client's queueings went to CPU 1 (the guest's jiffies jump
+    when the host stops its vCPUs, and the client's last sleep then looks
+    older than the 8 ms the server allows it); a build without the rule
+    kept none of 200 on CPU 0."""
     cpus, grew = steered_io_work_cpus(srv)
     total = sum(cpus.values())
-    assert cpus.get(0, 0) > total * 0.8, cpus
-    assert grew["work_on_waiting_client_cpu"] >= total * 0.8, (grew, cpus)
+    assert cpus.get(0, 0) > total * 0.5, cpus
+    assert grew["work_on_waiting_client_cpu"] >= total * 0.5, (grew, cpus)
 
 
 def test_a_waiting_client_with_several_connections_is_steered(srv):
