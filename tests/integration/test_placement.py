@@ -165,10 +165,11 @@ def test_a_client_that_waits_keeps_its_work_on_its_cpu(srv):
     1, ab -k -c 1): its CPU would idle while the work ran elsewhere, so
     the work stays on it, without a wake-up of another CPU. The bar is
     half: with two other guests spinning hogs on the 2-core host, 16-30%
-    of the client's queueings went to CPU 1 (the guest's jiffies jump
-    when the host stops its vCPUs, and the client's last sleep then looks
-    older than the 8 ms the server allows it); a build without the rule
-    kept none of 200 on CPU 0."""
+    of the client's queueings, made in its own sends, went to CPU 1 (its
+    last sleep looked older than the 8 ms the server allows it: the
+    guest's jiffies jump when the host stops its vCPUs, or the slowed
+    client really went that long without sleeping; not told apart); a
+    build without the rule kept none of 200 on CPU 0."""
     cpus, grew = steered_io_work_cpus(srv)
     total = sum(cpus.values())
     assert cpus.get(0, 0) > total * 0.5, cpus
