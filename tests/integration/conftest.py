@@ -513,7 +513,7 @@ def stuck_report(port, client_port=None):
         for group, counters in netstat_counters().items():
             lines.append(group + ": " + " ".join(
                 "%s=%d" % nv for nv in counters.items() if nv[1]))
-    except (OSError, ValueError):
+    except (OSError, IndexError, ValueError):
         pass
     for pid, comm, state, frames in task_stacks(
             lambda t, c, s: c.startswith(("kworker", "khttpd", "kecho",

@@ -111,6 +111,22 @@ def make_requests(srv, requests, conns=1, poll=False):
                 assert c.read_response().status == 200
 
 
+def io_work_trace(trace):
+    """(pid, seconds, from, to) for each io_work queueing in the trace's
+    lines: the task that made it, when, the CPU it was made on and the
+    one the work will run on."""
+    # "python3-PID [CPU] FLAGS SECS.USECS: ... function=kengine_conn_io_work
+    # ... cpu=TARGET"
+    out = []
+    for ln in trace:
+        m = re.search(r"-(\d+)\s+\[(\d+)\].*?\s(\d+\.\d+): .*"
+                      r"function=kengine_conn_io_work .* cpu=(\d+)", ln)
+        if m:
+            out.append((int(m.group(1)), float(m.group(3)), int(m.group(2)),
+                        int(m.group(4))))
+    return out
+
+
 def io_work_queueings(srv, requests=200, conns=1, poll=False):
     """(from, to) for each queueing of the connections' io_work while a
     client pinned to CPU 0 made `requests` requests (make_requests()):
@@ -121,9 +137,7 @@ def io_work_queueings(srv, requests=200, conns=1, poll=False):
         make_requests(srv, requests, conns, poll)
         switch(False)
         trace = lines()
-    moves = [(int(m.group(1)), int(m.group(2))) for m in (
-        re.search(r"\[(\d+)\].*function=kengine_conn_io_work .* cpu=(\d+)",
-                  ln) for ln in trace) if m]
+    moves = [(src, dst) for _, _, src, dst in io_work_trace(trace)]
     # About one queueing per request (a wake-up finding the work already
     # queued is not traced).
     assert len(moves) >= requests // 2, (len(moves), trace[-20:])
@@ -221,15 +235,8 @@ def pinned_clients_work(srv, cpus, secs=2.0):
             trace = lines()
     finally:
         srv.restore()
-    # "python3-PID [CPU] FLAGS SECS.USECS: ... function=kengine_conn_io_work
-    # ... cpu=TARGET"
-    moves = []
-    for ln in trace:
-        m = re.search(r"-(\d+)\s+\[(\d+)\].*?\s(\d+\.\d+): .*"
-                      r"function=kengine_conn_io_work .* cpu=(\d+)", ln)
-        if m and int(m.group(1)) in pids:
-            moves.append((float(m.group(3)), int(m.group(2)),
-                          int(m.group(4))))
+    moves = [(t, src, dst) for pid, t, src, dst in io_work_trace(trace)
+             if pid in pids]
     assert len(moves) >= 100, trace[-20:]
     return moves
 
