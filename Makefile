@@ -20,7 +20,8 @@
 #   make echo-bench kecho.ko vs user-echo-server in a QEMU guest (~8 min) -> docs/echo/
 #   make echo-bench-quick  the same, four levels, once (~1-2 min) -> build/
 #   make trace      trace-cmd in a QEMU guest: where khttpd's time goes -> build/trace/
-#   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd) -> build/profile/
+#   make profile    perf record -a -g during wrk (FILE=1k, SERVER=khttpd;
+#                   CLIENT=close: htstress, a connection per request) -> build/profile/
 #   make bpf        scripts/bpf/*.bt (bpftrace) in a QEMU guest during a short load -> build/bpf/
 
 # The kernel to build for (scripts/kernel.sh says how it is chosen: the
@@ -303,6 +304,7 @@ echo-bench-quick: $(BUILD)/user-echo-server $(BUILD)/echo-bench
 # trace-cmd, perf, wrk and nginx come with the bench package group.
 FILE ?= 1k
 SERVER ?= khttpd
+CLIENT ?= wrk
 
 trace: bench-deps module $(BUILD)/htstress
 	scripts/trace.sh
@@ -314,8 +316,8 @@ bpf: deps $(BUILD)/echo-bench
 	scripts/build-module.sh $(KVER)
 	KVER=$(KVER) scripts/bpf.sh $(BPF_ARGS)
 
-profile: bench-deps module $(if $(filter twin,$(SERVER)),$(BUILD)/twin)
-	scripts/trace.sh profile --file $(FILE) --server $(SERVER)
+profile: bench-deps module $(BUILD)/htstress $(if $(filter twin,$(SERVER)),$(BUILD)/twin)
+	scripts/trace.sh profile --file $(FILE) --server $(SERVER) --client $(CLIENT)
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null

@@ -16,8 +16,9 @@
 #               and socket callbacks, restricted to khttpd_* and a list of
 #               kernel entry points (socket, TCP, VFS, slab, workqueue), plus
 #               the tracepoints, during a shorter wrk run per file.
-#   profile  perf record -a -g -e cpu-clock during one wrk run against
-#            $KHTTPD_PROF_SERVER (khttpd, twin or nginx) for file
+#   profile  perf record -a -g -e cpu-clock during one wrk run (or, with
+#            KHTTPD_PROF_CLIENT=close, htstress: a connection per request)
+#            against $KHTTPD_PROF_SERVER (khttpd, twin or nginx) for file
 #            $KHTTPD_PROF_FILE (1k, 16k, 256k, 1m), then perf report
 #            summaries (by command, self, children, callers of the hottest
 #            symbols) into text files.
@@ -32,7 +33,8 @@
 #   KHTTPD_TRACE_DEPTH     if set: trace everything under the work function
 #                          to this depth instead of the function list
 #   KHTTPD_PROF_FILE, KHTTPD_PROF_SERVER, KHTTPD_PROF_DURATION (default 5),
-#   KHTTPD_PROF_CONNS (default 32), KHTTPD_PROF_THREADS (default: CPUs)
+#   KHTTPD_PROF_CONNS (default 32), KHTTPD_PROF_THREADS (default: CPUs),
+#   KHTTPD_PROF_CLIENT (wrk or close)
 
 set -euo pipefail
 
@@ -249,6 +251,7 @@ cmd_profile() {
 	local file=${KHTTPD_PROF_FILE:-1k} server=${KHTTPD_PROF_SERVER:-khttpd}
 	local dur=${KHTTPD_PROF_DURATION:-5} conns=${KHTTPD_PROF_CONNS:-32}
 	local threads=${KHTTPD_PROF_THREADS:-$NCPU} url sym
+	local client=${KHTTPD_PROF_CLIENT:-wrk} load
 	SERVER_PID=
 	command -v perf >/dev/null || die "perf is missing (scripts/deps.sh bench)"
 	command -v wrk >/dev/null || die "wrk is missing (scripts/deps.sh bench)"
@@ -268,11 +271,18 @@ cmd_profile() {
 	# Kernel symbols for perf report, also outside the guest.
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
-	say "perf record -a -g -e cpu-clock: wrk -t$threads -c$conns -d${dur}s $url ($server)"
-	echo "\$ wrk -t$threads -c$conns -d${dur}s $url   # server: $server" >"$OUT/wrk.txt"
+	if [ "$client" = close ]; then
+		# htstress's -c counts per thread; --conns is the total.
+		load=("$REPO/build/htstress" -n 100000000 -D "$dur" -c $(((conns + threads - 1) / threads))
+			-t "$threads" "$url")
+	else
+		load=(wrk -t"$threads" -c"$conns" -d"${dur}s" --latency "$url")
+	fi
+	say "perf record -a -g -e cpu-clock: ${load[*]} ($server)"
+	echo "\$ ${load[*]}   # server: $server" >"$OUT/client.txt"
 	(cd "$WORK" && timeout $((dur + 120)) perf record -q -a -g -e cpu-clock \
-		-o "$WORK/perf.data" -- wrk -t"$threads" -c"$conns" -d"${dur}s" --latency "$url") \
-		>>"$OUT/wrk.txt" 2>&1 || say "perf record/wrk exited with status $?"
+		-o "$WORK/perf.data" -- "${load[@]}") \
+		>>"$OUT/client.txt" 2>&1 || say "perf record/${load[0]##*/} exited with status $?"
 	cat /proc/kallsyms >"$OUT/kallsyms"
 
 	# perf report resolves the module's symbols from /proc/kallsyms, so

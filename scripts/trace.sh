@@ -13,20 +13,23 @@
 #                               raw trace.dat/events.dat in build/trace/.
 #                               About 1-2 minutes.
 #   scripts/trace.sh profile    perf record -a -g -e cpu-clock during one wrk
-#                               run; perf report summaries (by command, top
-#                               symbols, call chains) in build/profile/
-#                               (build/profile/<server>-<file>/).
+#                               run (or htstress, --client close); perf
+#                               report summaries (by command, top symbols,
+#                               call chains) in build/profile/
+#                               (build/profile/<server>-<file>[-close]/).
 #
 # Options:
 #   --duration S    trace: seconds of wrk per file in the events pass
 #                   (default 3; the function_graph pass takes 2, --graph-duration)
-#                   profile: seconds of the recorded wrk run (default 5)
+#                   profile: seconds of the recorded run (default 5)
 #   --depth N       trace: function_graph everything under
 #                   khttpd_conn_io_work down to depth N instead of khttpd_*
 #                   plus the kernel entry point list (bigger, slower trace)
 #   --file F        profile: 1k (default), 16k, 256k or 1m
 #   --server S      profile: khttpd (default), twin or nginx
-#   --conns N       profile: wrk connections (default 32)
+#   --conns N       profile: the client's connections (default 32)
+#   --client C      profile: wrk (default; keep-alive) or close (htstress,
+#                   a connection per request, as many threads as CPUs)
 #   --smp N         guest CPUs (default 2)
 #   --timeout S     for the guest (default 600)
 #   --ko PATH       the module to load (default khttpd.ko; a path inside
@@ -55,6 +58,7 @@ trace | profile) MODE=$1; shift ;;
 esac
 
 DURATION='' GRAPH_DURATION=2 DEPTH='' FILE=1k SERVER=khttpd CONNS=32 SMP=2
+CLIENT=wrk
 TIMEOUT=600 TSC=1 REPORT_ONLY='' OUT='' KO=khttpd.ko
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -64,23 +68,25 @@ while [ $# -gt 0 ]; do
 	--file) FILE=${2:?}; shift 2 ;;
 	--server) SERVER=${2:?}; shift 2 ;;
 	--conns) CONNS=${2:?}; shift 2 ;;
+	--client) CLIENT=${2:?}; shift 2 ;;
 	--smp) SMP=${2:?}; shift 2 ;;
 	--timeout) TIMEOUT=${2:?}; shift 2 ;;
 	--ko) KO=${2:?}; shift 2 ;;
 	--no-tsc) TSC=; shift ;;
 	--report) REPORT_ONLY=1; shift ;;
 	--out) OUT=${2:?}; shift 2 ;;
-	-h | --help) sed -n '3,38p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '3,41p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) say "unknown option $1 (see --help)"; exit 2 ;;
 	esac
 done
 case $FILE in 1k | 16k | 256k | 1m) ;; *) die "--file: 1k, 16k, 256k or 1m" ;; esac
 case $SERVER in khttpd | twin | nginx) ;; *) die "--server: khttpd, twin or nginx" ;; esac
+case $CLIENT in wrk | close) ;; *) die "--client: wrk or close" ;; esac
 
 if [ "$MODE" = trace ]; then
 	OUT=${OUT:-build/trace}
 else
-	OUT=${OUT:-build/profile/$SERVER-$FILE}
+	OUT=${OUT:-build/profile/$SERVER-$FILE$([ "$CLIENT" = wrk ] || echo "-$CLIENT")}
 fi
 
 # What was measured: the commit and whether the tree differs from it.
@@ -158,6 +164,8 @@ else
 	command -v perf >/dev/null || die "perf is missing; run scripts/deps.sh bench"
 	export KHTTPD_PROF_FILE=$FILE KHTTPD_PROF_SERVER=$SERVER
 	export KHTTPD_PROF_DURATION=${DURATION:-5} KHTTPD_PROF_CONNS=$CONNS
+	export KHTTPD_PROF_CLIENT=$CLIENT
+	[ "$CLIENT" = wrk ] || [ -x build/htstress ] || die "no build/htstress (make build/htstress)"
 fi
 # A token the guest echoes back: build/vm/out is shared by all vm.sh runs,
 # so make sure the results copied below are this run's.
