@@ -760,6 +760,20 @@ void kengine_conn_start(struct kengine_listener *l, struct socket *sock)
 	clear_and_wake_up_bit(KENGINE_CONN_FIRST_RUN, &conn->flags);
 }
 
+/*
+ * Whether a TLS connection's handshake is not over for it yet: owed to the
+ * agent, waiting to be resubmitted, or reported but not yet read by
+ * io_work (the agent's own timeout is tls_timeout too, so its report of
+ * it and the sweeper come together; closed before io_work read it, the
+ * connection would be counted neither failed nor timed out).
+ */
+static bool kengine_conn_in_handshake(const struct kengine_conn *conn)
+{
+	return test_bit(KENGINE_CONN_HANDSHAKE, &conn->flags) ||
+	       test_bit(KENGINE_CONN_HANDSHAKE_RETRY, &conn->flags) ||
+	       test_bit(KENGINE_CONN_HANDSHAKE_DONE, &conn->flags);
+}
+
 /* Queue the release of every connection, or of those past their deadline. */
 static void kengine_conns_release(struct kengine *eng, bool expired_only)
 {
@@ -772,9 +786,9 @@ static void kengine_conns_release(struct kengine *eng, bool expired_only)
 			kengine_conn_schedule_release(conn);
 		} else if (time_after(now, READ_ONCE(conn->expires))) {
 			kengine_stat_inc(KENGINE_STAT_TIMED_OUT);
-			if (test_bit(KENGINE_CONN_HANDSHAKE, &conn->flags) ||
-			    test_bit(KENGINE_CONN_HANDSHAKE_RETRY,
-				     &conn->flags))
+			if (kengine_conn_in_handshake(conn) &&
+			    !test_and_set_bit(KENGINE_CONN_HANDSHAKE_COUNTED,
+					      &conn->flags))
 				kengine_stat_inc(KENGINE_STAT_TLS_TIMED_OUT);
 			kengine_conn_schedule_release(conn);
 		}

@@ -130,6 +130,12 @@ enum kengine_conn_flags {
 	KENGINE_CONN_HANDSHAKE_DONE,	/* tls_status is set: io_work reads it */
 	KENGINE_CONN_HANDSHAKE_RETRY,	/* the queue was full: resubmit */
 	/*
+	 * The handshake's outcome is counted: by io_work reading the agent's
+	 * report, or by the sweeper closing the connection before that, as
+	 * timed out. Both can happen; whoever sets this counts.
+	 */
+	KENGINE_CONN_HANDSHAKE_COUNTED,
+	/*
 	 * The accept thread is answering the first request itself, outside
 	 * the workqueue, where cancel_work_sync() cannot wait for it; it
 	 * clears this (with a wake-up) as its last touch of the connection,

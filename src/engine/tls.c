@@ -155,11 +155,12 @@ bool kengine_tls_finish(struct kengine_conn *conn)
 	started = READ_ONCE(conn->expires) - eng->cfg.tls_timeout_secs * HZ;
 	kengine_proto_tls_done(conn, status,
 			       jiffies_to_usecs(jiffies - started));
-	if (status) {
-		kengine_stat_inc(KENGINE_STAT_TLS_FAILED);
+	/* Unless the sweeper, closing it meanwhile, counted it timed out. */
+	if (!test_and_set_bit(KENGINE_CONN_HANDSHAKE_COUNTED, &conn->flags))
+		kengine_stat_inc(status ? KENGINE_STAT_TLS_FAILED :
+					  KENGINE_STAT_TLS_OK);
+	if (status)
 		return false;
-	}
-	kengine_stat_inc(KENGINE_STAT_TLS_OK);
 	kengine_conn_touch(conn, eng->cfg.timeout_secs * HZ);
 	return kengine_conn_attach(conn);
 }
