@@ -400,6 +400,11 @@ def test_client_stops_mid_handshake(live):
         assert time.monotonic() - t0 < 30
         s.close()
     after = stats()
+    # Each in one or the other: the agent's report of its own timeout and
+    # the sweeper come together, and a connection closed between the
+    # report and its reading was once counted in neither. (More than two:
+    # live.start()'s probe of the port can be counted failed after
+    # `before` was read.)
     assert after["tls_handshakes_timed_out"] - \
         before["tls_handshakes_timed_out"] + \
         after["tls_handshakes_failed"] - before["tls_handshakes_failed"] >= 2
