@@ -479,14 +479,11 @@ def main():
     rows = {}
     try:
         for rep in range(args.reps):
-            # Each repetition starts one server further along, as make
-            # bench's do: a slot in the order has its own luck (the run
-            # before it, a slow spell of the host). A variant always run
-            # second came out 10% ahead in 10 of 10 repetitions, and last
-            # when run first (docs/bench/changes.md).
-            k = rep % len(servers)
+            # make bench's order: a variant always run second came out
+            # 10% ahead in 10 of 10 repetitions, and last when run first
+            # (docs/bench/changes.md).
             for w in works:
-                for s in servers[k:] + servers[:k]:
+                for s in bg.in_turn(servers, rep):
                     if ("tls" if is_tls(w) else "plain") not in s.serves:
                         continue
                     r = one_run(s, w, args.wakeups, args.blame, args.tcp)

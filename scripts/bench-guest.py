@@ -982,6 +982,16 @@ def environment(ncpu):
     }
 
 
+def in_turn(servers, rep):
+    """The servers in the order repetition rep runs them: each repetition
+    starts one server further along, so what a position in the order
+    brings (the TIME_WAIT sockets of the run before, a slow spell of the
+    host starting mid-cell) falls on each server in turn, not always on
+    the same one. bench-cpu.py runs its repetitions in this order too."""
+    k = rep % len(servers) if servers else 0
+    return servers[k:] + servers[:k]
+
+
 def make_files(sizes):
     shutil.rmtree(BENCH, ignore_errors=True)
     os.makedirs(ROOT)
@@ -1512,14 +1522,6 @@ def main():
 
         def servers_of(w):
             return tls_live if wl[w].group == "tls" else live
-
-        def in_turn(servers, rep):
-            # Each repetition starts one server further along: what a
-            # position in the order brings (the TIME_WAIT sockets of the
-            # run before, a slow spell of the host starting mid-cell) then
-            # falls on each server in turn, not always on the same one.
-            k = rep % len(servers) if servers else 0
-            return servers[k:] + servers[:k]
 
         rawf = open(os.path.join(a.out, "raw.txt"), "w")
         total = a.reps * sum(len(servers_of(w)) for w, _ in plan)
