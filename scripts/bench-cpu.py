@@ -98,6 +98,8 @@ WORKLOADS = {
                                     "16", URL % (p, "/f1k")]),
     "course-ab": (10000, lambda p: ["ab", "-q", "-k", "-n", "10000", "-c",
                                     "500", URL % (p, "/")]),
+    "hs-close-t1c8": (6000, lambda p: [HT, "-n", "6000", "-c", "8", "-t",
+                                       "1", "--json", URL % (p, "/f1k")]),
     "hs-ka-t1c16": (40000, lambda p: [HT, "-k", "-n", "40000", "-c", "16",
                                       "-t", "1", "--json", URL % (p, "/f1k")]),
     "hs-ka-c8-0": (60000, lambda p: [HT, "-k", "-n", "60000", "-c", "4",

@@ -206,6 +206,18 @@ def workloads(duration, threads, scale):
             "wrk", "keep-alive, wrk, 1 thread, 16 connections", "1k", one_k,
             lambda url: ["wrk", "-t", "1", "-c", "16", "-d", d + "s",
                          "--latency", url], duration),
+        # htstress with one thread: like ab and wrk -t1, a client that
+        # leaves a CPU to the server.
+        "hs-close-t1c8": Workload(
+            "htstress", "one connection per request, htstress, 1 thread, "
+            "8 connections", "1k", one_k,
+            lambda url: [ht, "-n", "100000000", "-D", d, "-c", "8",
+                         "-t", "1", "--json", url], duration),
+        "hs-ka-t1c16": Workload(
+            "htstress", "keep-alive, htstress, 1 thread, 16 connections",
+            "1k", one_k,
+            lambda url: [ht, "-k", "-n", "100000000", "-D", d, "-c", "16",
+                         "-t", "1", "--json", url], duration),
         # The course's two commands, on / (index.html). Its counts, 100000
         # and 10000, would take minutes under TCG: same shape, fewer
         # requests (results.md gives the counts used).

@@ -12,7 +12,8 @@
 #                               per request; 4 s per run), the 1 KiB set
 #                               (ab and ab -k at 1, 16 and 500 connections,
 #                               httperf with and without keep-alive, wrk -t1
-#                               -c16, the course's htstress and ab commands
+#                               -c16, htstress -t 1 with and without -k,
+#                               the course's htstress and ab commands
 #                               on /; fixed request counts) and the memory
 #                               of 10,000 idle keep-alive connections, then
 #                               the tls group (HTTPS: khttpd's tls_port=

@@ -254,7 +254,11 @@ cmd_profile() {
 	local client=${KHTTPD_PROF_CLIENT:-wrk} load
 	SERVER_PID=
 	command -v perf >/dev/null || die "perf is missing (scripts/deps.sh bench)"
-	command -v wrk >/dev/null || die "wrk is missing (scripts/deps.sh bench)"
+	if [ "$client" = close ]; then
+		[ -x "$REPO/build/htstress" ] || die "build/htstress is missing (make bench-tools)"
+	else
+		command -v wrk >/dev/null || die "wrk is missing (scripts/deps.sh bench)"
+	fi
 	make_files
 	[ -e "$ROOT/f$file" ] || die "no file f$file (1k, 16k, 256k or 1m)"
 	case $server in
@@ -265,19 +269,23 @@ cmd_profile() {
 	esac
 	warm $PORT
 	url=http://127.0.0.1:$PORT/f$file
-	# Pre-warm the path (caches, TCP) without recording.
-	timeout 60 wrk -t1 -c8 -d1s "$url" >/dev/null 2>&1 || true
+	load_for() { # SECONDS: the client's command line, into load
+		if [ "$client" = close ]; then
+			# htstress's -c counts per thread; --conns is the total.
+			load=("$REPO/build/htstress" -n 100000000 -D "$1"
+				-c $(((conns + threads - 1) / threads)) -t "$threads" "$url")
+		else
+			load=(wrk -t"$threads" -c"$conns" -d"$1s" --latency "$url")
+		fi
+	}
+	# Pre-warm the path (caches, TCP) with the same client, not recorded.
+	load_for 1
+	timeout 60 "${load[@]}" >/dev/null 2>&1 || true
 
 	# Kernel symbols for perf report, also outside the guest.
 	echo 0 >/proc/sys/kernel/kptr_restrict
 	echo -1 >/proc/sys/kernel/perf_event_paranoid
-	if [ "$client" = close ]; then
-		# htstress's -c counts per thread; --conns is the total.
-		load=("$REPO/build/htstress" -n 100000000 -D "$dur" -c $(((conns + threads - 1) / threads))
-			-t "$threads" "$url")
-	else
-		load=(wrk -t"$threads" -c"$conns" -d"${dur}s" --latency "$url")
-	fi
+	load_for "$dur"
 	say "perf record -a -g -e cpu-clock: ${load[*]} ($server)"
 	echo "\$ ${load[*]}   # server: $server" >"$OUT/client.txt"
 	(cd "$WORK" && timeout $((dur + 120)) perf record -q -a -g -e cpu-clock \
