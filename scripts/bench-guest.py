@@ -152,6 +152,13 @@ def workloads(duration, threads, scale):
                     "--num-calls", str(calls), "--timeout", "10"]
         return argv
 
+    def hs(conns_per_thread, nthreads, keepalive):
+        # For `duration` seconds, as wrk: -n only has to be out of reach.
+        return lambda url: ([ht] + (["-k"] if keepalive else []) +
+                            ["-n", "100000000", "-D", d,
+                             "-c", str(conns_per_thread), "-t", str(nthreads),
+                             "--json", url])
+
     one_k = ("1k",)
     one_m = ("1m",)
     # htstress -c is per thread; the names give the total connections.
@@ -163,17 +170,14 @@ def workloads(duration, threads, scale):
                          "--latency", url], duration),
         "hs-ka-c8": Workload(
             "htstress", "keep-alive, htstress, 8 connections", "sweep", None,
-            lambda url: [ht, "-k", "-n", "100000000", "-D", d,
-                         "-c", "4", "-t", t, "--json", url], duration),
+            hs(4, threads, True), duration),
         "hs-ka-c64": Workload(
             "htstress", "keep-alive, htstress, 64 connections", "sweep", None,
-            lambda url: [ht, "-k", "-n", "100000000", "-D", d,
-                         "-c", "32", "-t", t, "--json", url], duration),
+            hs(32, threads, True), duration),
         "hs-close-c64": Workload(
             "htstress", "one connection per request, htstress, 64 connections",
             "sweep", None,
-            lambda url: [ht, "-n", "100000000", "-D", d,
-                         "-c", "32", "-t", t, "--json", url], duration),
+            hs(32, threads, False), duration),
         # 1 KiB: ab (HTTP/1.0; -k asks for keep-alive), one connection per
         # request and keep-alive, at 1, 16 and 500 connections.
         "ab-close-c1": Workload(
@@ -210,14 +214,10 @@ def workloads(duration, threads, scale):
         # leaves a CPU to the server.
         "hs-close-t1c8": Workload(
             "htstress", "one connection per request, htstress, 1 thread, "
-            "8 connections", "1k", one_k,
-            lambda url: [ht, "-n", "100000000", "-D", d, "-c", "8",
-                         "-t", "1", "--json", url], duration),
+            "8 connections", "1k", one_k, hs(8, 1, False), duration),
         "hs-ka-t1c16": Workload(
             "htstress", "keep-alive, htstress, 1 thread, 16 connections",
-            "1k", one_k,
-            lambda url: [ht, "-k", "-n", "100000000", "-D", d, "-c", "16",
-                         "-t", "1", "--json", url], duration),
+            "1k", one_k, hs(16, 1, True), duration),
         # The course's two commands, on / (index.html). Its counts, 100000
         # and 10000, would take minutes under TCG: same shape, fewer
         # requests (results.md gives the counts used).
