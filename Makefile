@@ -9,7 +9,7 @@
 #   make check      install deps, build, unit tests, fuzz smoke, QEMU integration
 #   make check-debug the integration suite + soak on a KASAN/kmemleak/lockdep kernel
 #   make check-tlsd  the TLS agent's whole suite in a 6.12 guest
-#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600)
+#   make fuzz       run each libFuzzer target for FUZZ_SECONDS (default 600), FUZZ_JOBS at once
 #   make fuzz-smoke the same for FUZZ_SMOKE_SECONDS each (default 40)
 #   make soak       100 insmod/load/rmmod cycles, memory back at baseline
 #   make run        serve www/ from the module in a QEMU guest on localhost:8081
@@ -60,6 +60,8 @@ FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all \
 	-fno-omit-frame-pointer
 FUZZ_SECONDS ?= 600
 FUZZ_SMOKE_SECONDS ?= 40
+# Targets fuzzed at once: each libFuzzer process keeps one CPU busy.
+FUZZ_JOBS ?= $(shell nproc)
 FUZZ_SRCS := $(wildcard tests/fuzz/*.cpp)
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.cpp,%,$(FUZZ_SRCS))
 FUZZ_BINS := $(addprefix $(BUILD)/fuzz/,$(FUZZ_TARGETS))
@@ -221,17 +223,16 @@ $(BUILD)/fuzz/fuzz_serve: $(BUILD)/core-fuzz/serve.o
 fuzz-build: $(FUZZ_BINS)
 
 # Each target first replays its past crashers (tests/fuzz/crashers/), then
-# fuzzes; all targets run, and any failure fails the make target.
+# fuzzes; FUZZ_JOBS targets run at once, all of them run, and any failure
+# fails the make target (xargs exits non-zero when any command did).
 # tests/fuzz/run.sh says where a crashing input was left.
 fuzz: $(FUZZ_BINS)
-	@rc=0; for t in $(FUZZ_TARGETS); do \
-		tests/fuzz/run.sh $(BUILD) $$t $(FUZZ_SECONDS) keep || rc=1; \
-	done; exit $$rc
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} \
+		tests/fuzz/run.sh $(BUILD) {} $(FUZZ_SECONDS) keep
 
 fuzz-smoke: $(FUZZ_BINS)
-	@rc=0; for t in $(FUZZ_TARGETS); do \
-		tests/fuzz/run.sh $(BUILD) $$t $(FUZZ_SMOKE_SECONDS) fresh || rc=1; \
-	done; exit $$rc
+	@printf '%s\n' $(FUZZ_TARGETS) | xargs -P $(FUZZ_JOBS) -I{} \
+		tests/fuzz/run.sh $(BUILD) {} $(FUZZ_SMOKE_SECONDS) fresh
 
 deps:
 	@scripts/deps.sh
